@@ -1,0 +1,333 @@
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// float is the element type of the GEMM driver.
+type float interface{ ~float32 | ~float64 }
+
+// spec describes one micro-kernel and the cache blocking used with it.
+//
+// The packed A block holds ceil(mc/mr) micro-panels of kc×mr elements (mr
+// contiguous per k step), the packed B block ceil(nc/nr) micro-panels of kc×nr.
+// kern computes one mr×nr tile of C with unit stride along the mr dimension.
+type spec[T float] struct {
+	mr, nr     int
+	kc, mc, nc int
+	kern       func(k int, a, b, c *T, ldc int, alpha, beta T)
+}
+
+var (
+	kernelName = "generic"
+	spec32     = &spec[float32]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float32]}
+	spec64     = &spec[float64]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float64]}
+
+	maxThreads atomic.Int64
+)
+
+func init() { maxThreads.Store(int64(runtime.GOMAXPROCS(0))) }
+
+// useKernels installs assembly micro-kernels; called from init on amd64.
+func useKernels(name string, s32 *spec[float32], s64 *spec[float64]) {
+	kernelName, spec32, spec64 = name, s32, s64
+}
+
+// Kernel reports which micro-kernel is active: "avx512", "avx2", or "generic".
+func Kernel() string { return kernelName }
+
+// SetMaxThreads bounds the number of goroutines one GEMM call uses (default
+// runtime.GOMAXPROCS(0) at start-up) and returns the previous bound. Values
+// below 1 are treated as 1.
+func SetMaxThreads(n int) int {
+	if n < 1 {
+		n = 1
+	}
+	return int(maxThreads.Swap(int64(n)))
+}
+
+// MaxThreads reports the current bound set by SetMaxThreads.
+func MaxThreads() int { return int(maxThreads.Load()) }
+
+// Sgemm computes C = alpha*A*B + beta*C for an m×k A, k×n B and m×n C given by
+// element strides: element (i,j) of A is a[i*rsA + j*csA], likewise for B and C.
+// Transposed operands are just swapped strides; any non-negative strides work
+// (row-major, column-major, or general strided views). beta==0 means C is not
+// read (NaNs in C are overwritten). C must not overlap A or B.
+func Sgemm(m, n, k int, alpha float32, a []float32, rsA, csA int, b []float32, rsB, csB int, beta float32, c []float32, rsC, csC int) {
+	check("Sgemm", m, n, k, len(a), rsA, csA, len(b), rsB, csB, len(c), rsC, csC)
+	gemm(spec32, m, n, k, alpha, a, rsA, csA, b, rsB, csB, beta, c, rsC, csC)
+}
+
+// Dgemm is Sgemm for float64.
+func Dgemm(m, n, k int, alpha float64, a []float64, rsA, csA int, b []float64, rsB, csB int, beta float64, c []float64, rsC, csC int) {
+	check("Dgemm", m, n, k, len(a), rsA, csA, len(b), rsB, csB, len(c), rsC, csC)
+	gemm(spec64, m, n, k, alpha, a, rsA, csA, b, rsB, csB, beta, c, rsC, csC)
+}
+
+// need is the slice length a rows×cols strided matrix touches.
+func need(rows, cols, rs, cs int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*rs + (cols-1)*cs + 1
+}
+
+func check(fn string, m, n, k, la, rsA, csA, lb, rsB, csB, lc, rsC, csC int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cpu.%s: negative size m=%d n=%d k=%d", fn, m, n, k))
+	}
+	if rsA < 0 || csA < 0 || rsB < 0 || csB < 0 || rsC < 0 || csC < 0 {
+		panic(fmt.Sprintf("cpu.%s: negative stride (m=%d n=%d k=%d): A %d,%d B %d,%d C %d,%d",
+			fn, m, n, k, rsA, csA, rsB, csB, rsC, csC))
+	}
+	if w := need(m, k, rsA, csA); la < w {
+		panic(fmt.Sprintf("cpu.%s: A (%dx%d, strides %d,%d) needs %d elements, have %d", fn, m, k, rsA, csA, w, la))
+	}
+	if w := need(k, n, rsB, csB); lb < w {
+		panic(fmt.Sprintf("cpu.%s: B (%dx%d, strides %d,%d) needs %d elements, have %d", fn, k, n, rsB, csB, w, lb))
+	}
+	if w := need(m, n, rsC, csC); lc < w {
+		panic(fmt.Sprintf("cpu.%s: C (%dx%d, strides %d,%d) needs %d elements, have %d", fn, m, n, rsC, csC, w, lc))
+	}
+}
+
+// scaleC sets C = beta*C (C not read when beta == 0).
+func scaleC[T float](m, n int, beta T, c []T, rsC, csC int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			p := &c[i*rsC+j*csC]
+			if beta == 0 {
+				*p = 0
+			} else {
+				*p *= beta
+			}
+		}
+	}
+}
+
+// parallelMinWork is the m*n*k below which a call runs on the calling goroutine.
+const parallelMinWork = 96 * 96 * 96
+
+// buffers is the per-call packing memory, recycled through a sync.Pool.
+type buffers[T float] struct{ b, a, tile []T }
+
+var (
+	pool32 sync.Pool
+	pool64 sync.Pool
+)
+
+func getBuffers[T float]() *buffers[T] {
+	var z T
+	p := &pool64
+	if unsafe.Sizeof(z) == 4 {
+		p = &pool32
+	}
+	if v := p.Get(); v != nil {
+		return v.(*buffers[T])
+	}
+	return new(buffers[T])
+}
+
+func putBuffers[T float](bf *buffers[T]) {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		pool32.Put(bf)
+	} else {
+		pool64.Put(bf)
+	}
+}
+
+func grow[T float](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// gemm is the blocked driver (BLIS loop order jc, pc, ic, jr, ir).
+func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int, beta T, c []T, rsC, csC int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, rsC, csC)
+		return
+	}
+	// The micro-kernel stores along the mr dimension with unit stride. For a C
+	// with unit column stride (row-major) compute Cᵀ = Bᵀ·Aᵀ instead.
+	if rsC != 1 && csC == 1 {
+		m, n = n, m
+		a, b = b, a
+		rsA, csA, rsB, csB = csB, rsB, csA, rsA
+		rsC, csC = csC, rsC
+	}
+	direct := rsC == 1
+
+	nt := MaxThreads()
+	if m*n*k < parallelMinWork {
+		nt = 1
+	}
+	mr, nr := s.mr, s.nr
+	kc := min(s.kc, k)
+	// Spread k evenly over the kc blocks.
+	kc = ceilDiv(k, ceilDiv(k, kc))
+	nc := min(s.nc, ceilDiv(n, nr)*nr)
+	nc = ceilDiv(ceilDiv(n, ceilDiv(n, nc)), nr) * nr
+
+	panM := ceilDiv(m, mr)
+	// Partition the work: along m (each thread its own A blocks, all share the
+	// packed B block) when m has enough micro-panels, else along n.
+	splitM := panM >= 2*nt || panM >= ceilDiv(nc, nr)
+	if nt > 1 && splitM && panM < nt {
+		nt = panM
+	}
+	if nt > 1 && !splitM && ceilDiv(nc, nr) < nt {
+		nt = ceilDiv(nc, nr)
+	}
+
+	bf := getBuffers[T]()
+	defer putBuffers(bf)
+	// Per thread: an A block of mc rounded to mr, plus one mr×nr tile.
+	mcMax := min(s.mc, panM*mr)
+	aSize := ceilDiv(mcMax, mr) * mr * kc
+	tileSize := mr * nr
+	bf.b = grow(bf.b, nc*kc)
+	bf.a = grow(bf.a, nt*(aSize+tileSize))
+	bufB := bf.b
+
+	var wg sync.WaitGroup
+	run := func(f func(t int)) {
+		if nt == 1 {
+			f(0)
+			return
+		}
+		wg.Add(nt - 1)
+		for t := 1; t < nt; t++ {
+			go func() {
+				defer wg.Done()
+				f(t)
+			}()
+		}
+		f(0)
+		wg.Wait()
+	}
+
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		panN := ceilDiv(nb, nr)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			betaEff := beta
+			if pc > 0 {
+				betaEff = 1
+			}
+			// Pack B (kb×nb) cooperatively.
+			run(func(t int) {
+				p0, p1 := t*panN/nt, (t+1)*panN/nt
+				for jp := p0; jp < p1; jp++ {
+					j0 := jp * nr
+					packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
+				}
+			})
+			run(func(t int) {
+				bufA := bf.a[t*(aSize+tileSize) : t*(aSize+tileSize)+aSize]
+				tile := bf.a[t*(aSize+tileSize)+aSize : (t+1)*(aSize+tileSize)]
+				i0, i1, jp0, jp1 := 0, m, 0, panN
+				if splitM {
+					i0, i1 = t*panM/nt*mr, min(m, (t+1)*panM/nt*mr)
+				} else {
+					jp0, jp1 = t*panN/nt, (t+1)*panN/nt
+				}
+				if i0 >= i1 || jp0 >= jp1 {
+					return
+				}
+				// Even blocks of at most mc rows, multiples of mr.
+				nblk := ceilDiv(i1-i0, s.mc)
+				mc := ceilDiv(ceilDiv(i1-i0, nblk), mr) * mr
+				for ic := i0; ic < i1; ic += mc {
+					mb := min(mc, i1-ic)
+					pa := ceilDiv(mb, mr)
+					for ip := 0; ip < pa; ip++ {
+						r0 := ip * mr
+						packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
+					}
+					for jp := jp0; jp < jp1; jp++ {
+						j0 := jp * nr
+						nn := min(nr, nb-j0)
+						pb := &bufB[jp*nr*kb]
+						for ip := 0; ip < pa; ip++ {
+							r0 := ip * mr
+							mm := min(mr, mb-r0)
+							pA := &bufA[ip*mr*kb]
+							ci := (ic+r0)*rsC + (jc+j0)*csC
+							if direct && mm == mr && nn == nr {
+								s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
+								continue
+							}
+							s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
+							for j := 0; j < nn; j++ {
+								cj := c[ci+j*csC:]
+								tj := tile[j*mr : j*mr+mm]
+								if betaEff == 0 {
+									for i, v := range tj {
+										cj[i*rsC] = v
+									}
+								} else {
+									for i, v := range tj {
+										cj[i*rsC] = v + betaEff*cj[i*rsC]
+									}
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// packPanel packs rows r0..r0+rows-1 (rows <= w) and columns p0..p0+kb-1 of the
+// strided matrix x (element (r,p) at x[r*rs+p*cs]) into dst as kb steps of w
+// contiguous elements, zero-padding rows >= rows.
+func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
+	dst = dst[:kb*w]
+	base := r0*rs + p0*cs
+	switch {
+	case rs == 1 && rows == w:
+		for p := 0; p < kb; p++ {
+			copy(dst[p*w:p*w+w], x[base+p*cs:base+p*cs+w])
+		}
+		return
+	case cs == 1:
+		for r := 0; r < rows; r++ {
+			src := x[base+r*rs : base+r*rs+kb]
+			d := dst[r:]
+			for p, v := range src {
+				d[p*w] = v
+			}
+		}
+	default:
+		for p := 0; p < kb; p++ {
+			d := dst[p*w : p*w+rows]
+			o := base + p*cs
+			for r := range d {
+				d[r] = x[o+r*rs]
+			}
+		}
+	}
+	if rows < w {
+		for p := 0; p < kb; p++ {
+			clear(dst[p*w+rows : p*w+w])
+		}
+	}
+}

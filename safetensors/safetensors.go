@@ -1,0 +1,439 @@
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"os"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxHeaderSize is the largest header (in bytes) that Read and Parse accept,
+// the same bound as the reference implementation (100 MB).
+const MaxHeaderSize = 100_000_000
+
+// metadataKey is the reserved header key for the free-form string map.
+const metadataKey = "__metadata__"
+
+// ErrInvalid is wrapped by every error that reports a malformed file or an
+// invalid tensor given to Write; test for it with errors.Is.
+var ErrInvalid = errors.New("safetensors: invalid")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// TensorInfo is one tensor: its dtype name as the format spells it ("F32",
+// "BF16", "I64", ...), its shape (an empty shape is a scalar) and its raw
+// little-endian, row-major bytes.
+type TensorInfo struct {
+	DType string
+	Shape []int
+	Data  []byte
+}
+
+// File is a parsed safetensors file.
+type File struct {
+	// Metadata is the header's "__metadata__" map; nil when the header has none.
+	Metadata map[string]string
+	// Tensors maps each tensor's name to its dtype, shape and bytes.
+	Tensors map[string]TensorInfo
+	// Names lists the tensor names in the order of their bytes in the buffer.
+	Names []string
+}
+
+// byteSize returns the number of bytes that a tensor of the given dtype and
+// shape occupies, or an error when the shape is invalid, the size overflows,
+// or the element count times the width is not a whole number of bytes.
+func byteSize(dtype string, shape []int) (uint64, error) {
+	d, ok := dtypes[dtype]
+	if !ok {
+		return 0, invalidf("unknown dtype %q", dtype)
+	}
+	n := uint64(1)
+	for _, s := range shape {
+		if s < 0 {
+			return 0, invalidf("negative dimension %d in shape %v", s, shape)
+		}
+		hi, lo := bits.Mul64(n, uint64(s))
+		if hi != 0 {
+			return 0, invalidf("shape %v overflows", shape)
+		}
+		n = lo
+	}
+	hi, nbits := bits.Mul64(n, uint64(d.bits))
+	if hi != 0 {
+		return 0, invalidf("shape %v of %s overflows", shape, dtype)
+	}
+	if nbits%8 != 0 {
+		return 0, invalidf("shape %v of %s is not a whole number of bytes", shape, dtype)
+	}
+	return nbits / 8, nil
+}
+
+// headerEntry is one tensor entry of a parsed header.
+type headerEntry struct {
+	name       string
+	dtype      string
+	shape      []int
+	begin, end uint64
+}
+
+// Parse parses a whole safetensors file held in b. The returned tensors'
+// Data slices alias b (no copy is made).
+func Parse(b []byte) (*File, error) {
+	if len(b) < 8 {
+		return nil, invalidf("file of %d bytes is shorter than the 8-byte header length", len(b))
+	}
+	n := binary.LittleEndian.Uint64(b[:8])
+	if n > MaxHeaderSize {
+		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	}
+	if n > uint64(len(b)-8) {
+		return nil, invalidf("header length %d exceeds the %d bytes that follow it", n, len(b)-8)
+	}
+	entries, meta, bufLen, err := parseHeader(b[8 : 8+n])
+	if err != nil {
+		return nil, err
+	}
+	buf := b[8+n:]
+	if bufLen != uint64(len(buf)) {
+		return nil, invalidf("tensors cover %d bytes but the buffer holds %d", bufLen, len(buf))
+	}
+	return buildFile(entries, meta, buf), nil
+}
+
+// Read reads a safetensors file from r until EOF. It reads no more memory
+// than r actually delivers, whatever sizes the header declares.
+func Read(r io.Reader) (*File, error) {
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		return nil, readErr("header length", err)
+	}
+	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if n > MaxHeaderSize {
+		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	}
+	hdr, err := readN(r, n)
+	if err != nil {
+		return nil, readErr("header", err)
+	}
+	entries, meta, bufLen, err := parseHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	buf, err := readN(r, bufLen)
+	if err != nil {
+		return nil, readErr("tensor buffer", err)
+	}
+	var one [1]byte
+	if k, _ := io.ReadFull(r, one[:]); k != 0 {
+		return nil, invalidf("data after the %d-byte tensor buffer", bufLen)
+	}
+	return buildFile(entries, meta, buf), nil
+}
+
+// ReadFile reads and parses the safetensors file at path.
+func ReadFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+func readErr(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return invalidf("truncated %s", what)
+	}
+	return fmt.Errorf("safetensors: reading %s: %w", what, err)
+}
+
+// readN reads exactly n bytes from r, growing its buffer only as bytes
+// arrive, so that a huge declared size on a short stream allocates little.
+func readN(r io.Reader, n uint64) ([]byte, error) {
+	const chunk = 1 << 20
+	if n > math.MaxInt {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if n <= chunk {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(chunk)
+	got, err := io.CopyN(&buf, r, int64(n))
+	if err != nil {
+		if err == io.EOF && uint64(got) < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func buildFile(entries []headerEntry, meta map[string]string, buf []byte) *File {
+	f := &File{Metadata: meta, Tensors: make(map[string]TensorInfo, len(entries))}
+	for _, e := range entries {
+		f.Tensors[e.name] = TensorInfo{DType: e.dtype, Shape: e.shape, Data: buf[e.begin:e.end:e.end]}
+		f.Names = append(f.Names, e.name)
+	}
+	return f
+}
+
+// parseHeader validates the JSON header and returns the tensor entries sorted
+// by offset, the metadata map and the length of the buffer they cover.
+func parseHeader(h []byte) ([]headerEntry, map[string]string, uint64, error) {
+	if !utf8.Valid(h) {
+		return nil, nil, 0, invalidf("header is not valid UTF-8")
+	}
+	if len(h) == 0 || h[0] != '{' {
+		return nil, nil, 0, invalidf("header does not start with '{'")
+	}
+	dec := json.NewDecoder(bytes.NewReader(h))
+	dec.UseNumber()
+	var entries []headerEntry
+	var meta map[string]string
+	err := parseObject(dec, func(key string) error {
+		if key == metadataKey {
+			m, err := parseStringMap(dec)
+			if err != nil {
+				return fmt.Errorf("%s: %w", metadataKey, err)
+			}
+			meta = m
+			return nil
+		}
+		e, err := parseEntry(dec)
+		if err != nil {
+			return fmt.Errorf("tensor %q: %w", key, err)
+		}
+		e.name = key
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, headerErr(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, 0, invalidf("header: data after the JSON object")
+	}
+	// Order by offsets as the reference reader does, then require the
+	// tensors to tile the buffer from 0 without holes or overlaps.
+	slices.SortStableFunc(entries, func(a, b headerEntry) int {
+		if a.begin != b.begin {
+			return cmpU64(a.begin, b.begin)
+		}
+		return cmpU64(a.end, b.end)
+	})
+	var pos uint64
+	for _, e := range entries {
+		if e.begin != pos {
+			if e.begin < pos {
+				return nil, nil, 0, invalidf("tensor %q: data_offsets [%d, %d] overlap the previous tensor (ends at %d)", e.name, e.begin, e.end, pos)
+			}
+			return nil, nil, 0, invalidf("tensor %q: data_offsets [%d, %d] leave a hole after offset %d", e.name, e.begin, e.end, pos)
+		}
+		if e.end < e.begin {
+			return nil, nil, 0, invalidf("tensor %q: data_offsets [%d, %d] end before they begin", e.name, e.begin, e.end)
+		}
+		size, err := byteSize(e.dtype, e.shape)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("tensor %q: %w", e.name, err)
+		}
+		if e.end-e.begin != size {
+			return nil, nil, 0, invalidf("tensor %q: dtype %s and shape %v need %d bytes but data_offsets [%d, %d] span %d",
+				e.name, e.dtype, e.shape, size, e.begin, e.end, e.end-e.begin)
+		}
+		pos = e.end
+	}
+	return entries, meta, pos, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// headerErr wraps a header parsing error so that it always wraps ErrInvalid.
+func headerErr(err error) error {
+	if errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return invalidf("header: %v", err)
+}
+
+// parseObject reads one JSON object from dec, calling value for each key;
+// value must consume exactly the key's value. Duplicate keys are an error.
+func parseObject(dec *json.Decoder, value func(key string) error) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("expected an object, found %v", tokString(tok))
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("expected a key, found %v", tokString(tok))
+		}
+		if seen[key] {
+			return invalidf("duplicate key %q", key)
+		}
+		seen[key] = true
+		if err := value(key); err != nil {
+			return err
+		}
+	}
+	tok, err = dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '}' {
+		return fmt.Errorf("expected '}', found %v", tokString(tok))
+	}
+	return nil
+}
+
+func tokString(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		return "'" + t.String() + "'"
+	case string:
+		return strconv.Quote(t)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprint(tok)
+}
+
+func parseStringMap(dec *json.Decoder) (map[string]string, error) {
+	m := map[string]string{}
+	err := parseObject(dec, func(key string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		s, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("value of %q is %s, not a string", key, tokString(tok))
+		}
+		m[key] = s
+		return nil
+	})
+	return m, err
+}
+
+func parseEntry(dec *json.Decoder) (headerEntry, error) {
+	var e headerEntry
+	var haveDType, haveShape, haveOffsets bool
+	err := parseObject(dec, func(key string) error {
+		switch key {
+		case "dtype":
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			s, ok := tok.(string)
+			if !ok {
+				return fmt.Errorf("dtype is %s, not a string", tokString(tok))
+			}
+			if _, ok := dtypes[s]; !ok {
+				return invalidf("unknown dtype %q", s)
+			}
+			e.dtype, haveDType = s, true
+		case "shape":
+			dims, err := parseUintArray(dec, "shape")
+			if err != nil {
+				return err
+			}
+			e.shape = make([]int, len(dims))
+			for i, d := range dims {
+				if d > math.MaxInt {
+					return invalidf("shape dimension %d is too large", d)
+				}
+				e.shape[i] = int(d)
+			}
+			haveShape = true
+		case "data_offsets":
+			offs, err := parseUintArray(dec, "data_offsets")
+			if err != nil {
+				return err
+			}
+			if len(offs) != 2 {
+				return invalidf("data_offsets has %d elements, want 2", len(offs))
+			}
+			e.begin, e.end, haveOffsets = offs[0], offs[1], true
+		default:
+			// Unknown fields are ignored, as the reference reader does.
+			var skip json.RawMessage
+			return dec.Decode(&skip)
+		}
+		return nil
+	})
+	if err != nil {
+		return e, err
+	}
+	switch {
+	case !haveDType:
+		return e, invalidf("missing dtype")
+	case !haveShape:
+		return e, invalidf("missing shape")
+	case !haveOffsets:
+		return e, invalidf("missing data_offsets")
+	}
+	return e, nil
+}
+
+// parseUintArray reads a JSON array of non-negative integers.
+func parseUintArray(dec *json.Decoder, what string) ([]uint64, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("%s is %s, not an array", what, tokString(tok))
+	}
+	out := []uint64{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		num, ok := tok.(json.Number)
+		if !ok {
+			return nil, fmt.Errorf("%s element is %s, not a number", what, tokString(tok))
+		}
+		v, err := strconv.ParseUint(string(num), 10, 64)
+		if err != nil {
+			return nil, invalidf("%s element %s is not a non-negative integer", what, num)
+		}
+		out = append(out, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -185,107 +185,121 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	nc = ceilDiv(ceilDiv(n, ceilDiv(n, nc)), nr) * nr
 
 	panM := ceilDiv(m, mr)
-	// Partition the work: along m (each thread its own A blocks, all share the
-	// packed B block) when m has enough micro-panels, else along n.
-	splitM := panM >= 2*nt || panM >= ceilDiv(nc, nr)
-	if nt > 1 && splitM && panM < nt {
-		nt = panM
+	// Work items of one (jc, pc) step are (row block, column chunk) pairs taken
+	// from an atomic counter, so a thread that is slowed down (a busy machine)
+	// does not hold up the others. Row blocks of at most mc rows share the
+	// packed B block; with few row blocks the column micro-panels are chunked
+	// too.
+	mcEff := min(s.mc, panM*mr)
+	if nt > 1 {
+		mcEff = min(mcEff, max(mr, ceilDiv(ceilDiv(m, 4*nt), mr)*mr))
 	}
-	if nt > 1 && !splitM && ceilDiv(nc, nr) < nt {
-		nt = ceilDiv(nc, nr)
-	}
+	numBI := ceilDiv(m, mcEff)
+	mcEff = ceilDiv(ceilDiv(m, numBI), mr) * mr // even blocks
+	numBI = ceilDiv(m, mcEff)
 
 	bf := getBuffers[T]()
 	defer putBuffers(bf)
-	// Per thread: an A block of mc rounded to mr, plus one mr×nr tile.
-	mcMax := min(s.mc, panM*mr)
-	aSize := ceilDiv(mcMax, mr) * mr * kc
+	// Per thread: an A block of mcEff×kc, plus one mr×nr tile.
+	aSize := mcEff * kc
 	tileSize := mr * nr
 	bf.b = grow(bf.b, nc*kc)
 	bf.a = grow(bf.a, nt*(aSize+tileSize))
 	bufB := bf.b
 
 	var wg sync.WaitGroup
-	run := func(f func(t int)) {
-		if nt == 1 {
-			f(0)
+	var next atomic.Int64
+	// run calls f(t, item) for items 0..items-1 on up to nt goroutines.
+	run := func(items int, f func(t, item int)) {
+		w := min(nt, items)
+		if w <= 1 {
+			for i := 0; i < items; i++ {
+				f(0, i)
+			}
 			return
 		}
-		wg.Add(nt - 1)
-		for t := 1; t < nt; t++ {
+		next.Store(0)
+		worker := func(t int) {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= items {
+					return
+				}
+				f(t, i)
+			}
+		}
+		wg.Add(w - 1)
+		for t := 1; t < w; t++ {
 			go func() {
 				defer wg.Done()
-				f(t)
+				worker(t)
 			}()
 		}
-		f(0)
+		worker(0)
 		wg.Wait()
 	}
 
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		panN := ceilDiv(nb, nr)
+		numBJ := 1
+		if nt > 1 && numBI < 3*nt {
+			numBJ = min(panN, ceilDiv(4*nt, numBI))
+		}
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			betaEff := beta
 			if pc > 0 {
 				betaEff = 1
 			}
-			// Pack B (kb×nb) cooperatively.
-			run(func(t int) {
-				p0, p1 := t*panN/nt, (t+1)*panN/nt
-				for jp := p0; jp < p1; jp++ {
+			// Pack B (kb×nb) cooperatively, a few micro-panels per item.
+			const group = 4
+			run(ceilDiv(panN, group), func(_, g int) {
+				for jp := g * group; jp < min(panN, (g+1)*group); jp++ {
 					j0 := jp * nr
 					packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
 				}
 			})
-			run(func(t int) {
-				bufA := bf.a[t*(aSize+tileSize) : t*(aSize+tileSize)+aSize]
-				tile := bf.a[t*(aSize+tileSize)+aSize : (t+1)*(aSize+tileSize)]
-				i0, i1, jp0, jp1 := 0, m, 0, panN
-				if splitM {
-					i0, i1 = t*panM/nt*mr, min(m, (t+1)*panM/nt*mr)
-				} else {
-					jp0, jp1 = t*panN/nt, (t+1)*panN/nt
-				}
-				if i0 >= i1 || jp0 >= jp1 {
-					return
-				}
-				// Even blocks of at most mc rows, multiples of mr.
-				nblk := ceilDiv(i1-i0, s.mc)
-				mc := ceilDiv(ceilDiv(i1-i0, nblk), mr) * mr
-				for ic := i0; ic < i1; ic += mc {
-					mb := min(mc, i1-ic)
-					pa := ceilDiv(mb, mr)
+			packed := make([]int, nt) // row block packed in each thread's A buffer, +1
+			run(numBI*numBJ, func(t, item int) {
+				bi, bj := item/numBJ, item%numBJ
+				off := t * (aSize + tileSize)
+				bufA := bf.a[off : off+aSize]
+				tile := bf.a[off+aSize : off+aSize+tileSize]
+				ic := bi * mcEff
+				mb := min(mcEff, m-ic)
+				pa := ceilDiv(mb, mr)
+				if packed[t] != bi+1 {
 					for ip := 0; ip < pa; ip++ {
 						r0 := ip * mr
 						packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
 					}
-					for jp := jp0; jp < jp1; jp++ {
-						j0 := jp * nr
-						nn := min(nr, nb-j0)
-						pb := &bufB[jp*nr*kb]
-						for ip := 0; ip < pa; ip++ {
-							r0 := ip * mr
-							mm := min(mr, mb-r0)
-							pA := &bufA[ip*mr*kb]
-							ci := (ic+r0)*rsC + (jc+j0)*csC
-							if direct && mm == mr && nn == nr {
-								s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
-								continue
-							}
-							s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
-							for j := 0; j < nn; j++ {
-								cj := c[ci+j*csC:]
-								tj := tile[j*mr : j*mr+mm]
-								if betaEff == 0 {
-									for i, v := range tj {
-										cj[i*rsC] = v
-									}
-								} else {
-									for i, v := range tj {
-										cj[i*rsC] = v + betaEff*cj[i*rsC]
-									}
+					packed[t] = bi + 1
+				}
+				for jp := bj * panN / numBJ; jp < (bj+1)*panN/numBJ; jp++ {
+					j0 := jp * nr
+					nn := min(nr, nb-j0)
+					pb := &bufB[jp*nr*kb]
+					for ip := 0; ip < pa; ip++ {
+						r0 := ip * mr
+						mm := min(mr, mb-r0)
+						pA := &bufA[ip*mr*kb]
+						ci := (ic+r0)*rsC + (jc+j0)*csC
+						if direct && mm == mr && nn == nr {
+							s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
+							continue
+						}
+						s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
+						for j := 0; j < nn; j++ {
+							cj := c[ci+j*csC:]
+							tj := tile[j*mr : j*mr+mm]
+							if betaEff == 0 {
+								for i, v := range tj {
+									cj[i*rsC] = v
+								}
+							} else {
+								for i, v := range tj {
+									cj[i*rsC] = v + betaEff*cj[i*rsC]
 								}
 							}
 						}

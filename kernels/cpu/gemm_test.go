@@ -14,9 +14,9 @@ import (
 type layout int
 
 const (
-	rowMajor  layout = iota // (i,j) at i*ld + j, ld = cols (+pad)
-	colMajor                // (i,j) at i + j*ld, ld = rows (+pad)
-	strided                 // both strides > 1: (i,j) at i*2*ld + j*2
+	rowMajor layout = iota // (i,j) at i*ld + j, ld = cols (+pad)
+	colMajor               // (i,j) at i + j*ld, ld = rows (+pad)
+	strided                // both strides > 1: (i,j) at i*2*ld + j*2
 	numLayouts
 )
 
@@ -183,8 +183,12 @@ func TestGemmPanics(t *testing.T) {
 	require.PanicsWithValue(t, "cpu.Sgemm: A (2x3, strides 3,1) needs 6 elements, have 5", func() {
 		Sgemm(2, 2, 3, 1, a[:5], 3, 1, a, 2, 1, 0, a, 2, 1)
 	})
-	require.Panics(t, func() { Dgemm(2, 2, 2, 1, make([]float64, 4), 2, 1, make([]float64, 4), 2, 1, 0, make([]float64, 3), 2, 1) })
-	require.Panics(t, func() { Dgemm(2, 2, 2, 1, make([]float64, 4), -2, 1, make([]float64, 4), 2, 1, 0, make([]float64, 4), 2, 1) })
+	require.Panics(t, func() {
+		Dgemm(2, 2, 2, 1, make([]float64, 4), 2, 1, make([]float64, 4), 2, 1, 0, make([]float64, 3), 2, 1)
+	})
+	require.Panics(t, func() {
+		Dgemm(2, 2, 2, 1, make([]float64, 4), -2, 1, make([]float64, 4), 2, 1, 0, make([]float64, 4), 2, 1)
+	})
 }
 
 func TestSetMaxThreads(t *testing.T) {

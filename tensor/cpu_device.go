@@ -1,0 +1,211 @@
+package tensor
+
+import (
+	"fmt"
+	"slices"
+)
+
+// CPU is the host device. Its kernels are pure Go and use every core for
+// large tensors; they run synchronously.
+var CPU Device = cpuDevice{}
+
+type cpuDevice struct{}
+
+func (cpuDevice) Name() string { return "cpu" }
+
+func (cpuDevice) Alloc(dt DType, n int) (Storage, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("tensor: negative allocation of %d elements", n)
+	}
+	dt.check("cpu.Alloc")
+	return newCPUStorage(dt, n), nil
+}
+
+func (cpuDevice) ToHost(s Storage) (Storage, error) {
+	c := s.(*cpuStorage)
+	out := newCPUStorage(c.dt, c.Len())
+	copyRaw(out, c)
+	return out, nil
+}
+
+func (d cpuDevice) FromHost(s Storage) (Storage, error) { return d.ToHost(s) }
+
+func copyRaw(dst, src *cpuStorage) {
+	switch d := dst.buf.(type) {
+	case []float32:
+		copy(d, src.buf.([]float32))
+	case []float64:
+		copy(d, src.buf.([]float64))
+	case []uint16:
+		copy(d, src.buf.([]uint16))
+	case []int32:
+		copy(d, src.buf.([]int32))
+	case []int64:
+		copy(d, src.buf.([]int64))
+	case []bool:
+		copy(d, src.buf.([]bool))
+	}
+}
+
+func cpuView(op string, v View) {
+	if _, ok := v.Storage.(*cpuStorage); !ok {
+		panic(fmt.Sprintf("tensor: %s on the CPU device got storage of %s", op, v.Storage.Device().Name()))
+	}
+}
+
+func (cpuDevice) Fill(dst View, v float64) {
+	cpuView("Fill", dst)
+	switch dst.DType().computeDType() {
+	case Float32:
+		fillTyped(dst, float32(v))
+	case Float64:
+		fillTyped(dst, v)
+	case Int32:
+		fillTyped(dst, int32(v))
+	case Int64:
+		fillTyped(dst, int64(v))
+	case Bool:
+		fillTyped(dst, v != 0)
+	}
+}
+
+func fillTyped[T computeT](dst View, v T) {
+	l := makeLoop(dst.Shape, dst)
+	s0 := l.inner(0)
+	l.run(1, func() func([]int, int) {
+		w := newWriter[T](dst, s0)
+		return func(offs []int, n int) {
+			chunked(n, w.isDirect(), func(i, m int) {
+				d := w.get(offs[0]+i*s0, m)
+				for j := range d {
+					d[j] = v
+				}
+				w.put(offs[0]+i*s0, d)
+			})
+		}
+	})
+}
+
+func (cpuDevice) Copy(dst, src View) {
+	cpuView("Copy", dst)
+	cpuView("Copy", src)
+	dt, st := dst.DType(), src.DType()
+	if dt == st {
+		switch dt {
+		case Float32:
+			mapUnary(1, dst, src, copyKernel[float32])
+		case Float64:
+			mapUnary(1, dst, src, copyKernel[float64])
+		case Int32:
+			mapUnary(1, dst, src, copyKernel[int32])
+		case Int64:
+			mapUnary(1, dst, src, copyKernel[int64])
+		case Bool:
+			mapUnary(1, dst, src, copyKernel[bool])
+		case BFloat16, Float16:
+			copy16(dst, src)
+		}
+		return
+	}
+	switch {
+	case dt == Bool || st == Bool:
+		mapUnary(1, dst, src, copyKernel[float64])
+	case dt.IsInt() && st.IsInt():
+		mapUnary(1, dst, src, copyKernel[int64])
+	case dt.computeDType() == Float32 && st.computeDType() == Float32:
+		mapUnary(1, dst, src, copyKernel[float32])
+	default:
+		mapUnary(1, dst, src, copyKernel[float64])
+	}
+}
+
+func copyKernel[T computeT](d, x []T) { copy(d, x) }
+
+// copy16 copies 16-bit float bit patterns without converting.
+func copy16(dst, src View) {
+	l := makeLoop(dst.Shape, dst, src)
+	s0, s1 := l.inner(0), l.inner(1)
+	d, s := dst.Storage.(*cpuStorage).buf.([]uint16), src.Storage.(*cpuStorage).buf.([]uint16)
+	l.run(1, func() func([]int, int) {
+		return func(offs []int, n int) {
+			if s0 == 1 && s1 == 1 {
+				copy(d[offs[0]:offs[0]+n], s[offs[1]:offs[1]+n])
+				return
+			}
+			for i := range n {
+				d[offs[0]+i*s0] = s[offs[1]+i*s1]
+			}
+		}
+	})
+}
+
+func (cpuDevice) Unary(op UnaryOp, dst, x View, p0, p1 float64) {
+	cpuView("Unary", dst)
+	cpuView("Unary", x)
+	switch x.DType().computeDType() {
+	case Float32:
+		unaryTyped[float32](op, dst, x, p0, p1)
+	case Float64:
+		unaryTyped[float64](op, dst, x, p0, p1)
+	case Int32:
+		unaryTyped[int32](op, dst, x, p0, p1)
+	case Int64:
+		unaryTyped[int64](op, dst, x, p0, p1)
+	case Bool:
+		if op != OpNot {
+			panic(fmt.Sprintf("tensor: unary op %d on bool", op))
+		}
+		mapUnary(1, dst, x, func(d, x []bool) {
+			for i := range d {
+				d[i] = !x[i]
+			}
+		})
+	}
+}
+
+func (cpuDevice) Binary(op BinaryOp, dst, a, b View) {
+	cpuView("Binary", dst)
+	cpuView("Binary", a)
+	cpuView("Binary", b)
+	switch a.DType().computeDType() {
+	case Float32:
+		binaryTyped[float32](op, dst, a, b)
+	case Float64:
+		binaryTyped[float64](op, dst, a, b)
+	case Int32:
+		binaryTyped[int32](op, dst, a, b)
+	case Int64:
+		binaryTyped[int64](op, dst, a, b)
+	case Bool:
+		mapBinary(1, dst, a, b, logicalKernel(op))
+	}
+}
+
+func (cpuDevice) Where(dst, cond, a, b View) {
+	switch dst.DType().computeDType() {
+	case Float32:
+		mapWhere[float32](dst, cond, a, b)
+	case Float64:
+		mapWhere[float64](dst, cond, a, b)
+	case Int32:
+		mapWhere[int32](dst, cond, a, b)
+	case Int64:
+		mapWhere[int64](dst, cond, a, b)
+	case Bool:
+		mapWhere[bool](dst, cond, a, b)
+	}
+}
+
+// splitView separates the outer (kept) and reduced axes of a view.
+func splitView(src View, nred int) (outer, red View) {
+	k := len(src.Shape) - nred
+	outer = View{Storage: src.Storage, Shape: src.Shape[:k], Strides: src.Strides[:k], Offset: src.Offset}
+	red = View{Storage: src.Storage, Shape: src.Shape[k:], Strides: src.Strides[k:], Offset: 0}
+	return outer, red
+}
+
+func withShape(v View, shape, strides []int, off int) View {
+	return View{Storage: v.Storage, Shape: shape, Strides: strides, Offset: off}
+}
+
+func sliceClone(s []int) []int { return slices.Clone(s) }

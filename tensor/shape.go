@@ -1,0 +1,137 @@
+package tensor
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Shape is a tensor's size along each axis.
+type Shape []int
+
+// NumElements returns the product of the dimensions (1 for a scalar).
+func (s Shape) NumElements() int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// Equal reports whether s and o have the same dimensions.
+func (s Shape) Equal(o Shape) bool {
+	if len(s) != len(o) {
+		return false
+	}
+	for i := range s {
+		if s[i] != o[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Clone returns a copy of s.
+func (s Shape) Clone() Shape { return append(Shape(nil), s...) }
+
+func (s Shape) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, d := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, d)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func checkShape(op string, shape []int) {
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("%s: negative dimension in shape %v", op, Shape(shape)))
+		}
+	}
+}
+
+// contiguousStrides returns the row-major strides of shape, in elements.
+func contiguousStrides(shape []int) []int {
+	st := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= shape[i]
+	}
+	return st
+}
+
+// BroadcastShapes returns the NumPy broadcast of the shapes, or an error.
+func BroadcastShapes(shapes ...[]int) ([]int, error) {
+	nd := 0
+	for _, s := range shapes {
+		nd = max(nd, len(s))
+	}
+	out := make([]int, nd)
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range shapes {
+		off := nd - len(s)
+		for i, d := range s {
+			o := out[off+i]
+			switch {
+			case o == d || d == 1:
+			case o == 1:
+				out[off+i] = d
+			default:
+				return nil, fmt.Errorf("shapes %s do not broadcast", joinShapes(shapes))
+			}
+		}
+	}
+	return out, nil
+}
+
+func joinShapes(shapes [][]int) string {
+	parts := make([]string, len(shapes))
+	for i, s := range shapes {
+		parts[i] = Shape(s).String()
+	}
+	return strings.Join(parts, " and ")
+}
+
+// normAxis resolves a possibly negative axis against ndim, panicking with the op's name.
+func normAxis(op string, axis, ndim int) int {
+	if axis < 0 {
+		axis += ndim
+	}
+	if axis < 0 || axis >= ndim {
+		panic(fmt.Sprintf("%s: axis %d out of range for %d dimensions", op, axis, ndim))
+	}
+	return axis
+}
+
+// normAxes resolves axes (nil or empty means all), sorted, without duplicates.
+func normAxes(op string, axes []int, ndim int) []int {
+	if len(axes) == 0 {
+		all := make([]int, ndim)
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	seen := make([]bool, ndim)
+	for _, a := range axes {
+		a = normAxis(op, a, ndim)
+		if seen[a] {
+			panic(fmt.Sprintf("%s: axis %d repeated in %v", op, a, axes))
+		}
+		seen[a] = true
+	}
+	out := make([]int, 0, len(axes))
+	for i, s := range seen {
+		if s {
+			out = append(out, i)
+		}
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package tensor
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// cpuStorage is a Go slice: []float32, []float64, []uint16 (BFloat16 and
+// Float16 bit patterns), []int32, []int64 or []bool.
+type cpuStorage struct {
+	dt  DType
+	buf any
+}
+
+func (s *cpuStorage) Device() Device { return CPU }
+func (s *cpuStorage) DType() DType   { return s.dt }
+func (s *cpuStorage) Len() int {
+	switch b := s.buf.(type) {
+	case []float32:
+		return len(b)
+	case []float64:
+		return len(b)
+	case []uint16:
+		return len(b)
+	case []int32:
+		return len(b)
+	case []int64:
+		return len(b)
+	case []bool:
+		return len(b)
+	}
+	panic("tensor: corrupt CPU storage")
+}
+
+func newCPUStorage(dt DType, n int) *cpuStorage {
+	var buf any
+	switch dt {
+	case Float32:
+		buf = make([]float32, n)
+	case Float64:
+		buf = make([]float64, n)
+	case BFloat16, Float16:
+		buf = make([]uint16, n)
+	case Int32:
+		buf = make([]int32, n)
+	case Int64:
+		buf = make([]int64, n)
+	case Bool:
+		buf = make([]bool, n)
+	default:
+		panic(fmt.Sprintf("tensor: cannot allocate dtype %v", dt))
+	}
+	return &cpuStorage{dt: dt, buf: buf}
+}
+
+// HostData returns the Go slice behind a CPU storage ([]float32, []float64,
+// []uint16 for the 16-bit floats, []int32, []int64 or []bool), or nil for
+// storage on another device. Writes through it are seen by every view.
+func HostData(s Storage) any {
+	if c, ok := s.(*cpuStorage); ok {
+		return c.buf
+	}
+	return nil
+}
+
+// NewHostStorage wraps a Go slice (see HostData for the types) as CPU storage
+// of dtype dt without copying. Backends use it to hand data back from ToHost.
+func NewHostStorage(dt DType, buf any) Storage {
+	ok := false
+	switch buf.(type) {
+	case []float32:
+		ok = dt == Float32
+	case []float64:
+		ok = dt == Float64
+	case []uint16:
+		ok = dt == BFloat16 || dt == Float16
+	case []int32:
+		ok = dt == Int32
+	case []int64:
+		ok = dt == Int64
+	case []bool:
+		ok = dt == Bool
+	}
+	if !ok {
+		panic(fmt.Sprintf("tensor.NewHostStorage: %T cannot hold %v", buf, dt))
+	}
+	return &cpuStorage{dt: dt, buf: buf}
+}
+
+// HostBytes returns the bytes of a CPU storage (little-endian on the
+// platforms Go supports for Tessera), aliasing it.
+func HostBytes(s Storage) []byte {
+	c, ok := s.(*cpuStorage)
+	if !ok {
+		return nil
+	}
+	n := c.Len() * c.dt.Size()
+	if n == 0 {
+		return []byte{}
+	}
+	var p unsafe.Pointer
+	switch b := c.buf.(type) {
+	case []float32:
+		p = unsafe.Pointer(&b[0])
+	case []float64:
+		p = unsafe.Pointer(&b[0])
+	case []uint16:
+		p = unsafe.Pointer(&b[0])
+	case []int32:
+		p = unsafe.Pointer(&b[0])
+	case []int64:
+		p = unsafe.Pointer(&b[0])
+	case []bool:
+		p = unsafe.Pointer(&b[0])
+	}
+	return unsafe.Slice((*byte)(p), n)
+}

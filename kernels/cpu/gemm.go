@@ -312,31 +312,32 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 
 // packPanel packs rows r0..r0+rows-1 (rows <= w) and columns p0..p0+kb-1 of the
 // strided matrix x (element (r,p) at x[r*rs+p*cs]) into dst as kb steps of w
-// contiguous elements, zero-padding rows >= rows.
+// contiguous elements, zero-padding rows >= rows. The caller has checked that
+// x holds every element addressed.
 func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 	dst = dst[:kb*w]
 	base := r0*rs + p0*cs
-	switch {
-	case rs == 1 && rows == w:
+	if rs == 1 && rows == w {
+		// Unit stride along the panel: kb contiguous copies of w elements.
+		if packCopyAsm(dst, x[base:], cs, kb, w) || packCopy(dst, x[base:], cs, kb, w) {
+			return
+		}
 		for p := 0; p < kb; p++ {
 			copy(dst[p*w:p*w+w], x[base+p*cs:base+p*cs+w])
 		}
 		return
-	case cs == 1:
-		for r := 0; r < rows; r++ {
-			src := x[base+r*rs : base+r*rs+kb]
-			d := dst[r:]
-			for p, v := range src {
-				d[p*w] = v
-			}
-		}
-	default:
-		for p := 0; p < kb; p++ {
-			d := dst[p*w : p*w+rows]
-			o := base + p*cs
-			for r := range d {
-				d[r] = x[o+r*rs]
-			}
+	}
+	var z T
+	sz := unsafe.Sizeof(z)
+	src := unsafe.Pointer(unsafe.SliceData(x))
+	src = unsafe.Add(src, uintptr(base)*sz)
+	rstep := uintptr(rs) * sz
+	cstep := uintptr(cs) * sz
+	for p := 0; p < kb; p++ {
+		d := dst[p*w : p*w+rows]
+		q := unsafe.Add(src, uintptr(p)*cstep)
+		for r := range d {
+			d[r] = *(*T)(unsafe.Add(q, uintptr(r)*rstep))
 		}
 	}
 	if rows < w {
@@ -344,4 +345,38 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 			clear(dst[p*w+rows : p*w+w])
 		}
 	}
+}
+
+// packCopy copies kb groups of w contiguous elements (group p at x[p*cs:])
+// into dst for the common panel widths, as fixed-size array moves.
+func packCopy[T float](dst, x []T, cs, kb, w int) bool {
+	switch w {
+	case 32:
+		for p := 0; p < kb; p++ {
+			*(*[32]T)(dst[p*32:]) = *(*[32]T)(x[p*cs:])
+		}
+	case 16:
+		for p := 0; p < kb; p++ {
+			*(*[16]T)(dst[p*16:]) = *(*[16]T)(x[p*cs:])
+		}
+	case 12:
+		for p := 0; p < kb; p++ {
+			*(*[12]T)(dst[p*12:]) = *(*[12]T)(x[p*cs:])
+		}
+	case 8:
+		for p := 0; p < kb; p++ {
+			*(*[8]T)(dst[p*8:]) = *(*[8]T)(x[p*cs:])
+		}
+	case 6:
+		for p := 0; p < kb; p++ {
+			*(*[6]T)(dst[p*6:]) = *(*[6]T)(x[p*cs:])
+		}
+	case 4:
+		for p := 0; p < kb; p++ {
+			*(*[4]T)(dst[p*4:]) = *(*[4]T)(x[p*cs:])
+		}
+	default:
+		return false
+	}
+	return true
 }

@@ -2,7 +2,11 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run gen_kernels.go
 
@@ -33,4 +37,34 @@ func init() {
 			&spec[float32]{mr: 16, nr: 6, kc: 256, mc: 144, nc: 4080, kern: sgemmKernelAVX2},
 			&spec[float64]{mr: 8, nr: 6, kc: 256, mc: 96, nc: 4080, kern: dgemmKernelAVX2})
 	}
+}
+
+// packCopy128 copies kb groups of 128 bytes, group p from src+p*ld, to
+// dst+p*128, prefetching ahead (pack_amd64.s).
+//
+//go:noescape
+func packCopy128(dst, src unsafe.Pointer, ld uintptr, kb int)
+
+// packCopy64 is packCopy128 for 64-byte groups.
+//
+//go:noescape
+func packCopy64(dst, src unsafe.Pointer, ld uintptr, kb int)
+
+func packCopyAsm[T float](dst, x []T, cs, kb, w int) bool {
+	if kb == 0 {
+		return true
+	}
+	var z T
+	sz := int(unsafe.Sizeof(z))
+	_ = dst[kb*w-1]
+	_ = x[(kb-1)*cs+w-1]
+	switch w * sz {
+	case 128:
+		packCopy128(unsafe.Pointer(&dst[0]), unsafe.Pointer(&x[0]), uintptr(cs*sz), kb)
+	case 64:
+		packCopy64(unsafe.Pointer(&dst[0]), unsafe.Pointer(&x[0]), uintptr(cs*sz), kb)
+	default:
+		return false
+	}
+	return true
 }

@@ -31,7 +31,7 @@ type Table struct {
 	// Names are the feature columns' names from the header (nil without one).
 	Names []string
 	// LabelName is the label column's name from the header.
-	LabelName string
+	LabelName  string
 	Rows, Cols int
 	// X holds the features row-major: Rows*Cols values.
 	X []float32

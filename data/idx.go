@@ -163,8 +163,10 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	if err != nil {
 		return nil, ioErr("idx", fmt.Sprintf("data (dimensions %v of %s need %d bytes)", dims, typ, nbytes), err)
 	}
-	if !atEOF(r) {
+	if err := expectEOF(r); err == errTrailing {
 		return nil, formatErr("idx", "data after the %d elements of dimensions %v", count, dims)
+	} else if err != nil {
+		return nil, ioErr("idx", "end of file", err)
 	}
 	x := &IDX{Type: typ, Dims: dims}
 	n := int(count)

@@ -53,12 +53,22 @@ func readN(r io.Reader, n uint64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// atEOF reports whether r has no more bytes.
-func atEOF(r io.Reader) bool {
+// expectEOF returns nil when r has no more bytes and ends cleanly (for gzip,
+// with a valid checksum), errTrailing when more bytes follow, and the read
+// error otherwise.
+func expectEOF(r io.Reader) error {
 	var one [1]byte
-	n, _ := io.ReadFull(r, one[:])
-	return n == 0
+	n, err := io.ReadFull(r, one[:])
+	if n > 0 {
+		return errTrailing
+	}
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
+
+var errTrailing = errors.New("trailing data")
 
 // maybeGunzip returns a reader of r's contents, decompressed when they start
 // with the gzip magic bytes 0x1f 0x8b.

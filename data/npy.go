@@ -161,11 +161,11 @@ func parseDescr(descr string) (npyKind, string, error) {
 	if order != '<' && order != '>' && order != '|' && order != '=' {
 		order, rest = '|', descr
 	}
+	if strings.HasPrefix(rest, "O") {
+		return npyKind{}, "", fmt.Errorf("object arrays (dtype %q) are not supported: they hold pickled Python objects", descr)
+	}
 	if len(rest) < 2 {
 		return npyKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
-	}
-	if rest[0] == 'O' {
-		return npyKind{}, "", fmt.Errorf("object arrays (dtype %q) are not supported: they hold pickled Python objects", descr)
 	}
 	size, err := strconv.Atoi(rest[1:])
 	if err != nil {
@@ -257,8 +257,10 @@ func ReadNPY(r io.Reader) (*NPY, error) {
 	if err != nil {
 		return nil, ioErr("npy", fmt.Sprintf("data (shape %v of %s needs %d bytes)", shape, dtype, nbytes), err)
 	}
-	if !atEOF(r) {
+	if err := expectEOF(r); err == errTrailing {
 		return nil, formatErr("npy", "data after the %d elements of shape %v", count, shape)
+	} else if err != nil {
+		return nil, ioErr("npy", "end of file", err)
 	}
 	data := decodeNPY(kind, raw)
 	if fortran && len(shape) > 1 {

@@ -8,7 +8,7 @@ deps:
 	$(GO) mod download
 
 demo: deps
-	$(GO) run ./examples/quickstart
+	$(GO) run ./examples/tour
 
 test: deps lint test-unit test-purego test-race fuzz
 

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -116,6 +117,9 @@ func scaleC[T float](m, n int, beta T, c []T, rsC, csC int) {
 // parallelMinWork is the m*n*k below which a call runs on the calling goroutine.
 const parallelMinWork = 96 * 96 * 96
 
+// itemsPerThread is the number of row blocks per thread a parallel call aims for.
+var itemsPerThread = 2
+
 // buffers is the per-call packing memory, recycled through a sync.Pool.
 type buffers[T float] struct{ b, a, tile []T }
 
@@ -191,10 +195,11 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	// packed B block; with few row blocks the column micro-panels are chunked
 	// too.
 	mcEff := min(s.mc, panM*mr)
-	if nt > 1 {
-		mcEff = min(mcEff, max(mr, ceilDiv(ceilDiv(m, 4*nt), mr)*mr))
-	}
 	numBI := ceilDiv(m, mcEff)
+	if nt > 1 {
+		// A multiple of nt row blocks, at least itemsPerThread per thread.
+		numBI = ceilDiv(max(numBI, itemsPerThread*nt), nt) * nt
+	}
 	mcEff = ceilDiv(ceilDiv(m, numBI), mr) * mr // even blocks
 	numBI = ceilDiv(m, mcEff)
 
@@ -207,105 +212,140 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	bf.a = grow(bf.a, nt*(aSize+tileSize))
 	bufB := bf.b
 
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	// run calls f(t, item) for items 0..items-1 on up to nt goroutines.
-	run := func(items int, f func(t, item int)) {
-		w := min(nt, items)
-		if w <= 1 {
-			for i := 0; i < items; i++ {
-				f(0, i)
+	// Every thread runs the same loop nest (SPMD); within each (jc, pc) step
+	// it takes B-packing items, then compute items, from shared counters, with
+	// a barrier after each phase.
+	var ctrB, ctrC atomic.Int64
+	bar := newBarrier(nt)
+	worker := func(t int) {
+		off := t * (aSize + tileSize)
+		bufA := bf.a[off : off+aSize]
+		tile := bf.a[off+aSize : off+aSize+tileSize]
+		for jc := 0; jc < n; jc += nc {
+			nb := min(nc, n-jc)
+			panN := ceilDiv(nb, nr)
+			numBJ := 1
+			if nt > 1 && numBI < 2*nt {
+				numBJ = min(panN, ceilDiv(2*nt, numBI))
 			}
-			return
-		}
-		next.Store(0)
-		worker := func(t int) {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= items {
-					return
+			items := numBI * numBJ
+			for pc := 0; pc < k; pc += kc {
+				kb := min(kc, k-pc)
+				betaEff := beta
+				if pc > 0 {
+					betaEff = 1
 				}
-				f(t, i)
-			}
-		}
-		wg.Add(w - 1)
-		for t := 1; t < w; t++ {
-			go func() {
-				defer wg.Done()
-				worker(t)
-			}()
-		}
-		worker(0)
-		wg.Wait()
-	}
-
-	for jc := 0; jc < n; jc += nc {
-		nb := min(nc, n-jc)
-		panN := ceilDiv(nb, nr)
-		numBJ := 1
-		if nt > 1 && numBI < 3*nt {
-			numBJ = min(panN, ceilDiv(4*nt, numBI))
-		}
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			betaEff := beta
-			if pc > 0 {
-				betaEff = 1
-			}
-			// Pack B (kb×nb) cooperatively, a few micro-panels per item.
-			const group = 4
-			run(ceilDiv(panN, group), func(_, g int) {
-				for jp := g * group; jp < min(panN, (g+1)*group); jp++ {
-					j0 := jp * nr
-					packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
-				}
-			})
-			packed := make([]int, nt) // row block packed in each thread's A buffer, +1
-			run(numBI*numBJ, func(t, item int) {
-				bi, bj := item/numBJ, item%numBJ
-				off := t * (aSize + tileSize)
-				bufA := bf.a[off : off+aSize]
-				tile := bf.a[off+aSize : off+aSize+tileSize]
-				ic := bi * mcEff
-				mb := min(mcEff, m-ic)
-				pa := ceilDiv(mb, mr)
-				if packed[t] != bi+1 {
-					for ip := 0; ip < pa; ip++ {
-						r0 := ip * mr
-						packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
+				// Pack B (kb×nb) cooperatively, a few micro-panels per item.
+				const group = 4
+				for {
+					g := int(ctrB.Add(1)) - 1
+					if g*group >= panN {
+						break
 					}
-					packed[t] = bi + 1
+					for jp := g * group; jp < min(panN, (g+1)*group); jp++ {
+						j0 := jp * nr
+						packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
+					}
 				}
-				for jp := bj * panN / numBJ; jp < (bj+1)*panN/numBJ; jp++ {
-					j0 := jp * nr
-					nn := min(nr, nb-j0)
-					pb := &bufB[jp*nr*kb]
-					for ip := 0; ip < pa; ip++ {
-						r0 := ip * mr
-						mm := min(mr, mb-r0)
-						pA := &bufA[ip*mr*kb]
-						ci := (ic+r0)*rsC + (jc+j0)*csC
-						if direct && mm == mr && nn == nr {
-							s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
-							continue
+				bar.wait(func() { ctrB.Store(0) })
+				packed := -1 // row block held in bufA
+				for {
+					item := int(ctrC.Add(1)) - 1
+					if item >= items {
+						break
+					}
+					bi, bj := item/numBJ, item%numBJ
+					ic := bi * mcEff
+					mb := min(mcEff, m-ic)
+					pa := ceilDiv(mb, mr)
+					if packed != bi {
+						for ip := 0; ip < pa; ip++ {
+							r0 := ip * mr
+							packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
 						}
-						s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
-						for j := 0; j < nn; j++ {
-							cj := c[ci+j*csC:]
-							tj := tile[j*mr : j*mr+mm]
-							if betaEff == 0 {
-								for i, v := range tj {
-									cj[i*rsC] = v
-								}
-							} else {
-								for i, v := range tj {
-									cj[i*rsC] = v + betaEff*cj[i*rsC]
+						packed = bi
+					}
+					for jp := bj * panN / numBJ; jp < (bj+1)*panN/numBJ; jp++ {
+						j0 := jp * nr
+						nn := min(nr, nb-j0)
+						pb := &bufB[jp*nr*kb]
+						for ip := 0; ip < pa; ip++ {
+							r0 := ip * mr
+							mm := min(mr, mb-r0)
+							pA := &bufA[ip*mr*kb]
+							ci := (ic+r0)*rsC + (jc+j0)*csC
+							if direct && mm == mr && nn == nr {
+								s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
+								continue
+							}
+							s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
+							for j := 0; j < nn; j++ {
+								cj := c[ci+j*csC:]
+								tj := tile[j*mr : j*mr+mm]
+								if betaEff == 0 {
+									for i, v := range tj {
+										cj[i*rsC] = v
+									}
+								} else {
+									for i, v := range tj {
+										cj[i*rsC] = v + betaEff*cj[i*rsC]
+									}
 								}
 							}
 						}
 					}
 				}
-			})
+				bar.wait(func() { ctrC.Store(0) })
+			}
+		}
+	}
+	if nt == 1 {
+		worker(0)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(nt - 1)
+	for t := 1; t < nt; t++ {
+		go func() {
+			defer wg.Done()
+			worker(t)
+		}()
+	}
+	worker(0)
+	wg.Wait()
+}
+
+// barrier is a reusable spinning barrier for the threads of one call. The
+// phases it separates are short, so waiters spin (yielding to the Go
+// scheduler) rather than park.
+type barrier struct {
+	n     int64
+	count atomic.Int64
+	gen   atomic.Int64
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: int64(n)} }
+
+// wait blocks until all n threads have arrived; the last to arrive runs last
+// (which may reset shared state) before anyone is released.
+func (b *barrier) wait(last func()) {
+	if b.n == 1 {
+		last()
+		return
+	}
+	g := b.gen.Load()
+	if b.count.Add(1) == b.n {
+		b.count.Store(0)
+		last()
+		b.gen.Add(1)
+		return
+	}
+	for i := 0; b.gen.Load() == g; i++ {
+		if i > 64 {
+			runtime.Gosched()
+		}
+		if i > 100000 {
+			time.Sleep(10 * time.Microsecond)
 		}
 	}
 }

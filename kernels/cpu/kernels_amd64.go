@@ -31,7 +31,7 @@ func init() {
 	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ:
 		useKernels("avx512",
 			&spec[float32]{mr: 32, nr: 12, kc: 384, mc: 480, nc: 4080, kern: sgemmKernelAVX512},
-			&spec[float64]{mr: 16, nr: 12, kc: 256, mc: 240, nc: 4080, kern: dgemmKernelAVX512})
+			&spec[float64]{mr: 16, nr: 12, kc: 384, mc: 480, nc: 4080, kern: dgemmKernelAVX512})
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		useKernels("avx2",
 			&spec[float32]{mr: 16, nr: 6, kc: 256, mc: 144, nc: 4080, kern: sgemmKernelAVX2},

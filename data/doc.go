@@ -21,7 +21,27 @@
 // 1,437/360 train/test split. See digits/README.md.
 //
 // Dataset is the interface of in-memory sample sets; ArrayDataset is the
-// concrete one every reader returns. Permutation is the package's
-// deterministic shuffle (SplitMix64 + Fisher-Yates), the same on every
-// machine and Go version.
+// concrete one every reader returns (its Tensors method gives the whole set
+// as tensors; NPY.Tensor converts a .npy array).
+//
+// A Loader turns a Dataset into batches of tensors (X float32 [B, sample
+// shape...], Y int64 [B]): it shuffles deterministically from (Seed, epoch)
+// with Permutation (SplitMix64 + Fisher-Yates, the same on every machine
+// and Go version, independent of math/rand), batches with optional
+// drop-last, shards by (Rank, WorldSize) like PyTorch's DistributedSampler
+// (padding by wrap-around, or dropping the uneven tail), and prefetches
+// batches on a goroutine through a bounded channel that stops on Close or
+// context cancellation:
+//
+//	train, test := data.DigitsSplit()
+//	loader, err := data.NewLoader(train, data.LoaderOptions{BatchSize: 32, Shuffle: true, Prefetch: 2})
+//	...
+//	for epoch := 0; epoch < epochs; epoch++ {
+//		it := loader.Epoch(ctx, epoch)
+//		for b, ok := it.Next(); ok; b, ok = it.Next() {
+//			// b.X, b.Y, b.Indices
+//		}
+//		it.Close()
+//		if err := it.Err(); err != nil { ... }
+//	}
 package data

@@ -91,6 +91,9 @@ func (cpuDevice) Copy(dst, src View) {
 	cpuView("Copy", src)
 	dt, st := dst.DType(), src.DType()
 	if dt == st {
+		if copyTransposed(dst, src) {
+			return
+		}
 		switch dt {
 		case Float32:
 			mapUnary(1, dst, src, copyKernel[float32])
@@ -209,3 +212,44 @@ func withShape(v View, shape, strides []int, off int) View {
 }
 
 func sliceClone(s []int) []int { return slices.Clone(s) }
+
+// copyTransposed copies a transposed 2-D layout (src column-major, dst
+// row-major) tile by tile, so both sides stay in cache.
+func copyTransposed(dst, src View) bool {
+	l := makeLoop(dst.Shape, dst, src)
+	if len(l.shape) != 2 || l.strides[0][1] != 1 || l.strides[1][0] != 1 || l.strides[1][1] == 1 || l.numel < 4096 {
+		return false
+	}
+	switch d := dst.Storage.(*cpuStorage).buf.(type) {
+	case []float32:
+		transposeTiles(d, src.Storage.(*cpuStorage).buf.([]float32), l)
+	case []float64:
+		transposeTiles(d, src.Storage.(*cpuStorage).buf.([]float64), l)
+	default:
+		return false
+	}
+	return true
+}
+
+func transposeTiles[T float32 | float64](d, s []T, l *loop) {
+	const tile = 32
+	rows, cols := l.shape[0], l.shape[1]
+	dRow, sCol := l.strides[0][0], l.strides[1][1]
+	db, sb := l.base[0], l.base[1]
+	tilesR := (rows + tile - 1) / tile
+	parallelFor(tilesR, workers(l.numel, 2), func(lo, hi int) {
+		for ti := lo; ti < hi; ti++ {
+			i0, i1 := ti*tile, min(ti*tile+tile, rows)
+			for j0 := 0; j0 < cols; j0 += tile {
+				j1 := min(j0+tile, cols)
+				for i := i0; i < i1; i++ {
+					drow := d[db+i*dRow+j0 : db+i*dRow+j1]
+					so := sb + i + j0*sCol
+					for j := range drow {
+						drow[j] = s[so+j*sCol]
+					}
+				}
+			}
+		}
+	})
+}

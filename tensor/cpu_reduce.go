@@ -83,6 +83,23 @@ func (r *reducer[T]) add(x []T) {
 	r.pos += int64(len(x))
 }
 
+// addF32 sums float32 values into a float64 accumulator.
+func (r *reducer[T]) addF32(x []float32) {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	r.acc += T((s0 + s1) + (s2 + s3))
+	r.pos += int64(len(x))
+}
+
 // merge folds a partial result computed over a later range into r.
 func (r *reducer[T]) merge(o *reducer[T]) {
 	if o.pos == 0 {
@@ -188,9 +205,16 @@ func runReduce[T float64 | int64](op ReduceOp, rl *loop, st *cpuStorage, base, s
 	var buf []T
 	l := *rl
 	l.base = []int{base}
+	f32, isF32 := st.buf.([]float32)
+	sum64 := isF32 && op == ReduceSum && sr == 1
 	l.runRange(lo, hi, func(offs []int, n int) {
 		if d, ok := direct[T](st, offs[0], sr, n); ok {
 			r.add(d)
+			return
+		}
+		if sum64 {
+			// float32 summed in float64 without a scratch buffer
+			any(&r).(*reducer[float64]).addF32(f32[offs[0] : offs[0]+n])
 			return
 		}
 		if buf == nil {
@@ -225,6 +249,9 @@ func reduceRows[T float64 | int64](op ReduceOp, dst, outer, red View) {
 	case ReduceMin:
 		bop = OpMinimum
 	}
+	if op == ReduceSum && sumRowsFast(dst, outer, red) {
+		return
+	}
 	accDT := Float64
 	if _, ok := any(T(0)).(int64); ok {
 		accDT = Int64
@@ -245,4 +272,49 @@ func reduceRows[T float64 | int64](op ReduceOp, dst, outer, red View) {
 		}
 	})
 	CPU.Copy(dst, accV)
+}
+
+// sumRowsFast sums rows of a float32 or float64 tensor whose kept axes form
+// one contiguous run, accumulating in float64 over column ranges in parallel.
+func sumRowsFast(dst, outer, red View) bool {
+	ol := makeLoop(outer.Shape, outer)
+	if len(ol.shape) != 1 || ol.inner(0) != 1 {
+		return false
+	}
+	cols := ol.shape[0]
+	rl := makeLoop(red.Shape, red)
+	var rowOffs []int
+	rl.runRange(0, rl.numel, func(offs []int, n int) {
+		for i := range n {
+			rowOffs = append(rowOffs, outer.Offset+offs[0]+i*rl.inner(0))
+		}
+	})
+	acc := make([]float64, cols)
+	switch src := outer.Storage.(*cpuStorage).buf.(type) {
+	case []float32:
+		parallelFor(cols, workers(cols*len(rowOffs), 1), func(lo, hi int) {
+			a := acc[lo:hi]
+			for _, ro := range rowOffs {
+				row := src[ro+lo : ro+hi]
+				for j, v := range row {
+					a[j] += float64(v)
+				}
+			}
+		})
+	case []float64:
+		parallelFor(cols, workers(cols*len(rowOffs), 1), func(lo, hi int) {
+			a := acc[lo:hi]
+			for _, ro := range rowOffs {
+				row := src[ro+lo : ro+hi]
+				for j, v := range row {
+					a[j] += v
+				}
+			}
+		})
+	default:
+		return false
+	}
+	accV := View{Storage: &cpuStorage{dt: Float64, buf: acc}, Shape: outer.Shape, Strides: contiguousStrides(outer.Shape)}
+	CPU.Copy(dst, accV)
+	return true
 }

@@ -17,6 +17,19 @@ func (cpuDevice) Softmax(dst, src View, log bool) {
 		return
 	}
 	sst, dst2 := src.Storage.(*cpuStorage), dst.Storage.(*cpuStorage)
+	s32, ok1 := sst.buf.([]float32)
+	d32, ok2 := dst2.buf.([]float32)
+	if ok1 && ok2 && ss == 1 && ds == 1 {
+		l.run(L*4, func() func([]int, int) {
+			return func(offs []int, n int) {
+				for i := range n {
+					so, do := offs[1]+i*l.inner(1), offs[0]+i*l.inner(0)
+					softmaxRow32(d32[do:do+L], s32[so:so+L], log)
+				}
+			}
+		})
+		return
+	}
 	l.run(L*10, func() func([]int, int) {
 		row := make([]float64, L)
 		return func(offs []int, n int) {
@@ -53,5 +66,37 @@ func softmaxRow(x []float64, log bool) {
 	inv := 1 / s
 	for i, v := range x {
 		x[i] = math.Exp(v-m) * inv
+	}
+}
+
+func softmaxRow32(d, x []float32, log bool) {
+	x = x[:len(d)]
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m || v != v {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		m = 0
+	}
+	var s float64
+	for i, v := range x {
+		e := exp32(v - m)
+		if !log {
+			d[i] = e
+		}
+		s += float64(e)
+	}
+	if log {
+		ls := m + float32(math.Log(s))
+		for i, v := range x {
+			d[i] = v - ls
+		}
+		return
+	}
+	inv := float32(1 / s)
+	for i := range d {
+		d[i] *= inv
 	}
 }

@@ -8,7 +8,7 @@ import "math"
 // converting every element to float64.
 
 const (
-	exp32Hi   = 88.72283905206835 // above: +Inf
+	exp32Hi   = 88.72283905206835  // above: +Inf
 	exp32Lo   = -87.33654475055310 // below: subnormal results, computed in float64
 	log2e32   = 1.44269504088896341
 	ln2Hi32   = 0.693359375

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,19 +24,47 @@ type spec[T float] struct {
 	kern       func(k int, a, b, c *T, ldc int, alpha, beta T)
 }
 
+// kernelSet is one micro-kernel family for both element types.
+type kernelSet struct {
+	name string
+	s32  *spec[float32]
+	s64  *spec[float64]
+}
+
 var (
-	kernelName = "generic"
-	spec32     = &spec[float32]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float32]}
-	spec64     = &spec[float64]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float64]}
+	// kernelSets lists the kernels this CPU can run, best last; the portable
+	// one is always available.
+	kernelSets = []kernelSet{{"generic",
+		&spec[float32]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float32]},
+		&spec[float64]{mr: 4, nr: 4, kc: 256, mc: 128, nc: 4096, kern: genericKernel4x4[float64]}}}
+
+	kernelName string
+	spec32     *spec[float32]
+	spec64     *spec[float64]
 
 	maxThreads atomic.Int64
 )
 
-func init() { maxThreads.Store(int64(runtime.GOMAXPROCS(0))) }
+func init() {
+	maxThreads.Store(int64(runtime.GOMAXPROCS(0)))
+	addKernels() // amd64: the assembly kernels this CPU supports
+	useKernel(kernelSets[len(kernelSets)-1].name)
+	if name := os.Getenv("TESSERA_CPU_KERNEL"); name != "" {
+		useKernel(name)
+	}
+}
 
-// useKernels installs assembly micro-kernels; called from init on amd64.
-func useKernels(name string, s32 *spec[float32], s64 *spec[float64]) {
-	kernelName, spec32, spec64 = name, s32, s64
+// useKernel makes the named kernel set active; it reports false (and changes
+// nothing) when the CPU or the build does not have it. Not safe to call
+// concurrently with GEMM calls.
+func useKernel(name string) bool {
+	for _, ks := range kernelSets {
+		if ks.name == name {
+			kernelName, spec32, spec64 = ks.name, ks.s32, ks.s64
+			return true
+		}
+	}
+	return false
 }
 
 // Kernel reports which micro-kernel is active: "avx512", "avx2", or "generic".

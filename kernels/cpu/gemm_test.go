@@ -142,21 +142,36 @@ func testGemm[T float](t *testing.T, f gemmFunc[T], tol float64) {
 	}
 }
 
-func TestSgemm(t *testing.T) {
-	t.Logf("kernel %s", Kernel())
-	testGemm(t, Sgemm, 1e-6)
+// forKernels runs f once with every kernel this CPU and build have (avx512,
+// avx2, generic), restoring the default afterwards.
+func forKernels(t *testing.T, f func(t *testing.T)) {
+	def := Kernel()
+	defer useKernel(def)
+	for _, ks := range kernelSets {
+		require.True(t, useKernel(ks.name))
+		t.Run(ks.name, f)
+	}
 }
 
-func TestDgemm(t *testing.T) { testGemm(t, Dgemm, 1e-14) }
+func TestSgemm(t *testing.T) {
+	t.Logf("default kernel %s", Kernel())
+	forKernels(t, func(t *testing.T) { testGemm(t, Sgemm, 1e-6) })
+}
+
+func TestDgemm(t *testing.T) {
+	forKernels(t, func(t *testing.T) { testGemm(t, Dgemm, 1e-14) })
+}
 
 func TestGemmThreads(t *testing.T) {
 	prev := SetMaxThreads(3)
 	defer SetMaxThreads(prev)
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, s := range [][3]int{{1000, 129, 200}, {129, 1000, 200}, {100, 100, 100}, {600, 600, 700}} {
-		runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: rowMajor, lc: rowMajor, alpha: 1, beta: 0.5}, 1e-6, r)
-		runCase(t, Dgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: rowMajor, lc: colMajor, alpha: 1, beta: 0}, 1e-14, r)
-	}
+	forKernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, s := range [][3]int{{1000, 129, 200}, {129, 1000, 200}, {100, 100, 100}, {600, 600, 700}} {
+			runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: rowMajor, lc: rowMajor, alpha: 1, beta: 0.5}, 1e-6, r)
+			runCase(t, Dgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: rowMajor, lc: colMajor, alpha: 1, beta: 0}, 1e-14, r)
+		}
+	})
 }
 
 func TestGemmConcurrent(t *testing.T) {

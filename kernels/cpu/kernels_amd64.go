@@ -26,16 +26,17 @@ func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func dgemmKernelAVX2(k int, a, b, c *float64, ldc int, alpha, beta float64)
 
-func init() {
-	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ:
-		useKernels("avx512",
-			&spec[float32]{mr: 32, nr: 12, kc: 384, mc: 480, nc: 4080, kern: sgemmKernelAVX512},
-			&spec[float64]{mr: 16, nr: 12, kc: 384, mc: 480, nc: 4080, kern: dgemmKernelAVX512})
-	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
-		useKernels("avx2",
+// addKernels registers the assembly kernels the CPU supports, best last.
+func addKernels() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		kernelSets = append(kernelSets, kernelSet{"avx2",
 			&spec[float32]{mr: 16, nr: 6, kc: 256, mc: 144, nc: 4080, kern: sgemmKernelAVX2},
-			&spec[float64]{mr: 8, nr: 6, kc: 256, mc: 96, nc: 4080, kern: dgemmKernelAVX2})
+			&spec[float64]{mr: 8, nr: 6, kc: 256, mc: 96, nc: 4080, kern: dgemmKernelAVX2}})
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ {
+		kernelSets = append(kernelSets, kernelSet{"avx512",
+			&spec[float32]{mr: 32, nr: 12, kc: 384, mc: 480, nc: 4080, kern: sgemmKernelAVX512},
+			&spec[float64]{mr: 16, nr: 12, kc: 384, mc: 480, nc: 4080, kern: dgemmKernelAVX512}})
 	}
 }
 

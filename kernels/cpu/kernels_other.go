@@ -2,5 +2,6 @@
 
 package cpu
 
-// Without amd64 assembly (other architectures, or the purego build tag) the
-// portable Go micro-kernels selected in generic.go stay active.
+// Without amd64 assembly (other architectures, or the purego build tag) only
+// the portable Go micro-kernel (generic.go) is available.
+func addKernels() {}

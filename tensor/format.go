@@ -24,7 +24,6 @@ func (t *Tensor) String() string {
 	vals := c.Float64s()
 	summarise := len(vals) > printThreshold
 	isF := c.DType().IsFloat()
-	// One number format for the whole tensor, as NumPy does.
 	format := func(v float64) string {
 		switch {
 		case c.DType() == Bool:
@@ -33,30 +32,25 @@ func (t *Tensor) String() string {
 			}
 			return "false"
 		case !isF:
-			return strconv.FormatInt(int64(v), 10)
 		}
-		return formatFloat(v)
+		return strconv.FormatInt(int64(v), 10)
 	}
-	strs := make([]string, len(vals))
+	var strs []string
 	width := 0
-	for i, v := range vals {
-		strs[i] = format(v)
-		width = max(width, len(strs[i]))
-	}
 	if isF {
-		allInt := true
-		for _, v := range vals {
-			if v != math.Trunc(v) || math.IsInf(v, 0) {
-				allInt = false
-				break
-			}
+		bits := 32
+		if c.DType() == Float64 {
+			bits = 64
 		}
-		if allInt {
-			for i, v := range vals {
-				strs[i] = strconv.FormatFloat(v, 'f', 0, 64) + "."
-				width = max(width, len(strs[i]))
-			}
+		strs = formatFloats(vals, bits)
+	} else {
+		strs = make([]string, len(vals))
+		for i, v := range vals {
+			strs[i] = format(v)
 		}
+	}
+	for _, st := range strs {
+		width = max(width, len(st))
 	}
 	if len(c.shape) == 0 {
 		return strs[0]
@@ -69,14 +63,12 @@ func (t *Tensor) String() string {
 		n := c.shape[axis]
 		for i := 0; i < n; i++ {
 			if summarise && n > 2*edgeItems && i == edgeItems {
-				if axis == len(c.shape)-1 {
-					b.WriteString("...")
-				} else {
-					b.WriteString("...")
-					b.WriteString(",\n" + strings.Repeat(" ", axis+1))
-				}
+				b.WriteString("...")
 				if axis == len(c.shape)-1 {
 					b.WriteByte(' ')
+				} else {
+					b.WriteString(strings.Repeat("\n", len(c.shape)-1-axis))
+					b.WriteString(strings.Repeat(" ", axis+1))
 				}
 				i = n - edgeItems
 			}
@@ -99,22 +91,72 @@ func (t *Tensor) String() string {
 	return b.String()
 }
 
-func formatFloat(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "nan"
-	case math.IsInf(v, 1):
-		return "inf"
-	case math.IsInf(v, -1):
-		return "-inf"
+// formatFloats formats values the way NumPy prints a float array: at most
+// 8 fraction digits, no more than each value needs, the decimal points
+// aligned; scientific notation for all when the magnitudes call for it.
+func formatFloats(vals []float64, bits int) []string {
+	maxAbs, minAbs := 0.0, math.Inf(1)
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		a := math.Abs(v)
+		maxAbs = max(maxAbs, a)
+		if a != 0 {
+			minAbs = min(minAbs, a)
+		}
 	}
-	a := math.Abs(v)
-	if a != 0 && (a < 1e-4 || a >= 1e8) {
-		return strconv.FormatFloat(v, 'e', 4, 64)
+	sci := maxAbs >= 1e8 || (minAbs < 1e-4) || (maxAbs/minAbs > 1e3 && !math.IsInf(minAbs, 1))
+	if math.IsInf(minAbs, 1) {
+		sci = false
 	}
-	s := strconv.FormatFloat(v, 'f', 4, 64)
-	s = strings.TrimRight(s, "0")
-	return s
+	sciDigits := 0
+	if sci {
+		for _, v := range vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			m, _, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, bits), "e")
+			if _, frac, ok := strings.Cut(m, "."); ok {
+				sciDigits = max(sciDigits, min(len(frac), 8))
+			}
+		}
+	}
+	out := make([]string, len(vals))
+	intW, fracW := 0, 0
+	for i, v := range vals {
+		var s string
+		switch {
+		case math.IsNaN(v):
+			s = "nan"
+		case math.IsInf(v, 1):
+			s = "inf"
+		case math.IsInf(v, -1):
+			s = "-inf"
+		case sci:
+			s = sciFormat(v, sciDigits, bits)
+		default:
+			s = strconv.FormatFloat(v, 'f', -1, bits)
+			if _, frac, ok := strings.Cut(s, "."); ok && len(frac) > 8 {
+				s = strings.TrimRight(strconv.FormatFloat(v, 'f', 8, 64), "0")
+			}
+			if !strings.Contains(s, ".") {
+				s += "."
+			}
+		}
+		out[i] = s
+		ip, fp, _ := strings.Cut(s, ".")
+		intW, fracW = max(intW, len(ip)), max(fracW, len(fp))
+	}
+	for i, s := range out {
+		ip, fp, ok := strings.Cut(s, ".")
+		if !ok { // nan, inf
+			out[i] = fmt.Sprintf("%*s", intW+1+fracW, s)
+			continue
+		}
+		out[i] = fmt.Sprintf("%*s.%-*s", intW, ip, fracW, fp)
+	}
+	return out
 }
 
 // Format implements fmt.Formatter: %v prints String(); %+v adds the dtype,
@@ -154,4 +196,18 @@ func Equal(a, b *Tensor) bool {
 		return false
 	}
 	return AllClose(a, b, 0, 0)
+}
+
+// sciFormat prints v like NumPy's scientific mode: d.ddde+XX.
+func sciFormat(v float64, digits, bits int) string {
+	s := strconv.FormatFloat(v, 'e', digits, bits)
+	m, e, _ := strings.Cut(s, "e")
+	if !strings.Contains(m, ".") {
+		m += "."
+	}
+	sign, exp := e[:1], strings.TrimLeft(e[1:], "0")
+	for len(exp) < 2 {
+		exp = "0" + exp
+	}
+	return m + "e" + sign + exp
 }

@@ -53,8 +53,11 @@ type Loader struct {
 type Batch struct {
 	// X holds the features, float32 of shape [B, SampleShape...].
 	X *tensor.Tensor
-	// Y holds the targets, int64 of shape [B].
+	// Y holds the class labels, int64 of shape [B] (nil for a Regression).
 	Y *tensor.Tensor
+	// T holds a Regression's targets, float32 of shape [B, TargetShape...]
+	// (nil for other datasets).
+	T *tensor.Tensor
 	// Indices are the dataset indices of the B samples.
 	Indices []int
 }
@@ -308,16 +311,39 @@ func (l *Loader) build(idx []int) (b Batch, err error) {
 	shape := l.ds.SampleShape()
 	size := prod(shape)
 	x := make([]float32, len(idx)*size)
-	y := make([]int64, len(idx))
-	for k, i := range idx {
-		y[k] = l.ds.Sample(i, x[k*size:(k+1)*size])
+	reg, isReg := l.ds.(Regression)
+	var y []int64
+	var t []float32
+	var tshape []int
+	if isReg {
+		tshape = reg.TargetShape()
+		tsize := prod(tshape)
+		t = make([]float32, len(idx)*tsize)
+		for k, i := range idx {
+			reg.Sample(i, x[k*size:(k+1)*size])
+			reg.Target(i, t[k*tsize:(k+1)*tsize])
+		}
+	} else {
+		y = make([]int64, len(idx))
+		for k, i := range idx {
+			y[k] = l.ds.Sample(i, x[k*size:(k+1)*size])
+		}
 	}
 	err = tensor.Try(func() {
 		b.X = tensor.FromSlice(x, append([]int{len(idx)}, shape...)...)
-		b.Y = tensor.FromSlice(y, len(idx))
-		if l.opts.Device != nil {
-			b.X = b.X.To(l.opts.Device)
-			b.Y = b.Y.To(l.opts.Device)
+		if isReg {
+			b.T = tensor.FromSlice(t, append([]int{len(idx)}, tshape...)...)
+		} else {
+			b.Y = tensor.FromSlice(y, len(idx))
+		}
+		if dev := l.opts.Device; dev != nil {
+			b.X = b.X.To(dev)
+			if b.Y != nil {
+				b.Y = b.Y.To(dev)
+			}
+			if b.T != nil {
+				b.T = b.T.To(dev)
+			}
 		}
 	})
 	if err != nil {

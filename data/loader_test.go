@@ -61,6 +61,13 @@ func TestLoaderBatches(t *testing.T) {
 	assert.Equal(t, []int64{0, 1, 2}, tensor.ToSlice[int64](b.Y))
 	assert.Equal(t, tensor.Shape{1, 2}, bs[3].X.Shape())
 
+	l, err = NewLoader(d, LoaderOptions{BatchSize: 3, Device: tensor.CPU, Prefetch: 1})
+	require.NoError(t, err)
+	bs = collect(t, l, 0)
+	require.Len(t, bs, 4)
+	assert.Equal(t, tensor.CPU.Name(), bs[0].X.Device().Name())
+	assert.Equal(t, []float32{0, 0, 1, -1, 2, -2}, tensor.ToSlice[float32](bs[0].X))
+
 	l, err = NewLoader(d, LoaderOptions{BatchSize: 3, DropLast: true})
 	require.NoError(t, err)
 	bs = collect(t, l, 0)

@@ -63,11 +63,7 @@ func Encode[T Element](v []T, shape ...int) (TensorInfo, error) {
 		return TensorInfo{}, invalidf("shape %v holds %d elements, got %d", shape, n, len(v))
 	}
 	dt := DTypeOf[T]()
-	w := dtypes[dt].bits / 8
-	b := make([]byte, len(v)*w)
-	for i, x := range v {
-		putElem(b[i*w:], any(x))
-	}
+	b := encode(v)
 	return TensorInfo{DType: dt, Shape: append([]int{}, shape...), Data: b}, nil
 }
 
@@ -85,73 +81,96 @@ func Decode[T Element](t TensorInfo) ([]T, error) {
 	if uint64(len(t.Data)) != size {
 		return nil, invalidf("dtype %s and shape %v need %d bytes, Data has %d", t.DType, t.Shape, size, len(t.Data))
 	}
-	w := dtypes[dt].bits / 8
-	out := make([]T, len(t.Data)/w)
-	for i := range out {
-		out[i] = getElem[T](t.Data[i*w:])
-	}
-	return out, nil
+	return decode[T](t.Data), nil
 }
 
-func putElem(b []byte, x any) {
+// encode converts a whole slice to little-endian bytes.
+func encode[T Element](v []T) []byte {
 	le := binary.LittleEndian
-	switch v := x.(type) {
-	case bool:
-		if v {
-			b[0] = 1
-		} else {
-			b[0] = 0
+	switch d := any(v).(type) {
+	case []bool:
+		b := make([]byte, len(d))
+		for i, x := range d {
+			if x {
+				b[i] = 1
+			}
 		}
-	case uint8:
-		b[0] = v
-	case int8:
-		b[0] = byte(v)
-	case uint16:
-		le.PutUint16(b, v)
-	case int16:
-		le.PutUint16(b, uint16(v))
-	case uint32:
-		le.PutUint32(b, v)
-	case int32:
-		le.PutUint32(b, uint32(v))
-	case float32:
-		le.PutUint32(b, math.Float32bits(v))
-	case uint64:
-		le.PutUint64(b, v)
-	case int64:
-		le.PutUint64(b, uint64(v))
-	case float64:
-		le.PutUint64(b, math.Float64bits(v))
+		return b
+	case []uint8:
+		return append([]byte{}, d...)
+	case []int8:
+		b := make([]byte, len(d))
+		for i, x := range d {
+			b[i] = byte(x)
+		}
+		return b
+	case []uint16:
+		return appendEach(d, 2, func(b []byte, x uint16) { le.PutUint16(b, x) })
+	case []int16:
+		return appendEach(d, 2, func(b []byte, x int16) { le.PutUint16(b, uint16(x)) })
+	case []uint32:
+		return appendEach(d, 4, func(b []byte, x uint32) { le.PutUint32(b, x) })
+	case []int32:
+		return appendEach(d, 4, func(b []byte, x int32) { le.PutUint32(b, uint32(x)) })
+	case []float32:
+		return appendEach(d, 4, func(b []byte, x float32) { le.PutUint32(b, math.Float32bits(x)) })
+	case []uint64:
+		return appendEach(d, 8, func(b []byte, x uint64) { le.PutUint64(b, x) })
+	case []int64:
+		return appendEach(d, 8, func(b []byte, x int64) { le.PutUint64(b, uint64(x)) })
+	case []float64:
+		return appendEach(d, 8, func(b []byte, x float64) { le.PutUint64(b, math.Float64bits(x)) })
 	}
+	return nil
 }
 
-func getElem[T Element](b []byte) T {
-	le := binary.LittleEndian
-	var z T
-	var v any
-	switch any(z).(type) {
-	case bool:
-		v = b[0] != 0
-	case uint8:
-		v = b[0]
-	case int8:
-		v = int8(b[0])
-	case uint16:
-		v = le.Uint16(b)
-	case int16:
-		v = int16(le.Uint16(b))
-	case uint32:
-		v = le.Uint32(b)
-	case int32:
-		v = int32(le.Uint32(b))
-	case float32:
-		v = math.Float32frombits(le.Uint32(b))
-	case uint64:
-		v = le.Uint64(b)
-	case int64:
-		v = int64(le.Uint64(b))
-	case float64:
-		v = math.Float64frombits(le.Uint64(b))
+func appendEach[T any](v []T, w int, put func([]byte, T)) []byte {
+	b := make([]byte, len(v)*w)
+	for i, x := range v {
+		put(b[i*w:], x)
 	}
-	return v.(T)
+	return b
+}
+
+// decode converts little-endian bytes (a whole number of elements) to []T.
+func decode[T Element](b []byte) []T {
+	le := binary.LittleEndian
+	var out any
+	switch any([]T(nil)).(type) {
+	case []bool:
+		d := make([]bool, len(b))
+		for i, x := range b {
+			d[i] = x != 0
+		}
+		out = d
+	case []uint8:
+		out = append([]uint8{}, b...)
+	case []int8:
+		out = getEach(b, 1, func(b []byte) int8 { return int8(b[0]) })
+	case []uint16:
+		out = getEach(b, 2, le.Uint16)
+	case []int16:
+		out = getEach(b, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
+	case []uint32:
+		out = getEach(b, 4, le.Uint32)
+	case []int32:
+		out = getEach(b, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
+	case []float32:
+		out = getEach(b, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
+	case []uint64:
+		out = getEach(b, 8, le.Uint64)
+	case []int64:
+		out = getEach(b, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
+	case []float64:
+		out = getEach(b, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
+	}
+	return out.([]T)
+}
+
+func getEach[T any](b []byte, w int, get func([]byte) T) []T {
+	out := make([]T, len(b)/w)
+	for i := range out {
+		out[i] = get(b[i*w:])
+	}
+	return out
 }

@@ -361,3 +361,14 @@ func TestWriteFileAtomic(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.True(t, strings.Contains(err.Error(), "bad"))
 }
+
+func BenchmarkDecodeF32(b *testing.B) {
+	v := make([]float32, 1<<20)
+	ti, _ := Encode(v, len(v))
+	b.SetBytes(int64(len(ti.Data)))
+	for b.Loop() {
+		if _, err := Decode[float32](ti); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,16 +6,21 @@ import (
 	"github.com/tessera-ml/tessera/kernels/cpu"
 )
 
-func (cpuDevice) MatMul(dst, a, b View) {
+func (d cpuDevice) MatMul(dst, a, b View) { d.matmul(dst, a, b, 0) }
+
+// MatMulAdd implements MatMulAdder: dst += a @ b.
+func (d cpuDevice) MatMulAdd(dst, a, b View) { d.matmul(dst, a, b, 1) }
+
+func (cpuDevice) matmul(dst, a, b View, beta float64) {
 	cpuView("MatMul", dst)
 	nd := len(dst.Shape)
 	m, n, k := dst.Shape[nd-2], dst.Shape[nd-1], a.Shape[nd-1]
 	if dst.DType() == Float64 && a.DType() == Float64 && b.DType() == Float64 {
-		matmulTyped(dst, a, b, m, n, k, cpu.Dgemm)
+		matmulTyped(dst, a, b, m, n, k, beta, cpu.Dgemm)
 		return
 	}
 	if dst.DType() == Float32 && a.DType() == Float32 && b.DType() == Float32 {
-		matmulTyped(dst, a, b, m, n, k, cpu.Sgemm)
+		matmulTyped(dst, a, b, m, n, k, beta, cpu.Sgemm)
 		return
 	}
 	// Other dtypes: compute in float32 (float64 for integers) on contiguous copies.
@@ -31,17 +36,20 @@ func (cpuDevice) MatMul(dst, a, b View) {
 	}
 	ca, cb := conv(a), conv(b)
 	cd := View{Storage: newCPUStorage(ct, Shape(dst.Shape).NumElements()), Shape: dst.Shape, Strides: contiguousStrides(dst.Shape)}
+	if beta != 0 {
+		CPU.Copy(cd, dst)
+	}
 	if ct == Float32 {
-		matmulTyped(cd, ca, cb, m, n, k, cpu.Sgemm)
+		matmulTyped(cd, ca, cb, m, n, k, beta, cpu.Sgemm)
 	} else {
-		matmulTyped(cd, ca, cb, m, n, k, cpu.Dgemm)
+		matmulTyped(cd, ca, cb, m, n, k, beta, cpu.Dgemm)
 	}
 	CPU.Copy(dst, cd)
 }
 
 type gemmFunc[T float32 | float64] func(m, n, k int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int, beta T, c []T, rsC, csC int)
 
-func matmulTyped[T float32 | float64](dst, a, b View, m, n, k int, gemm gemmFunc[T]) {
+func matmulTyped[T float32 | float64](dst, a, b View, m, n, k int, beta float64, gemm gemmFunc[T]) {
 	nd := len(dst.Shape)
 	bd, ba, bb := dst.Storage.(*cpuStorage).buf.([]T), a.Storage.(*cpuStorage).buf.([]T), b.Storage.(*cpuStorage).buf.([]T)
 	if m == 0 || n == 0 {
@@ -54,11 +62,13 @@ func matmulTyped[T float32 | float64](dst, a, b View, m, n, k int, gemm gemmFunc
 		View{Shape: batchShape, Strides: b.Strides[:nd-2], Offset: b.Offset})
 	one := func(od, oa, ob int) {
 		if k == 0 {
-			fillMatrix(bd[od:], m, n, dst.Strides[nd-2], dst.Strides[nd-1])
+			if beta == 0 {
+				fillMatrix(bd[od:], m, n, dst.Strides[nd-2], dst.Strides[nd-1])
+			}
 			return
 		}
 		gemm(m, n, k, 1, ba[oa:], a.Strides[nd-2], a.Strides[nd-1], bb[ob:], b.Strides[nd-2], b.Strides[nd-1],
-			0, bd[od:], dst.Strides[nd-2], dst.Strides[nd-1])
+			T(beta), bd[od:], dst.Strides[nd-2], dst.Strides[nd-1])
 	}
 	batches := bl.numel
 	perBatch := m * n * max(k, 1)

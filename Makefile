@@ -20,13 +20,19 @@ test-purego:
 	$(GO) test -count=1 -tags purego ./kernels/... ./tensor/...
 
 # Packages with goroutine concurrency run under the race detector.
+RACE_PKGS := ./tensor/... ./data/... ./cuda/... ./kernels/...
 test-race:
-	$(GO) test -count=1 -race ./tensor/...
+	$(GO) test -count=1 -race $(RACE_PKGS)
 
-# Each parser's fuzz target runs briefly (FUZZTIME per target).
+# Each parser's fuzz target runs briefly (FUZZTIME per target); a crash fails the build.
 FUZZTIME ?= 10s
+FUZZ_TARGETS := ./data:FuzzIDX ./data:FuzzCIFAR ./data:FuzzCSV ./data:FuzzNPY ./safetensors:FuzzParse
 fuzz:
-	@echo "fuzz targets: none yet"
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 lint:
 	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,420 @@
+package autograd
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// BackwardFunc is the backward rule of an op: given the gradient of the
+// op's output it returns one gradient per input (nil where an input needs
+// none, see Ctx.NeedsGrad). Rules must reach the op's inputs and output
+// only through ctx (never through Vars captured by the closure) and must
+// compute with autograd ops, so the same rule serves first-order passes
+// (where the Vars it sees are constants and nothing is recorded) and
+// create-graph passes (where the gradient is itself differentiable).
+type BackwardFunc func(ctx *Ctx, g *Var) []*Var
+
+type node struct {
+	op       string
+	inputs   []*Var
+	out      *Var
+	backward BackwardFunc
+	released bool
+}
+
+// Ctx gives a backward rule its op's inputs and output.
+type Ctx struct {
+	n      *node
+	create bool
+}
+
+// Input returns input i of the op: the recorded Var in a create-graph pass,
+// a constant holding its value otherwise.
+func (c *Ctx) Input(i int) *Var {
+	v := c.n.inputs[i]
+	if c.create {
+		return v
+	}
+	return Constant(v.value)
+}
+
+// Output returns the op's output (recorded Var or constant, as Input).
+func (c *Ctx) Output() *Var {
+	if c.create {
+		return c.n.out
+	}
+	return Constant(c.n.out.value)
+}
+
+// NeedsGrad reports whether input i needs a gradient.
+func (c *Ctx) NeedsGrad(i int) bool { return c.n.inputs[i].requiresGrad }
+
+// CreateGraph reports whether the pass records the gradient computation.
+func (c *Ctx) CreateGraph() bool { return c.create }
+
+// Record makes a Var holding value, the result of op applied to inputs,
+// and records backward as its rule when recording is enabled and some
+// input requires a gradient. Every op in this package is built on it; other
+// packages use it for fused ops of their own.
+func Record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFunc) *Var {
+	v := &Var{value: value, seq: seqCounter.Add(1)}
+	if noGradDepth.Load() != 0 || !value.DType().IsFloat() {
+		return v
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			v.requiresGrad = true
+			v.node = &node{op: op, inputs: inputs, out: v, backward: backward}
+			break
+		}
+	}
+	return v
+}
+
+// BackwardOpts are the options of a backward pass.
+type BackwardOpts struct {
+	// RetainGraph keeps the graph so another pass can run through it;
+	// otherwise its rules are dropped and a second pass reports an error.
+	RetainGraph bool
+	// CreateGraph records the backward computation itself, so gradients
+	// (GradVar, or the results of Grad) can be differentiated again. It
+	// implies RetainGraph.
+	CreateGraph bool
+}
+
+// ErrGraphFreed is returned by a backward pass that reaches a graph already
+// run through without RetainGraph.
+var ErrGraphFreed = errors.New("autograd: backward through a graph that was already freed (use BackwardOpts{RetainGraph: true} for the first pass)")
+
+// Backward computes the gradient of v with respect to every leaf it depends
+// on and adds it to the leaves' Grad. v must be a one-element Var unless an
+// output gradient of v's shape is given.
+func (v *Var) Backward(grad ...*tensor.Tensor) error {
+	return v.BackwardWith(BackwardOpts{}, grad...)
+}
+
+// BackwardWith is Backward with options.
+func (v *Var) BackwardWith(opts BackwardOpts, grad ...*tensor.Tensor) error {
+	if len(grad) > 1 {
+		return fmt.Errorf("autograd: Backward takes at most one output gradient, have %d", len(grad))
+	}
+	var gs []*tensor.Tensor
+	if len(grad) == 1 {
+		gs = []*tensor.Tensor{grad[0]}
+	}
+	return Backward([]*Var{v}, gs, opts)
+}
+
+// Backward runs one backward pass from several outputs at once (grads may be
+// nil, or hold nil entries, for one-element outputs) and accumulates into
+// the leaves' gradients.
+func Backward(outputs []*Var, grads []*tensor.Tensor, opts BackwardOpts) error {
+	seeds := make([]*Var, len(outputs))
+	for i := range outputs {
+		if i < len(grads) && grads[i] != nil {
+			seeds[i] = Constant(grads[i])
+		}
+	}
+	p, err := newPass(outputs, seeds, opts, true, nil)
+	if err != nil {
+		return err
+	}
+	return p.run()
+}
+
+// Grad returns the gradients of outputs with respect to inputs, like
+// torch.autograd.grad, without touching any Var's Grad and without running
+// hooks. gradOutputs may be nil (one-element outputs) or hold one
+// gradient per output; with CreateGraph they may themselves require
+// gradients, and the results are differentiable. An input the outputs do
+// not depend on gets zeros.
+func Grad(outputs, inputs []*Var, gradOutputs []*Var, opts BackwardOpts) ([]*Var, error) {
+	seeds := make([]*Var, len(outputs))
+	for i := range outputs {
+		if i < len(gradOutputs) {
+			seeds[i] = gradOutputs[i]
+		}
+	}
+	capture := map[*Var][]int{}
+	for i, in := range inputs {
+		capture[in] = append(capture[in], i)
+	}
+	p, err := newPass(outputs, seeds, opts, false, capture)
+	if err != nil {
+		return nil, err
+	}
+	p.results = make([]*Var, len(inputs))
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	for i, r := range p.results {
+		if r == nil {
+			p.results[i] = Constant(tensor.ZerosLike(inputs[i].value))
+		}
+	}
+	return p.results, nil
+}
+
+type gstate struct {
+	deps      int
+	grad      *Var
+	owned     bool // grad is a buffer this pass allocated (safe to add into)
+	finalized bool
+}
+
+type pass struct {
+	create, retain, accumulate bool
+	roots                      []*Var
+	seeds                      []*Var
+	states                     map[*Var]*gstate
+	order                      []*Var // non-leaf Vars, descending seq
+	refs                       map[tensor.Storage]int
+	capture                    map[*Var][]int
+	results                    []*Var
+}
+
+func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture map[*Var][]int) (*pass, error) {
+	p := &pass{
+		create:     opts.CreateGraph,
+		retain:     opts.RetainGraph || opts.CreateGraph,
+		accumulate: accumulate,
+		states:     map[*Var]*gstate{},
+		refs:       map[tensor.Storage]int{},
+		capture:    capture,
+	}
+	for i, o := range outputs {
+		if o == nil {
+			return nil, fmt.Errorf("autograd: output %d is nil", i)
+		}
+		if !o.requiresGrad {
+			return nil, fmt.Errorf("autograd: output %d (%v) does not require a gradient", i, o)
+		}
+		s := seeds[i]
+		if s == nil {
+			if o.value.NumElements() != 1 {
+				return nil, fmt.Errorf("autograd: output %d has shape %v; an output gradient is needed for outputs with more than one element", i, o.value.Shape())
+			}
+			s = Constant(tensor.OnesLike(o.value))
+		} else if !s.value.Shape().Equal(o.value.Shape()) {
+			return nil, fmt.Errorf("autograd: output gradient %d has shape %v, output has %v", i, s.value.Shape(), o.value.Shape())
+		}
+		if s.value.DType() != o.value.DType() {
+			s = Cast(s, o.value.DType())
+		}
+		p.roots = append(p.roots, o)
+		p.seeds = append(p.seeds, s)
+	}
+	p.collect()
+	return p, nil
+}
+
+func (p *pass) state(v *Var) *gstate {
+	st := p.states[v]
+	if st == nil {
+		st = &gstate{}
+		p.states[v] = st
+	}
+	return st
+}
+
+// collect finds every Var that requires a gradient and is reachable from
+// the roots, counts how many recorded edges consume each, and orders the
+// non-leaves by descending creation number (a deterministic topological order).
+func (p *pass) collect() {
+	stack := slices.Clone(p.roots)
+	seen := map[*Var]bool{}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		p.state(v)
+		if v.node == nil {
+			continue
+		}
+		p.order = append(p.order, v)
+		for _, in := range v.node.inputs {
+			if in.requiresGrad {
+				p.state(in).deps++
+				if !seen[in] {
+					stack = append(stack, in)
+				}
+			}
+		}
+	}
+	slices.SortFunc(p.order, func(a, b *Var) int {
+		switch {
+		case a.seq > b.seq:
+			return -1
+		case a.seq < b.seq:
+			return 1
+		}
+		return 0
+	})
+}
+
+func (p *pass) run() error {
+	for i, r := range p.roots {
+		p.add(r, p.seeds[i], true)
+	}
+	for _, r := range p.roots {
+		if st := p.states[r]; r.node == nil && st.deps == 0 && !st.finalized {
+			p.finalizeLeaf(r)
+		}
+	}
+	for _, v := range p.order {
+		st := p.states[v]
+		n := v.node
+		if n.released {
+			return fmt.Errorf("%w: op %s", ErrGraphFreed, n.op)
+		}
+		g := st.grad
+		if idx, ok := p.capture[v]; ok && g != nil {
+			for _, i := range idx {
+				p.results[i] = p.result(g)
+			}
+		}
+		if g != nil && v.retainGrad && p.accumulate {
+			if p.create {
+				p.storeGrad(v, g, false)
+			} else {
+				p.storeGrad(v, Constant(g.value.Clone()), true)
+			}
+		}
+		if g != nil {
+			grads := n.backward(&Ctx{n: n, create: p.create}, g)
+			for i, in := range n.inputs {
+				if !in.requiresGrad || i >= len(grads) || grads[i] == nil {
+					continue
+				}
+				gi := grads[i]
+				if !gi.value.Shape().Equal(in.value.Shape()) {
+					panic(fmt.Sprintf("autograd: backward of %s returned gradient of shape %v for input %d of shape %v", n.op, gi.value.Shape(), i, in.value.Shape()))
+				}
+				if gi.value.DType() != in.value.DType() {
+					gi = Cast(gi, in.value.DType())
+				}
+				p.add(in, gi, false)
+			}
+			if !p.create && !st.owned {
+				p.refs[g.value.Storage()]--
+			}
+			st.grad = nil
+		}
+		for _, in := range n.inputs {
+			if !in.requiresGrad {
+				continue
+			}
+			is := p.states[in]
+			is.deps--
+			if is.deps == 0 && in.node == nil && !is.finalized {
+				p.finalizeLeaf(in)
+			}
+		}
+		if !p.retain {
+			n.backward = nil
+			n.released = true
+		}
+	}
+	return nil
+}
+
+// add accumulates g into v's gradient buffer for this pass.
+func (p *pass) add(v *Var, g *Var, external bool) {
+	st := p.state(v)
+	switch {
+	case st.grad == nil:
+		st.grad, st.owned = g, false
+		if !p.create {
+			p.refs[g.value.Storage()]++
+			if external {
+				p.refs[g.value.Storage()]++ // never hand the caller's tensor to a leaf
+			}
+		}
+	case p.create:
+		st.grad = Add(st.grad, g)
+	case st.owned:
+		tensor.AddInto(st.grad.value, st.grad.value, g.value)
+	default:
+		p.refs[st.grad.value.Storage()]--
+		st.grad, st.owned = Constant(tensor.Add(st.grad.value, g.value)), true
+	}
+}
+
+func (p *pass) result(g *Var) *Var {
+	if p.create {
+		return g
+	}
+	return Constant(g.value)
+}
+
+// exclusive returns a contiguous gradient tensor no other buffer shares.
+func (p *pass) exclusive(g *Var, owned bool) *tensor.Tensor {
+	t := g.value
+	if owned {
+		return t
+	}
+	if !t.IsContiguous() || p.refs[t.Storage()] > 1 {
+		p.refs[t.Storage()]--
+		return t.Clone()
+	}
+	return t
+}
+
+func (p *pass) finalizeLeaf(v *Var) {
+	st := p.states[v]
+	st.finalized = true
+	g := st.grad
+	if g == nil {
+		return
+	}
+	if idx, ok := p.capture[v]; ok {
+		for _, i := range idx {
+			p.results[i] = p.result(g)
+		}
+	}
+	if !p.accumulate {
+		return
+	}
+	final := p.storeGrad(v, g, st.owned)
+	v.mu.Lock()
+	hooks := slices.Clone(v.hooks)
+	v.mu.Unlock()
+	for _, h := range hooks {
+		h(final)
+	}
+}
+
+// storeGrad adds g into v.grad and returns the new v.grad.
+func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if p.create {
+		if v.grad == nil {
+			v.gradVar = g
+		} else {
+			prev := v.gradVar
+			if prev == nil || prev.value != v.grad {
+				prev = Constant(v.grad)
+			}
+			v.gradVar = Add(prev, g)
+		}
+		v.grad, v.gradOwned = v.gradVar.value, false
+		return v.grad
+	}
+	switch {
+	case v.grad != nil && v.gradOwned:
+		tensor.AddInto(v.grad, v.grad, g.value)
+	case v.grad != nil:
+		v.grad, v.gradOwned = tensor.Add(v.grad, g.value), true
+	default:
+		v.grad, v.gradOwned = p.exclusive(g, owned), true
+	}
+	v.gradVar = nil
+	return v.grad
+}

@@ -1,0 +1,191 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// normAxes resolves axes against ndim (empty means all), sorted, unique.
+func normAxes(op string, axes []int, ndim int) []int {
+	if len(axes) == 0 {
+		all := make([]int, ndim)
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	seen := make([]bool, ndim)
+	for _, a := range axes {
+		b := a
+		if b < 0 {
+			b += ndim
+		}
+		if b < 0 || b >= ndim {
+			panic(fmt.Sprintf("%s: axis %d out of range for %d dimensions", op, a, ndim))
+		}
+		if seen[b] {
+			panic(fmt.Sprintf("%s: axis %d repeated in %v", op, a, axes))
+		}
+		seen[b] = true
+	}
+	out := make([]int, 0, len(axes))
+	for i, s := range seen {
+		if s {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// keptShape is shape with the reduced axes set to 1.
+func keptShape(shape tensor.Shape, axes []int) []int {
+	ks := slices.Clone([]int(shape))
+	for _, a := range axes {
+		ks[a] = 1
+	}
+	return ks
+}
+
+// expandBack broadcasts the gradient of a reduction back to the input shape.
+func expandBack(g *Var, shape tensor.Shape, axes []int, keepDim bool) *Var {
+	if !keepDim {
+		g = Reshape(g, keptShape(shape, axes)...)
+	}
+	return Expand(g, shape...)
+}
+
+// Sum adds over axes (all when none are given).
+func Sum(x *Var, keepDim bool, axes ...int) *Var {
+	xs := x.value.Shape()
+	ax := normAxes("autograd.Sum", axes, len(xs))
+	return unaryOp("autograd.Sum", x, tensor.Sum(x.value, keepDim, ax...),
+		func(_ *Ctx, g *Var) *Var { return expandBack(g, xs, ax, keepDim) })
+}
+
+func count(shape tensor.Shape, axes []int) int {
+	n := 1
+	for _, a := range axes {
+		n *= shape[a]
+	}
+	return n
+}
+
+// Mean averages over axes (all when none are given).
+func Mean(x *Var, keepDim bool, axes ...int) *Var {
+	ax := normAxes("autograd.Mean", axes, x.NDim())
+	return MulScalar(Sum(x, keepDim, ax...), 1/float64(count(x.value.Shape(), ax)))
+}
+
+func extremum(op string, x *Var, keepDim bool, axes []int, max bool) *Var {
+	xs := x.value.Shape()
+	ax := normAxes(op, axes, len(xs))
+	var out *tensor.Tensor
+	if max {
+		out = tensor.Max(x.value, keepDim, ax...)
+	} else {
+		out = tensor.Min(x.value, keepDim, ax...)
+	}
+	return unaryOp(op, x, out, func(c *Ctx, g *Var) *Var {
+		// The gradient is shared equally among tied extrema.
+		ok := c.Output().value
+		if !keepDim {
+			ok = ok.Reshape(keptShape(xs, ax)...)
+		}
+		mask := tensor.Eq(c.Input(0).value, ok).Cast(x.value.DType())
+		w := tensor.Div(mask, tensor.Sum(mask, true, ax...))
+		return Mul(expandBack(g, xs, ax, keepDim), Constant(w))
+	})
+}
+
+// Max returns the maximum over axes; the gradient is split among ties.
+func Max(x *Var, keepDim bool, axes ...int) *Var {
+	return extremum("autograd.Max", x, keepDim, axes, true)
+}
+
+// Min returns the minimum over axes; the gradient is split among ties.
+func Min(x *Var, keepDim bool, axes ...int) *Var {
+	return extremum("autograd.Min", x, keepDim, axes, false)
+}
+
+// Variance returns the variance over axes with the given correction (1 for
+// the unbiased estimator, 0 for the population variance).
+func Variance(x *Var, correction int, keepDim bool, axes ...int) *Var {
+	ax := normAxes("autograd.Var", axes, x.NDim())
+	n := count(x.value.Shape(), ax)
+	d := Sub(x, Mean(x, true, ax...))
+	return MulScalar(Sum(Square(d), keepDim, ax...), 1/math.Max(float64(n-correction), 0))
+}
+
+// Std is the square root of Variance.
+func Std(x *Var, correction int, keepDim bool, axes ...int) *Var {
+	return Sqrt(Variance(x, correction, keepDim, axes...))
+}
+
+// LogSumExp returns log Σ exp(x) over axes, computed stably.
+func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
+	xs := x.value.Shape()
+	ax := normAxes("autograd.LogSumExp", axes, len(xs))
+	return unaryOp("autograd.LogSumExp", x, tensor.LogSumExp(x.value, keepDim, ax...),
+		func(c *Ctx, g *Var) *Var {
+			out := c.Output()
+			if !keepDim {
+				out = Reshape(out, keptShape(xs, ax)...)
+			}
+			return Mul(expandBack(g, xs, ax, keepDim), Exp(Sub(c.Input(0), out)))
+		})
+}
+
+// MatMul returns the matrix product with NumPy semantics (1-D operands are
+// promoted and the added axis removed; batch axes broadcast). The gradients
+// are products with transposed views, so no operand is copied.
+func MatMul(a, b *Var) *Var {
+	as, bs := a.value.Shape(), b.value.Shape()
+	return Record("autograd.MatMul", tensor.MatMul(a.value, b.value), []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
+		av, bv := c.Input(0), c.Input(1)
+		if len(as) == 1 {
+			av = Unsqueeze(av, 0)
+			g = Unsqueeze(g, -2)
+		}
+		if len(bs) == 1 {
+			bv = Unsqueeze(bv, 1)
+			g = Unsqueeze(g, -1)
+		}
+		res := make([]*Var, 2)
+		if c.NeedsGrad(0) {
+			ga := MatMul(g, T(bv))
+			res[0] = Reshape(sumTo(ga, av.value.Shape()), as...)
+		}
+		if c.NeedsGrad(1) {
+			gb := MatMul(T(av), g)
+			res[1] = Reshape(sumTo(gb, bv.value.Shape()), bs...)
+		}
+		return res
+	})
+}
+
+// Linear returns x @ wᵀ + b (b may be nil) for x of shape [..., in] and w of
+// shape [out, in], like torch.nn.functional.linear. Leading axes of x are
+// flattened into one matrix product, so the weight gradient is a single GEMM.
+func Linear(x, w, b *Var) *Var {
+	xs := x.value.Shape()
+	if len(xs) == 0 || w.NDim() != 2 || xs[len(xs)-1] != w.Dim(1) {
+		panic(fmt.Sprintf("autograd.Linear: input shape %v and weight shape %v do not match", xs, w.Shape()))
+	}
+	x2 := x
+	if len(xs) != 2 {
+		x2 = Reshape(x, -1, xs[len(xs)-1])
+	}
+	y := MatMul(x2, T(w))
+	if b != nil {
+		y = Add(y, b)
+	}
+	if len(xs) != 2 {
+		out := slices.Clone([]int(xs))
+		out[len(out)-1] = w.Dim(0)
+		y = Reshape(y, out...)
+	}
+	return y
+}

@@ -1,0 +1,218 @@
+package autograd
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// seqCounter numbers every recorded Var in creation order. A Var's inputs
+// always have smaller numbers than the Var itself, so sorting by descending
+// number is a deterministic topological order of any graph.
+var seqCounter atomic.Uint64
+
+// Var is a tensor value together with its node on the tape. Leaves (NewVar,
+// Param, Constant) have no node; every differentiable op on Vars that need a
+// gradient records a node that knows how to send the gradient of its output
+// back to its inputs.
+//
+// A Var's value and gradient are plain tensors; everything autograd does to
+// them goes through tensor ops, so the same code runs on every device.
+type Var struct {
+	value        *tensor.Tensor
+	requiresGrad bool
+	node         *node
+	seq          uint64
+	retainGrad   bool
+
+	mu        sync.Mutex // guards grad, gradVar, gradOwned and hooks
+	grad      *tensor.Tensor
+	gradVar   *Var // the gradient as a differentiable Var after a create-graph pass
+	gradOwned bool // grad is an exclusive contiguous buffer autograd may add into
+	hooks     []func(g *tensor.Tensor)
+}
+
+// NewVar returns a leaf holding t. Leaves that require a gradient collect it
+// in Grad when a Backward pass reaches them.
+func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
+	if t == nil {
+		panic("autograd.NewVar: nil tensor")
+	}
+	if requiresGrad && !t.DType().IsFloat() {
+		panic(fmt.Sprintf("autograd.NewVar: a %s%v tensor cannot require a gradient (needs a float dtype)", t.DType(), t.Shape()))
+	}
+	return &Var{value: t, requiresGrad: requiresGrad, seq: seqCounter.Add(1)}
+}
+
+// Param returns a leaf that requires a gradient (a trainable parameter).
+func Param(t *tensor.Tensor) *Var { return NewVar(t, true) }
+
+// Constant returns a leaf that never requires a gradient.
+func Constant(t *tensor.Tensor) *Var { return NewVar(t, false) }
+
+// Value returns the tensor the Var holds.
+func (v *Var) Value() *tensor.Tensor { return v.value }
+
+// Shape returns the shape of the value.
+func (v *Var) Shape() tensor.Shape { return v.value.Shape() }
+
+// DType returns the dtype of the value.
+func (v *Var) DType() tensor.DType { return v.value.DType() }
+
+// NDim returns the number of dimensions of the value.
+func (v *Var) NDim() int { return v.value.NDim() }
+
+// Dim returns the size of axis i of the value (negative counts from the end).
+func (v *Var) Dim(i int) int { return v.value.Dim(i) }
+
+// Item returns the value of a one-element Var.
+func (v *Var) Item() float64 { return v.value.Item() }
+
+// RequiresGrad reports whether a gradient flows to (or through) v.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// IsLeaf reports whether v was created directly (NewVar, Param, Constant,
+// Detach) rather than recorded by an op.
+func (v *Var) IsLeaf() bool { return v.node == nil }
+
+// Op returns the name of the op that produced v ("" for leaves).
+func (v *Var) Op() string {
+	if v.node == nil {
+		return ""
+	}
+	return v.node.op
+}
+
+// String describes the Var (value shape, dtype and producing op).
+func (v *Var) String() string {
+	op := v.Op()
+	if op == "" {
+		op = "leaf"
+	}
+	return fmt.Sprintf("Var(%s%v, %s, requiresGrad=%v)", v.value.DType(), v.value.Shape(), op, v.requiresGrad)
+}
+
+// Grad returns the accumulated gradient, or nil until a backward pass reaches v.
+// Only leaves (and Vars marked with RetainGrad) collect gradients.
+func (v *Var) Grad() *tensor.Tensor {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.grad
+}
+
+// GradVar returns the gradient as a Var: after a Backward with CreateGraph it
+// is differentiable (its graph leads back to the inputs); otherwise it is a
+// Constant wrapping Grad. Nil when there is no gradient.
+func (v *Var) GradVar() *Var {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.grad == nil {
+		return nil
+	}
+	if v.gradVar != nil && v.gradVar.value == v.grad {
+		return v.gradVar
+	}
+	return Constant(v.grad)
+}
+
+// SetGrad replaces the gradient (nil clears it). The tensor must have v's
+// shape; autograd will not write into it (a later Backward allocates a new
+// sum), so it may alias other data.
+func (v *Var) SetGrad(g *tensor.Tensor) {
+	if g != nil && !g.Shape().Equal(v.value.Shape()) {
+		panic(fmt.Sprintf("autograd.Var.SetGrad: gradient shape %v for value shape %v", g.Shape(), v.value.Shape()))
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.grad, v.gradVar, v.gradOwned = g, nil, false
+}
+
+// ZeroGrad sets an existing gradient to zero, in place when autograd owns
+// the buffer (so the next Backward adds into it without allocating). A nil
+// gradient stays nil.
+func (v *Var) ZeroGrad() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.gradVar = nil
+	if v.grad == nil {
+		return
+	}
+	if v.gradOwned {
+		v.grad.Device().Fill(v.grad.View(), 0)
+		return
+	}
+	v.grad = tensor.ZerosLike(v.grad)
+	v.gradOwned = true
+}
+
+// SetValue copies t into v's value in place (same shape; t is converted to
+// v's dtype and device). Optimizers and checkpoint loading use it; the
+// tensor identity of Value is preserved, so views of it stay valid.
+func (v *Var) SetValue(t *tensor.Tensor) {
+	if !t.Shape().Equal(v.value.Shape()) {
+		panic(fmt.Sprintf("autograd.Var.SetValue: shape %v for value shape %v", t.Shape(), v.value.Shape()))
+	}
+	if t == v.value {
+		return
+	}
+	v.value.CopyFrom(t.To(v.value.Device()))
+}
+
+// RetainGrad makes a non-leaf Var keep its gradient in Grad after backward passes.
+func (v *Var) RetainGrad() { v.retainGrad = true }
+
+// RegisterHook adds a function that runs during a backward pass as soon as
+// the gradient of leaf v is final, with v's accumulated gradient (the tensor
+// Grad returns, which the hook may modify in place, e.g. all-reduce into it).
+// Hooks fire in reverse topological order as each leaf completes, so the
+// parameters of the last layer come first. It panics on a non-leaf Var.
+func (v *Var) RegisterHook(h func(g *tensor.Tensor)) {
+	if v.node != nil {
+		panic("autograd.Var.RegisterHook: hooks are for leaves; " + v.String() + " was produced by " + v.node.op)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.hooks = append(v.hooks, h)
+}
+
+// ClearHooks removes every hook registered on v.
+func (v *Var) ClearHooks() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.hooks = nil
+}
+
+// Detach returns a leaf sharing v's value that does not require a gradient.
+func (v *Var) Detach() *Var { return Constant(v.value) }
+
+// Detach returns v.Detach().
+func Detach(v *Var) *Var { return v.Detach() }
+
+// noGradDepth counts the active NoGrad scopes. It is process-wide (Go has no
+// goroutine-local storage): while any goroutine is inside NoGrad, ops in
+// every goroutine record nothing. Backward passes do not rely on it, so
+// concurrent goroutines may each run their own graphs freely; use NoGrad for
+// short evaluation or update code, or use Constant / Detach inputs instead
+// when other goroutines are recording at the same time.
+var noGradDepth atomic.Int32
+
+// NoGrad runs f with recording disabled: ops inside return Vars that do not
+// require a gradient. Scopes nest.
+func NoGrad(f func()) {
+	noGradDepth.Add(1)
+	defer noGradDepth.Add(-1)
+	f()
+}
+
+// DisableGrad disables recording until the returned function is called (a
+// guard: defer autograd.DisableGrad()()).
+func DisableGrad() (restore func()) {
+	noGradDepth.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { noGradDepth.Add(-1) }) }
+}
+
+// IsGradEnabled reports whether ops currently record (no NoGrad scope is active).
+func IsGradEnabled() bool { return noGradDepth.Load() == 0 }

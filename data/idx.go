@@ -148,6 +148,9 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	count := uint64(1)
 	for i := range dims {
 		d := binary.BigEndian.Uint32(dimBytes[4*i:])
+		if uint64(d) > math.MaxInt {
+			return nil, formatErr("idx", "dimension %d is too large", d)
+		}
 		dims[i] = int(d)
 		var hi uint64
 		hi, count = bits.Mul64(count, uint64(d))
@@ -221,7 +224,7 @@ func WriteIDX(w io.Writer, x *IDX) error {
 	}
 	count := 1
 	for _, d := range x.Dims {
-		if d < 0 || d > math.MaxUint32 {
+		if d < 0 || uint64(d) > math.MaxUint32 {
 			return fmt.Errorf("data: idx: dimension %d out of range", d)
 		}
 		count *= d

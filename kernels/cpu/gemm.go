@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 )
 
@@ -344,16 +343,27 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	wg.Wait()
 }
 
-// barrier is a reusable spinning barrier for the threads of one call. The
-// phases it separates are short, so waiters spin (yielding to the Go
-// scheduler) rather than park.
+// barrier is a reusable barrier for the threads of one call. Waiters spin
+// briefly (the phases it separates are usually balanced, so the wait is short)
+// and then sleep, so that a thread descheduled on a busy machine does not
+// have its partner burn a core.
 type barrier struct {
 	n     int64
 	count atomic.Int64
 	gen   atomic.Int64
+	mu    sync.Mutex
+	cond  sync.Cond
 }
 
-func newBarrier(n int) *barrier { return &barrier{n: int64(n)} }
+func newBarrier(n int) *barrier {
+	b := &barrier{n: int64(n)}
+	b.cond.L = &b.mu
+	return b
+}
+
+// barrierSpins is how many times a waiter polls (yielding to the Go
+// scheduler) before it sleeps.
+const barrierSpins = 200
 
 // wait blocks until all n threads have arrived; the last to arrive runs last
 // (which may reset shared state) before anyone is released.
@@ -366,17 +376,25 @@ func (b *barrier) wait(last func()) {
 	if b.count.Add(1) == b.n {
 		b.count.Store(0)
 		last()
+		b.mu.Lock()
 		b.gen.Add(1)
+		b.cond.Broadcast()
+		b.mu.Unlock()
 		return
 	}
-	for i := 0; b.gen.Load() == g; i++ {
-		if i > 64 {
+	for i := 0; i < barrierSpins; i++ {
+		if b.gen.Load() != g {
+			return
+		}
+		if i >= 16 {
 			runtime.Gosched()
 		}
-		if i > 100000 {
-			time.Sleep(10 * time.Microsecond)
-		}
 	}
+	b.mu.Lock()
+	for b.gen.Load() == g {
+		b.cond.Wait()
+	}
+	b.mu.Unlock()
 }
 
 // packPanel packs rows r0..r0+rows-1 (rows <= w) and columns p0..p0+kb-1 of the

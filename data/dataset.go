@@ -74,6 +74,21 @@ func (d *ArrayDataset) Subset(idx []int) *ArrayDataset {
 	return out
 }
 
+// WithShape returns a dataset sharing d's slices whose samples have the
+// given shape, which must hold the same number of features; for example
+// WithShape(1, 28, 28) adds a channel axis to MNIST images.
+func (d *ArrayDataset) WithShape(shape ...int) (*ArrayDataset, error) {
+	for _, s := range shape {
+		if s < 0 {
+			return nil, fmt.Errorf("data: WithShape: negative dimension in %v", shape)
+		}
+	}
+	if prod(shape) != d.SampleSize() {
+		return nil, fmt.Errorf("data: WithShape: shape %v does not hold the %d features of shape %v", shape, d.SampleSize(), d.Shape)
+	}
+	return &ArrayDataset{X: d.X, Shape: slices.Clone(shape), Y: d.Y}, nil
+}
+
 // ClassCounts returns how many samples have each target 0..max(Y).
 // Negative targets are not counted.
 func (d *ArrayDataset) ClassCounts() []int {

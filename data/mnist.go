@@ -9,7 +9,8 @@ import (
 // of type uint8 with dimensions [N, rows, cols] and labels of type uint8
 // with dimensions [N]. It returns a dataset of N samples of shape
 // [rows, cols] (28x28 for MNIST and Fashion-MNIST), pixels scaled to [0, 1]
-// by /255, and the labels as int64. The counts must match.
+// by /255, and the labels as int64. The counts must match. Use
+// WithShape(1, rows, cols) for a channel axis ([N, 1, 28, 28] batches).
 func ReadMNIST(images, labels io.Reader) (*ArrayDataset, error) {
 	img, err := ReadIDX(images)
 	if err != nil {

@@ -1,0 +1,179 @@
+package optim
+
+import (
+	"math"
+
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// State buffer names (as in PyTorch's optimizer state).
+const (
+	bufMomentum  = "momentum_buffer"
+	bufExpAvg    = "exp_avg"
+	bufExpAvgSq  = "exp_avg_sq"
+	bufSquareAvg = "square_avg"
+	bufGradAvg   = "grad_avg"
+)
+
+// bufNames lists the buffers each algorithm may keep.
+func bufNames(k Kind) []string {
+	switch k {
+	case KindSGD, KindLARS:
+		return []string{bufMomentum}
+	case KindAdam, KindAdamW, KindLAMB:
+		return []string{bufExpAvg, bufExpAvgSq}
+	case KindRMSProp:
+		return []string{bufSquareAvg, bufGradAvg, bufMomentum}
+	}
+	return nil
+}
+
+// buffer returns the named state buffer of st, creating it as zeros like w.
+func buffer(st *paramState, name string, w *tensor.Tensor) *tensor.Tensor {
+	b := st.bufs[name]
+	if b == nil {
+		b = tensor.ZerosLike(w)
+		st.bufs[name] = b
+	}
+	return b
+}
+
+// scale sets y = a·y in place.
+func scale(y *tensor.Tensor, a float64) {
+	if a != 1 {
+		tensor.UnaryInto(tensor.OpAffine, y, y, a, 0)
+	}
+}
+
+// axpy sets y = y + a·x in place.
+func axpy(y *tensor.Tensor, a float64, x *tensor.Tensor) {
+	if a == 1 {
+		tensor.AddInto(y, y, x)
+		return
+	}
+	tensor.AddInto(y, y, tensor.Affine(x, a, 0))
+}
+
+// norm returns the Euclidean norm of t as a 0-d tensor on t's device.
+func norm(t *tensor.Tensor) *tensor.Tensor {
+	return tensor.Sqrt(tensor.Sum(tensor.Square(t), false))
+}
+
+// ratioOr1 returns num/den where both are positive, else 1 (0-d tensors).
+func ratioOr1(num, den, wn, dn *tensor.Tensor) *tensor.Tensor {
+	ok := tensor.LogicalAnd(tensor.CompareScalar(tensor.OpGt, wn, 0), tensor.CompareScalar(tensor.OpGt, dn, 0))
+	return tensor.Where(ok, tensor.Div(num, den), tensor.FullLike(num, 1))
+}
+
+func (opt *Optimizer) update(o *Options, w, grad *tensor.Tensor, st *paramState) error {
+	st.step++
+	switch opt.kind {
+	case KindSGD:
+		sgd(o, w, grad, st)
+	case KindAdam, KindAdamW:
+		m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
+		tensor.AdamUpdate(w, grad, m, v, tensor.AdamHyper{
+			LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay,
+			Step: int(st.step), Decoupled: opt.kind == KindAdamW,
+		})
+	case KindRMSProp:
+		rmsprop(o, w, grad, st)
+	case KindLARS:
+		lars(o, w, grad, st)
+	case KindLAMB:
+		lamb(o, w, grad, st)
+	}
+	return nil
+}
+
+func sgd(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	g := grad
+	if o.WeightDecay != 0 {
+		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
+	}
+	if o.Momentum != 0 {
+		b := st.bufs[bufMomentum]
+		if b == nil {
+			b = g.Clone()
+			st.bufs[bufMomentum] = b
+		} else {
+			scale(b, o.Momentum)
+			axpy(b, 1-o.Dampening, g)
+		}
+		if o.Nesterov {
+			g = tensor.Add(g, tensor.Affine(b, o.Momentum, 0))
+		} else {
+			g = b
+		}
+	}
+	axpy(w, -o.LR, g)
+}
+
+func rmsprop(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	g := grad
+	if o.WeightDecay != 0 {
+		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
+	}
+	sq := buffer(st, bufSquareAvg, w)
+	scale(sq, o.Alpha)
+	axpy(sq, 1-o.Alpha, tensor.Square(g))
+	var avg *tensor.Tensor
+	if o.Centered {
+		ga := buffer(st, bufGradAvg, w)
+		scale(ga, o.Alpha)
+		axpy(ga, 1-o.Alpha, g)
+		avg = tensor.Sub(sq, tensor.Square(ga))
+		tensor.UnaryInto(tensor.OpSqrt, avg, avg, 0, 0)
+	} else {
+		avg = tensor.Sqrt(sq)
+	}
+	tensor.UnaryInto(tensor.OpAffine, avg, avg, 1, o.Eps)
+	if o.Momentum > 0 {
+		b := buffer(st, bufMomentum, w)
+		scale(b, o.Momentum)
+		tensor.AddInto(b, b, tensor.Div(g, avg))
+		axpy(w, -o.LR, b)
+		return
+	}
+	axpy(w, -o.LR, tensor.Div(g, avg))
+}
+
+func lars(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	wn, gn := norm(w), norm(grad)
+	den := tensor.Add(gn, tensor.Affine(wn, o.WeightDecay, o.Eps))
+	trust := ratioOr1(tensor.Affine(wn, o.TrustCoefficient, 0), den, wn, gn)
+	d := grad
+	if o.WeightDecay != 0 {
+		d = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
+	}
+	d = tensor.Mul(d, trust)
+	if o.Momentum != 0 {
+		v := buffer(st, bufMomentum, w)
+		scale(v, o.Momentum)
+		axpy(v, o.LR, d)
+		tensor.SubInto(w, w, v)
+		return
+	}
+	axpy(w, -o.LR, d)
+}
+
+func lamb(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
+	scale(m, o.Beta1)
+	axpy(m, 1-o.Beta1, grad)
+	scale(v, o.Beta2)
+	axpy(v, 1-o.Beta2, tensor.Square(grad))
+	t := float64(st.step)
+	bc1 := 1 - math.Pow(o.Beta1, t)
+	bc2 := 1 - math.Pow(o.Beta2, t)
+	den := tensor.Sqrt(tensor.Affine(v, 1/bc2, 0))
+	tensor.UnaryInto(tensor.OpAffine, den, den, 1, o.Eps)
+	r := tensor.Div(tensor.Affine(m, 1/bc1, 0), den)
+	if o.WeightDecay != 0 {
+		axpy(r, o.WeightDecay, w)
+	}
+	wn, rn := norm(w), norm(r)
+	ratio := ratioOr1(wn, rn, wn, rn)
+	tensor.MulInto(r, r, ratio)
+	axpy(w, -o.LR, r)
+}

@@ -1,0 +1,119 @@
+package tensor
+
+import "math"
+
+// AdamHyper holds the hyperparameters of one Adam or AdamW update (see
+// AdamUpdate). Step is the 1-based step number used for bias correction.
+type AdamHyper struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	Step                               int
+	// Decoupled selects AdamW: the weight decay multiplies the parameter by
+	// 1 - LR·WeightDecay instead of being added to the gradient.
+	Decoupled bool
+}
+
+// AdamUpdate applies one Adam (or, with h.Decoupled, AdamW) step in place to
+// the parameter w, given its gradient g and the first and second moment
+// buffers m and v, exactly as torch.optim.Adam/AdamW compute it:
+//
+//	g' = g + wd·w                  (Adam; AdamW instead sets w = w·(1 - lr·wd))
+//	m  = β1·m + (1-β1)·g'
+//	v  = β2·v + (1-β2)·g'²
+//	w  = w - lr/(1-β1ᵗ) · m / (√v/√(1-β2ᵗ) + ε)
+//
+// w, g, m and v must have the same shape, floating dtype and device; g is not
+// modified. On the CPU with contiguous float32 or float64 operands it runs
+// as one fused, parallel pass over memory; elsewhere it is composed from
+// elementwise ops, so it works on every device.
+func AdamUpdate(w, g, m, v *Tensor, h AdamHyper) {
+	const op = "tensor.AdamUpdate"
+	for _, t := range []*Tensor{g, m, v} {
+		if !Shape(t.shape).Equal(w.shape) || t.DType() != w.DType() || t.Device() != w.Device() {
+			fail(op, "operands must share shape, dtype and device: w %v%v on %s, got %v%v on %s",
+				w.DType(), Shape(w.shape), w.Device().Name(), t.DType(), Shape(t.shape), t.Device().Name())
+		}
+	}
+	if !w.DType().IsFloat() {
+		fail(op, "dtype %v is not floating point", w.DType())
+	}
+	if h.Step < 1 {
+		fail(op, "step %d must be >= 1", h.Step)
+	}
+	if w.Device() == CPU && w.IsContiguous() && g.IsContiguous() && m.IsContiguous() && v.IsContiguous() {
+		n := w.NumElements()
+		switch w.DType() {
+		case Float32:
+			adamCPU(hostSlice[float32](w, n), hostSlice[float32](g, n), hostSlice[float32](m, n), hostSlice[float32](v, n), h)
+			return
+		case Float64:
+			adamCPU(hostSlice[float64](w, n), hostSlice[float64](g, n), hostSlice[float64](m, n), hostSlice[float64](v, n), h)
+			return
+		}
+	}
+	adamComposed(w, g, m, v, h)
+}
+
+func hostSlice[T float32 | float64](t *Tensor, n int) []T {
+	return HostData(t.st).([]T)[t.offset : t.offset+n]
+}
+
+func adamCPU[T float32 | float64](w, g, m, v []T, h AdamHyper) {
+	bc1 := 1 - math.Pow(h.Beta1, float64(h.Step))
+	bc2 := 1 - math.Pow(h.Beta2, float64(h.Step))
+	b1, b2 := T(h.Beta1), T(h.Beta2)
+	c1, c2 := T(1-h.Beta1), T(1-h.Beta2)
+	stepSize := T(h.LR / bc1)
+	rbc2 := T(1 / math.Sqrt(bc2))
+	eps := T(h.Eps)
+	wd := T(h.WeightDecay)
+	decay := T(1 - h.LR*h.WeightDecay)
+	l2 := h.WeightDecay != 0 && !h.Decoupled
+	dec := h.WeightDecay != 0 && h.Decoupled
+	n := len(w)
+	// About 20 operations per element; run in pieces of at least 64K.
+	parallelFor(n, workers(n, 20/4), func(lo, hi int) {
+		w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+		g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+		for i := range w {
+			gi, wi := g[i], w[i]
+			if l2 {
+				gi += wd * wi
+			}
+			if dec {
+				wi *= decay
+			}
+			mi := b1*m[i] + c1*gi
+			vi := b2*v[i] + c2*(gi*gi)
+			m[i], v[i] = mi, vi
+			den := T(math.Sqrt(float64(vi)))*rbc2 + eps
+			w[i] = wi - stepSize*(mi/den)
+		}
+	})
+}
+
+// adamComposed is AdamUpdate built from device ops.
+func adamComposed(w, g, m, v *Tensor, h AdamHyper) {
+	bc1 := 1 - math.Pow(h.Beta1, float64(h.Step))
+	bc2 := 1 - math.Pow(h.Beta2, float64(h.Step))
+	if h.WeightDecay != 0 {
+		if h.Decoupled {
+			UnaryInto(OpAffine, w, w, 1-h.LR*h.WeightDecay, 0)
+		} else {
+			g = Add(g, Affine(w, h.WeightDecay, 0))
+		}
+	}
+	// m = β1·m + (1-β1)·g
+	UnaryInto(OpAffine, m, m, h.Beta1, 0)
+	AddInto(m, m, Affine(g, 1-h.Beta1, 0))
+	// v = β2·v + (1-β2)·g²
+	UnaryInto(OpAffine, v, v, h.Beta2, 0)
+	g2 := Square(g)
+	UnaryInto(OpAffine, g2, g2, 1-h.Beta2, 0)
+	AddInto(v, v, g2)
+	// den = √v/√bc2 + ε (reusing g2)
+	UnaryInto(OpSqrt, g2, v, 0, 0)
+	UnaryInto(OpAffine, g2, g2, 1/math.Sqrt(bc2), h.Eps)
+	DivInto(g2, m, g2)
+	UnaryInto(OpAffine, g2, g2, -h.LR/bc1, 0)
+	AddInto(w, w, g2)
+}

@@ -145,13 +145,16 @@ func MatMul(a, b *Var) *Var {
 	as, bs := a.value.Shape(), b.value.Shape()
 	return Record("autograd.MatMul", tensor.MatMul(a.value, b.value), []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
 		av, bv := c.Input(0), c.Input(1)
-		if len(as) == 1 {
-			av = Unsqueeze(av, 0)
-			g = Unsqueeze(g, -2)
-		}
-		if len(bs) == 1 {
-			bv = Unsqueeze(bv, 1)
-			g = Unsqueeze(g, -1)
+		if len(as) == 1 || len(bs) == 1 {
+			if len(as) == 1 {
+				av = Unsqueeze(av, 0)
+			}
+			if len(bs) == 1 {
+				bv = Unsqueeze(bv, 1)
+			}
+			ash, bsh := av.value.Shape(), bv.value.Shape()
+			batch, _ := tensor.BroadcastShapes(ash[:len(ash)-2], bsh[:len(bsh)-2])
+			g = Reshape(g, append(batch, ash[len(ash)-2], bsh[len(bsh)-1])...)
 		}
 		res := make([]*Var, 2)
 		if c.NeedsGrad(0) {

@@ -238,17 +238,20 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	tileSize := mr * nr
 	bf.b = grow(bf.b, nc*kc)
 	bf.a = grow(bf.a, nt*(aSize+tileSize))
-	bufB := bf.b
+	bufB, bufAll := bf.b, bf.a // locals: a late helper must not read bf after it is pooled again
 
-	// Every thread runs the same loop nest (SPMD); within each (jc, pc) step
-	// it takes B-packing items, then compute items, from shared counters, with
-	// a barrier after each phase.
-	var ctrB, ctrC atomic.Int64
-	bar := newBarrier(nt)
+	// Every thread runs the same loop nest (SPMD). Each (jc, pc) step has two
+	// phases, packing B and computing, whose items threads claim from
+	// per-phase counters; a phase starts once every item of the previous one
+	// is done. A thread that starts late (or is descheduled) holds nobody up:
+	// it finds earlier phases finished and joins the current one.
+	nsteps := ceilDiv(n, nc) * ceilDiv(k, kc)
+	ph := newPhases(2 * nsteps)
 	worker := func(t int) {
+		step := 0
 		off := t * (aSize + tileSize)
-		bufA := bf.a[off : off+aSize]
-		tile := bf.a[off+aSize : off+aSize+tileSize]
+		bufA := bufAll[off : off+aSize]
+		tile := bufAll[off+aSize : off+aSize+tileSize]
 		for jc := 0; jc < n; jc += nc {
 			nb := min(nc, n-jc)
 			panN := ceilDiv(nb, nr)
@@ -265,20 +268,25 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 				}
 				// Pack B (kb×nb) cooperatively, a few micro-panels per item.
 				const group = 4
+				phB, phC := 2*step, 2*step+1
+				step++
+				groups := ceilDiv(panN, group)
+				ph.wait(phB - 1) // bufB is free
 				for {
-					g := int(ctrB.Add(1)) - 1
-					if g*group >= panN {
+					g := ph.claim(phB)
+					if g >= groups {
 						break
 					}
 					for jp := g * group; jp < min(panN, (g+1)*group); jp++ {
 						j0 := jp * nr
 						packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
 					}
+					ph.finish(phB, groups)
 				}
-				bar.wait(func() { ctrB.Store(0) })
+				ph.wait(phB)
 				packed := -1 // row block held in bufA
 				for {
-					item := int(ctrC.Add(1)) - 1
+					item := ph.claim(phC)
 					if item >= items {
 						break
 					}
@@ -322,8 +330,8 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 							}
 						}
 					}
+					ph.finish(phC, items)
 				}
-				bar.wait(func() { ctrC.Store(0) })
 			}
 		}
 	}
@@ -331,70 +339,75 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		worker(0)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(nt - 1)
 	for t := 1; t < nt; t++ {
-		go func() {
-			defer wg.Done()
-			worker(t)
-		}()
+		go worker(t)
 	}
 	worker(0)
-	wg.Wait()
+	// Every item is done once the last phase is; a late helper goroutine
+	// finds nothing left to claim and touches no buffer.
+	ph.wait(2*nsteps - 1)
 }
 
-// barrier is a reusable barrier for the threads of one call. Waiters spin
-// briefly (the phases it separates are usually balanced, so the wait is short)
-// and then sleep, so that a thread descheduled on a busy machine does not
-// have its partner burn a core.
-type barrier struct {
-	n     int64
-	count atomic.Int64
-	gen   atomic.Int64
-	mu    sync.Mutex
-	cond  sync.Cond
+// phases tracks the items of a call's sequential phases: claim hands out
+// item numbers, finish counts completed ones, wait blocks until a phase is
+// complete. Waiters spin briefly (balanced phases end close together) and then
+// sleep, so a thread descheduled on a busy machine does not have its partner
+// burn a core.
+type phases struct {
+	claimed []atomic.Int64
+	done    []atomic.Int64
+	total   []atomic.Int64 // items of the phase, once its first item finished
+	mu      sync.Mutex
+	cond    sync.Cond
 }
 
-func newBarrier(n int) *barrier {
-	b := &barrier{n: int64(n)}
-	b.cond.L = &b.mu
-	return b
+func newPhases(n int) *phases {
+	p := &phases{claimed: make([]atomic.Int64, n), done: make([]atomic.Int64, n), total: make([]atomic.Int64, n)}
+	p.cond.L = &p.mu
+	return p
 }
 
-// barrierSpins is how many times a waiter polls (yielding to the Go
-// scheduler) before it sleeps.
-const barrierSpins = 200
+func (p *phases) claim(ph int) int { return int(p.claimed[ph].Add(1)) - 1 }
 
-// wait blocks until all n threads have arrived; the last to arrive runs last
-// (which may reset shared state) before anyone is released.
-func (b *barrier) wait(last func()) {
-	if b.n == 1 {
-		last()
+// finish records one completed item of phase ph, which has items items.
+func (p *phases) finish(ph, items int) {
+	p.total[ph].Store(int64(items))
+	if p.done[ph].Add(1) == int64(items) {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// complete reports whether every item of phase ph is done (every phase has at
+// least one item; its finishers publish the count).
+func (p *phases) complete(ph int) bool {
+	t := p.total[ph].Load()
+	return t > 0 && p.done[ph].Load() == t
+}
+
+// phaseSpins is how many times a waiter polls (yielding to the Go scheduler)
+// before it sleeps.
+const phaseSpins = 200
+
+// wait blocks until phase ph (ph >= 0) is complete.
+func (p *phases) wait(ph int) {
+	if ph < 0 || p.complete(ph) {
 		return
 	}
-	g := b.gen.Load()
-	if b.count.Add(1) == b.n {
-		b.count.Store(0)
-		last()
-		b.mu.Lock()
-		b.gen.Add(1)
-		b.cond.Broadcast()
-		b.mu.Unlock()
-		return
-	}
-	for i := 0; i < barrierSpins; i++ {
-		if b.gen.Load() != g {
+	for i := 0; i < phaseSpins; i++ {
+		if p.complete(ph) {
 			return
 		}
 		if i >= 16 {
 			runtime.Gosched()
 		}
 	}
-	b.mu.Lock()
-	for b.gen.Load() == g {
-		b.cond.Wait()
+	p.mu.Lock()
+	for !p.complete(ph) {
+		p.cond.Wait()
 	}
-	b.mu.Unlock()
+	p.mu.Unlock()
 }
 
 // packPanel packs rows r0..r0+rows-1 (rows <= w) and columns p0..p0+kb-1 of the

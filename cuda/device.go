@@ -132,6 +132,7 @@ type Device struct {
 
 	mu      sync.Mutex
 	blas    *Blas
+	kernels *Kernels
 	closed  bool
 	streams map[StreamID]*Stream
 }

@@ -54,7 +54,7 @@ func refNormalF32(seed, offset uint64, j int, mean, std float64) float32 {
 // maximum exponent emax; returns the bit pattern (sign, exponent, mantissa).
 func refToHalfLike(x float64, mant, emin, emax int) uint32 {
 	expBits := 0
-	for (1 << expBits) < (emax-emin+3) {
+	for (1 << expBits) < (emax - emin + 3) {
 		expBits++
 	}
 	signBit := uint32(1) << (mant + expBits)

@@ -150,15 +150,15 @@ func store[T computeT](s *cpuStorage, off, stride int, src []T) {
 			}
 		case []float64:
 			for i, x := range v {
-				dst[off+i*stride] = conv(float32(x))
+				dst[off+i*stride] = conv(roundToOdd32(x)) // one rounding, not two
 			}
 		case []int32:
 			for i, x := range v {
-				dst[off+i*stride] = conv(float32(x))
+				dst[off+i*stride] = conv(int64ToOdd32(int64(x)))
 			}
 		case []int64:
 			for i, x := range v {
-				dst[off+i*stride] = conv(float32(x))
+				dst[off+i*stride] = conv(int64ToOdd32(x))
 			}
 		}
 	case []bool:

@@ -57,6 +57,10 @@ func (cpuDevice) Fill(dst View, v float64) {
 	cpuView("Fill", dst)
 	switch dst.DType().computeDType() {
 	case Float32:
+		if dst.DType() != Float32 {
+			fillTyped(dst, roundToOdd32(v)) // rounded once, into the 16-bit type
+			return
+		}
 		fillTyped(dst, float32(v))
 	case Float64:
 		fillTyped(dst, v)
@@ -114,6 +118,9 @@ func (cpuDevice) Copy(dst, src View) {
 	case dt == Bool || st == Bool:
 		mapUnary(1, dst, src, copyKernel[float64])
 	case dt.IsInt() && st.IsInt():
+		mapUnary(1, dst, src, copyKernel[int64])
+	case st == Int64:
+		// through float64 an int64 beyond 2^53 would be rounded twice
 		mapUnary(1, dst, src, copyKernel[int64])
 	case dt.computeDType() == Float32 && st.computeDType() == Float32:
 		mapUnary(1, dst, src, copyKernel[float32])

@@ -171,10 +171,7 @@ func unaryKernel[T number](op UnaryOp, p0, p1 float64) (func(d, x []T), int) {
 			}
 		}, 1
 	case OpClamp:
-		lo, hi := T(p0), T(p1)
-		if isFloatT[T]() {
-			lo, hi = T(math.Max(p0, -math.MaxFloat64)), T(math.Min(p1, math.MaxFloat64))
-		}
+		lo, hi := saturate[T](p0), saturate[T](p1)
 		return func(d, x []T) {
 			x = x[:len(d)]
 			for i, v := range x {
@@ -230,6 +227,25 @@ func unaryKernel[T number](op UnaryOp, p0, p1 float64) (func(d, x []T), int) {
 		return f64(func(v float64) float64 { return math.Pow(v, p0) }), 10
 	}
 	panic(fmt.Sprintf("tensor: unary op %d has no CPU kernel for %T", op, *new(T)))
+}
+
+// saturate converts a bound to T, clamping it to T's range first when T is an
+// integer type (so ±Inf bounds work; Go leaves such conversions undefined).
+func saturate[T number](v float64) T {
+	switch any(T(0)).(type) {
+	case int32:
+		return T(int32(max(min(v, math.MaxInt32), math.MinInt32)))
+	case int64:
+		i := int64(math.MaxInt64)
+		switch {
+		case v <= -0x1p63:
+			i = math.MinInt64
+		case v < 0x1p63:
+			i = int64(v)
+		}
+		return T(i)
+	}
+	return T(v)
 }
 
 func sigmoid(v float64) float64 {

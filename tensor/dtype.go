@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // DType is the element type of a tensor.
@@ -190,4 +191,44 @@ func Float16ToFloat32(h uint16) float32 {
 		return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
 	}
 	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+}
+
+// roundToOdd32 rounds x to float32 toward zero and, when that is inexact,
+// sets the lowest significand bit (round to odd). Rounding the result once
+// more, to nearest even, into a format of at most 22 significand bits
+// (Float16, BFloat16) gives the correctly rounded value of x; rounding x to
+// the nearest float32 first would round twice and can miss by one ulp near
+// a tie.
+func roundToOdd32(x float64) float32 {
+	f := float32(x)
+	if float64(f) == x || f != f {
+		return f
+	}
+	b := math.Float32bits(f)
+	if math.Abs(float64(f)) > math.Abs(x) {
+		b-- // one step toward zero (also from ±Inf to ±MaxFloat32)
+	}
+	return math.Float32frombits(b | 1)
+}
+
+// int64ToOdd32 is roundToOdd32 for an integer, exact for every int64.
+func int64ToOdd32(x int64) float32 {
+	u := uint64(x)
+	if x < 0 {
+		u = -u
+	}
+	if n := bits.Len64(u); n > 24 {
+		sh := uint(n - 24)
+		sticky := u&(1<<sh-1) != 0
+		u >>= sh
+		if sticky {
+			u |= 1
+		}
+		u <<= sh
+	}
+	f := float32(u) // exact: at most 24 significant bits
+	if x < 0 {
+		f = -f
+	}
+	return f
 }

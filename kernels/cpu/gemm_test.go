@@ -174,6 +174,22 @@ func TestGemmThreads(t *testing.T) {
 	})
 }
 
+// TestGemmWide covers more columns than one packed B block (nc) holds, in
+// both orientations of C, and a broadcast operand (zero stride).
+func TestGemmWide(t *testing.T) {
+	forKernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		runCase(t, Sgemm, gemmCase{m: 5, n: 4200, k: 3, la: rowMajor, lb: rowMajor, lc: colMajor, alpha: 1, beta: 1}, 1e-6, r)
+		runCase(t, Dgemm, gemmCase{m: 4200, n: 5, k: 3, la: rowMajor, lb: colMajor, lc: rowMajor, alpha: 1, beta: 0}, 1e-14, r)
+	})
+	// A with row stride 0: every row of C is the same.
+	a := []float64{1, 2, 3}
+	b := []float64{1, 0, 0, 1, 1, 1} // 3×2 row-major
+	c := make([]float64, 8)
+	Dgemm(4, 2, 3, 1, a, 0, 1, b, 2, 1, 0, c, 2, 1)
+	require.Equal(t, []float64{4, 5, 4, 5, 4, 5, 4, 5}, c)
+}
+
 func TestGemmConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {

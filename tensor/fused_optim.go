@@ -65,23 +65,29 @@ func adamCPU[T float32 | float64](w, g, m, v []T, h AdamHyper) {
 	stepSize := T(h.LR / bc1)
 	rbc2 := T(1 / math.Sqrt(bc2))
 	eps := T(h.Eps)
-	wd := T(h.WeightDecay)
-	decay := T(1 - h.LR*h.WeightDecay)
-	l2 := h.WeightDecay != 0 && !h.Decoupled
-	dec := h.WeightDecay != 0 && h.Decoupled
+	// Weight decay: L2 adds wd·w to the gradient, decoupled multiplies w by
+	// decay. Unused, they are 0 and 1, which change nothing.
+	var wd, decay T = 0, 1
+	if h.Decoupled {
+		decay = T(1 - h.LR*h.WeightDecay)
+	} else {
+		wd = T(h.WeightDecay)
+	}
+	k := [9]float32{float32(b1), float32(c1), float32(b2), float32(c2), float32(stepSize),
+		float32(rbc2), float32(eps), float32(wd), float32(decay)}
 	n := len(w)
-	// About 20 operations per element; run in pieces of at least 64K.
-	parallelFor(n, workers(n, 20/4), func(lo, hi int) {
+	// About 20 operations per element; run in pieces of at least 8K.
+	parallelFor(n, workers(n, 4), func(lo, hi int) {
 		w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
 		g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-		for i := range w {
+		done := 0
+		if wf, ok := any(w).([]float32); ok {
+			done = adamF32Vec(wf, any(g).([]float32), any(m).([]float32), any(v).([]float32), &k)
+		}
+		for i := done; i < len(w); i++ {
 			gi, wi := g[i], w[i]
-			if l2 {
-				gi += wd * wi
-			}
-			if dec {
-				wi *= decay
-			}
+			gi += wd * wi
+			wi *= decay
 			mi := b1*m[i] + c1*gi
 			vi := b2*v[i] + c2*(gi*gi)
 			m[i], v[i] = mi, vi

@@ -1,0 +1,184 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// Linear is y = x Wᵀ + b over the last axis of x.
+type Linear struct {
+	Base
+	Weight *autograd.Var // [out, in]
+	Bias   *autograd.Var // [out], nil without bias
+}
+
+// NewLinear returns a Linear layer initialised like PyTorch's: weight and
+// bias uniform in ±1/√in, drawn from g.
+func NewLinear(g *tensor.Generator, in, out int, bias bool, opts ...Option) *Linear {
+	c := configure(opts)
+	l := &Linear{}
+	l.training = true
+	bound := 1 / math.Sqrt(float64(in))
+	l.Weight = l.RegisterParam("weight", autograd.Param(g.FillUniform(c.empty(out, in), -bound, bound)))
+	if bias {
+		l.Bias = l.RegisterParam("bias", autograd.Param(g.FillUniform(c.empty(out), -bound, bound)))
+	}
+	return l
+}
+
+// Forward returns x Wᵀ + b.
+func (l *Linear) Forward(x *autograd.Var) *autograd.Var { return autograd.Linear(x, l.Weight, l.Bias) }
+
+// Conv2d is a 2-D convolution over [N, C, H, W] inputs (im2col + matmul).
+type Conv2d struct {
+	Base
+	Weight *autograd.Var // [out, in/groups, kh, kw]
+	Bias   *autograd.Var // [out], nil without bias
+	Params tensor.ConvParams
+	Groups int
+}
+
+// NewConv2d returns a convolution from in to out channels with the window
+// p (p.KH and p.KW are the kernel size; zero stride and dilation mean 1)
+// and groups (0 means 1), initialised like PyTorch's (uniform in ±1/√fan_in).
+func NewConv2d(g *tensor.Generator, in, out int, p tensor.ConvParams, groups int, bias bool, opts ...Option) *Conv2d {
+	if groups <= 0 {
+		groups = 1
+	}
+	if in%groups != 0 || out%groups != 0 || p.KH <= 0 || p.KW <= 0 {
+		panic(fmt.Sprintf("nn.NewConv2d: %d -> %d channels, %d groups, kernel %dx%d", in, out, groups, p.KH, p.KW))
+	}
+	c := configure(opts)
+	l := &Conv2d{Params: p, Groups: groups}
+	l.training = true
+	bound := 1 / math.Sqrt(float64(in/groups*p.KH*p.KW))
+	l.Weight = l.RegisterParam("weight", autograd.Param(g.FillUniform(c.empty(out, in/groups, p.KH, p.KW), -bound, bound)))
+	if bias {
+		l.Bias = l.RegisterParam("bias", autograd.Param(g.FillUniform(c.empty(out), -bound, bound)))
+	}
+	return l
+}
+
+// Forward convolves x [N, C, H, W].
+func (l *Conv2d) Forward(x *autograd.Var) *autograd.Var {
+	return autograd.Conv2d(x, l.Weight, l.Bias, l.Params, l.Groups)
+}
+
+func poolParams(kernel, stride, padding int) tensor.ConvParams {
+	if stride <= 0 {
+		stride = kernel
+	}
+	return tensor.ConvParams{KH: kernel, KW: kernel, StrideH: stride, StrideW: stride, PadH: padding, PadW: padding}
+}
+
+// MaxPool2d takes the maximum over windows of [N, C, H, W] inputs.
+type MaxPool2d struct {
+	Base
+	Params tensor.ConvParams
+}
+
+// NewMaxPool2d returns a square max pooling (stride 0 means the kernel size).
+func NewMaxPool2d(kernel, stride, padding int) *MaxPool2d {
+	return &MaxPool2d{Base: Base{training: true}, Params: poolParams(kernel, stride, padding)}
+}
+
+// Forward pools x.
+func (m *MaxPool2d) Forward(x *autograd.Var) *autograd.Var { return autograd.MaxPool2d(x, m.Params) }
+
+// AvgPool2d averages windows of [N, C, H, W] inputs (padding counts as zeros).
+type AvgPool2d struct {
+	Base
+	Params tensor.ConvParams
+}
+
+// NewAvgPool2d returns a square average pooling (stride 0 means the kernel size).
+func NewAvgPool2d(kernel, stride, padding int) *AvgPool2d {
+	return &AvgPool2d{Base: Base{training: true}, Params: poolParams(kernel, stride, padding)}
+}
+
+// Forward pools x.
+func (m *AvgPool2d) Forward(x *autograd.Var) *autograd.Var { return autograd.AvgPool2d(x, m.Params) }
+
+// Embedding maps Int64 indices to rows of a [num, dim] table.
+type Embedding struct {
+	Base
+	Weight *autograd.Var // [num, dim]
+}
+
+// NewEmbedding returns a table of num embeddings of size dim, drawn from N(0, 1).
+func NewEmbedding(g *tensor.Generator, num, dim int, opts ...Option) *Embedding {
+	c := configure(opts)
+	e := &Embedding{}
+	e.training = true
+	e.Weight = e.RegisterParam("weight", autograd.Param(g.FillNormal(c.empty(num, dim), 0, 1)))
+	return e
+}
+
+// Lookup returns the embeddings of the Int64 indices idx, shape idx.Shape()+[dim].
+func (e *Embedding) Lookup(idx *tensor.Tensor) *autograd.Var {
+	if idx.DType() != tensor.Int64 {
+		panic(fmt.Sprintf("nn.Embedding: indices of dtype %v, want int64", idx.DType()))
+	}
+	shape := append(idx.Shape(), e.Weight.Dim(1))
+	return autograd.Reshape(autograd.IndexSelect(e.Weight, 0, idx.Reshape(-1)), shape...)
+}
+
+// Forward looks up the indices held by x (an Int64 Var).
+func (e *Embedding) Forward(x *autograd.Var) *autograd.Var { return e.Lookup(x.Value()) }
+
+// Dropout zeroes each element with probability P during training and scales
+// the rest by 1/(1-P); in evaluation mode it is the identity. The mask comes
+// from the Philox generator G, so runs are reproducible.
+type Dropout struct {
+	Base
+	P float64
+	G *tensor.Generator
+}
+
+// NewDropout returns a Dropout with drop probability p drawing from g.
+func NewDropout(g *tensor.Generator, p float64) *Dropout {
+	if p < 0 || p >= 1 {
+		panic(fmt.Sprintf("nn.NewDropout: probability %g outside [0, 1)", p))
+	}
+	return &Dropout{Base: Base{training: true}, P: p, G: g}
+}
+
+// Forward applies dropout in training mode.
+func (d *Dropout) Forward(x *autograd.Var) *autograd.Var {
+	if !d.training || d.P == 0 {
+		return x
+	}
+	mask := d.G.FillBernoulli(tensor.EmptyLike(x.Value()), 1-d.P)
+	return autograd.Mul(x, autograd.Constant(tensor.MulScalar(mask, 1/(1-d.P))))
+}
+
+// Func wraps a function of one Var as a parameterless Module.
+type Func struct {
+	Base
+	F func(*autograd.Var) *autograd.Var
+}
+
+// Forward applies F.
+func (f *Func) Forward(x *autograd.Var) *autograd.Var { return f.F(x) }
+
+func fn(f func(*autograd.Var) *autograd.Var) *Func { return &Func{Base: Base{training: true}, F: f} }
+
+// NewReLU returns a ReLU module.
+func NewReLU() *Func { return fn(autograd.ReLU) }
+
+// NewGELU returns a GELU module (tanh approximation).
+func NewGELU() *Func { return fn(autograd.GELU) }
+
+// NewTanh returns a Tanh module.
+func NewTanh() *Func { return fn(autograd.Tanh) }
+
+// NewSigmoid returns a Sigmoid module.
+func NewSigmoid() *Func { return fn(autograd.Sigmoid) }
+
+// NewFlatten returns a module flattening every axis after the first.
+func NewFlatten() *Func {
+	return fn(func(x *autograd.Var) *autograd.Var { return autograd.Flatten(x, 1, -1) })
+}

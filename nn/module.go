@@ -1,0 +1,266 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// NamedParam is a trainable parameter with its dotted path in the module
+// tree, e.g. "layers.0.weight".
+type NamedParam struct {
+	Name  string
+	Param *autograd.Var
+}
+
+// NamedBuffer is a non-trainable state tensor (e.g. BatchNorm's running
+// mean) with its dotted path.
+type NamedBuffer struct {
+	Name   string
+	Buffer *tensor.Tensor
+}
+
+// Module is a layer or a tree of layers. Parameters and buffers are listed
+// in registration order (deterministic), children's entries prefixed with
+// the child's name and a dot.
+type Module interface {
+	// Forward applies the module to x.
+	Forward(x *autograd.Var) *autograd.Var
+	// Parameters returns every trainable parameter of the tree.
+	Parameters() []NamedParam
+	// Buffers returns every buffer of the tree.
+	Buffers() []NamedBuffer
+	// Train switches the tree to training (true) or evaluation (false) mode.
+	Train(on bool)
+	// Training reports the mode.
+	Training() bool
+	// StateDict maps every parameter and buffer name to its tensor (the
+	// live tensors, not copies).
+	StateDict() map[string]*tensor.Tensor
+	// LoadStateDict copies the tensors of sd into the parameters and
+	// buffers; every name must be present with the same shape and no
+	// unknown names may appear.
+	LoadStateDict(sd map[string]*tensor.Tensor) error
+}
+
+type namedModule struct {
+	name string
+	m    Module
+}
+
+// Base implements everything of Module except Forward. Layers embed it and
+// register their parameters, buffers and children in their constructors.
+// A zero Base is in evaluation mode until Train(true) is called; the
+// constructors of this package start in training mode, as PyTorch does.
+type Base struct {
+	params   []NamedParam
+	buffers  []NamedBuffer
+	children []namedModule
+	training bool
+}
+
+func checkName(op, name string) {
+	if name == "" || strings.Contains(name, ".") {
+		panic(fmt.Sprintf("%s: bad name %q (non-empty, no dots)", op, name))
+	}
+}
+
+func (b *Base) checkUnique(op, name string) {
+	for _, p := range b.params {
+		if p.Name == name {
+			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+		}
+	}
+	for _, p := range b.buffers {
+		if p.Name == name {
+			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+		}
+	}
+	for _, c := range b.children {
+		if c.name == name {
+			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+		}
+	}
+}
+
+// RegisterParam adds a trainable parameter under name and returns it.
+func (b *Base) RegisterParam(name string, p *autograd.Var) *autograd.Var {
+	checkName("nn.Base.RegisterParam", name)
+	b.checkUnique("nn.Base.RegisterParam", name)
+	b.params = append(b.params, NamedParam{Name: name, Param: p})
+	return p
+}
+
+// RegisterBuffer adds a buffer under name and returns it. Modules update
+// buffers in place so the registered tensor stays the live one.
+func (b *Base) RegisterBuffer(name string, t *tensor.Tensor) *tensor.Tensor {
+	checkName("nn.Base.RegisterBuffer", name)
+	b.checkUnique("nn.Base.RegisterBuffer", name)
+	b.buffers = append(b.buffers, NamedBuffer{Name: name, Buffer: t})
+	return t
+}
+
+// RegisterModule adds a child module under name and returns it.
+func (b *Base) RegisterModule(name string, m Module) Module {
+	checkName("nn.Base.RegisterModule", name)
+	b.checkUnique("nn.Base.RegisterModule", name)
+	b.children = append(b.children, namedModule{name, m})
+	m.Train(b.training)
+	return m
+}
+
+// Children returns the direct children in registration order.
+func (b *Base) Children() []Module {
+	out := make([]Module, len(b.children))
+	for i, c := range b.children {
+		out[i] = c.m
+	}
+	return out
+}
+
+// Parameters returns the parameters of the tree with dotted names.
+func (b *Base) Parameters() []NamedParam {
+	out := slices.Clone(b.params)
+	for _, c := range b.children {
+		for _, p := range c.m.Parameters() {
+			out = append(out, NamedParam{Name: c.name + "." + p.Name, Param: p.Param})
+		}
+	}
+	return out
+}
+
+// Buffers returns the buffers of the tree with dotted names.
+func (b *Base) Buffers() []NamedBuffer {
+	out := slices.Clone(b.buffers)
+	for _, c := range b.children {
+		for _, p := range c.m.Buffers() {
+			out = append(out, NamedBuffer{Name: c.name + "." + p.Name, Buffer: p.Buffer})
+		}
+	}
+	return out
+}
+
+// Train sets training mode on the whole tree.
+func (b *Base) Train(on bool) {
+	b.training = on
+	for _, c := range b.children {
+		c.m.Train(on)
+	}
+}
+
+// Training reports whether the module is in training mode.
+func (b *Base) Training() bool { return b.training }
+
+// StateDict maps parameter and buffer names to their live tensors.
+func (b *Base) StateDict() map[string]*tensor.Tensor {
+	sd := map[string]*tensor.Tensor{}
+	for _, p := range b.Parameters() {
+		sd[p.Name] = p.Param.Value()
+	}
+	for _, p := range b.Buffers() {
+		sd[p.Name] = p.Buffer
+	}
+	return sd
+}
+
+// LoadStateDict copies sd into the parameters and buffers (converting dtype
+// and device). It checks every name and shape before copying anything.
+func (b *Base) LoadStateDict(sd map[string]*tensor.Tensor) error {
+	return loadState(b.Parameters(), b.Buffers(), sd)
+}
+
+func loadState(params []NamedParam, buffers []NamedBuffer, sd map[string]*tensor.Tensor) error {
+	want := map[string]*tensor.Tensor{}
+	for _, p := range params {
+		want[p.Name] = p.Param.Value()
+	}
+	for _, p := range buffers {
+		want[p.Name] = p.Buffer
+	}
+	var missing, unexpected, mismatched []string
+	for name, t := range want {
+		src, ok := sd[name]
+		if !ok {
+			missing = append(missing, name)
+			continue
+		}
+		if !src.Shape().Equal(t.Shape()) {
+			mismatched = append(mismatched, fmt.Sprintf("%s: checkpoint %v, module %v", name, src.Shape(), t.Shape()))
+		}
+	}
+	for name := range sd {
+		if _, ok := want[name]; !ok {
+			unexpected = append(unexpected, name)
+		}
+	}
+	if len(missing)+len(unexpected)+len(mismatched) > 0 {
+		sort.Strings(missing)
+		sort.Strings(unexpected)
+		sort.Strings(mismatched)
+		return fmt.Errorf("nn: LoadStateDict: missing %v, unexpected %v, shape mismatches %v", missing, unexpected, mismatched)
+	}
+	for name, t := range want {
+		t.CopyFrom(sd[name].To(t.Device()))
+	}
+	return nil
+}
+
+// Params returns just the parameter Vars of m, in order (what optimizers take).
+func Params(m Module) []*autograd.Var {
+	ps := m.Parameters()
+	out := make([]*autograd.Var, len(ps))
+	for i, p := range ps {
+		out[i] = p.Param
+	}
+	return out
+}
+
+// ZeroGrad zeroes the gradients of every parameter of m.
+func ZeroGrad(m Module) {
+	for _, p := range m.Parameters() {
+		p.Param.ZeroGrad()
+	}
+}
+
+// NumParams returns the number of scalar parameters of m.
+func NumParams(m Module) int {
+	n := 0
+	for _, p := range m.Parameters() {
+		n += p.Param.Value().NumElements()
+	}
+	return n
+}
+
+// Sequential applies its children in order.
+type Sequential struct {
+	Base
+	Layers []Module
+}
+
+// NewSequential returns a Sequential of mods, named "0", "1", ...
+func NewSequential(mods ...Module) *Sequential {
+	s := &Sequential{}
+	s.training = true
+	for _, m := range mods {
+		s.Append(m)
+	}
+	return s
+}
+
+// Append adds m as the next layer.
+func (s *Sequential) Append(m Module) {
+	s.RegisterModule(fmt.Sprint(len(s.Layers)), m)
+	s.Layers = append(s.Layers, m)
+}
+
+// Forward applies the layers in order.
+func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
+	for _, m := range s.Layers {
+		x = m.Forward(x)
+	}
+	return x
+}

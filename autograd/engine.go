@@ -395,6 +395,7 @@ func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if p.create {
+		v.materializeZero()
 		if v.grad == nil {
 			v.gradVar = g
 		} else {
@@ -408,6 +409,8 @@ func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
 		return v.grad
 	}
 	switch {
+	case v.gradZero:
+		v.grad, v.gradOwned, v.gradZero = p.exclusive(g, owned), true, false
 	case v.grad != nil && v.gradOwned:
 		tensor.AddInto(v.grad, v.grad, g.value)
 	case v.grad != nil:

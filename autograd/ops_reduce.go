@@ -157,16 +157,41 @@ func MatMul(a, b *Var) *Var {
 			g = Reshape(g, append(batch, ash[len(ash)-2], bsh[len(bsh)-1])...)
 		}
 		res := make([]*Var, 2)
+		gs := g.value.Shape()
 		if c.NeedsGrad(0) {
-			ga := MatMul(g, T(bv))
+			var ga *Var
+			if transposedLayout(av.value) && gs[:len(gs)-2].Equal(av.value.Shape()[:av.NDim()-2]) {
+				// Produce the gradient in a's own (transposed) layout, so a
+				// Transpose upstream turns it back into a contiguous tensor.
+				ga = T(MatMul(bv, T(g)))
+			} else {
+				ga = MatMul(g, T(bv))
+			}
 			res[0] = Reshape(sumTo(ga, av.value.Shape()), as...)
 		}
 		if c.NeedsGrad(1) {
-			gb := MatMul(T(av), g)
+			var gb *Var
+			if transposedLayout(bv.value) && gs[:len(gs)-2].Equal(bv.value.Shape()[:bv.NDim()-2]) {
+				gb = T(MatMul(T(g), av))
+			} else {
+				gb = MatMul(T(av), g)
+			}
 			res[1] = Reshape(sumTo(gb, bv.value.Shape()), bs...)
 		}
 		return res
 	})
+}
+
+// transposedLayout reports whether the last two axes of t are stored
+// column-major (t is the transpose of a contiguous matrix or batch).
+func transposedLayout(t *tensor.Tensor) bool {
+	nd := t.NDim()
+	if nd < 2 {
+		return false
+	}
+	sh, st := t.Shape(), t.Strides()
+	r, c := sh[nd-2], sh[nd-1]
+	return r > 1 && c > 1 && st[nd-2] == 1 && st[nd-1] == r
 }
 
 // Linear returns x @ wᵀ + b (b may be nil) for x of shape [..., in] and w of

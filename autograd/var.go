@@ -31,6 +31,7 @@ type Var struct {
 	grad      *tensor.Tensor
 	gradVar   *Var // the gradient as a differentiable Var after a create-graph pass
 	gradOwned bool // grad is an exclusive contiguous buffer autograd may add into
+	gradZero  bool // grad is logically zero (ZeroGrad) but not yet filled
 	hooks     []func(g *tensor.Tensor)
 }
 
@@ -99,7 +100,18 @@ func (v *Var) String() string {
 func (v *Var) Grad() *tensor.Tensor {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.materializeZero()
 	return v.grad
+}
+
+// materializeZero fills a gradient that ZeroGrad marked as zero. ZeroGrad
+// is lazy so that the next backward pass can take its fresh gradient
+// instead of adding it into a buffer of zeros.
+func (v *Var) materializeZero() {
+	if v.gradZero {
+		v.grad.Device().Fill(v.grad.View(), 0)
+		v.gradZero = false
+	}
 }
 
 // GradVar returns the gradient as a Var: after a Backward with CreateGraph it
@@ -108,6 +120,7 @@ func (v *Var) Grad() *tensor.Tensor {
 func (v *Var) GradVar() *Var {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.materializeZero()
 	if v.grad == nil {
 		return nil
 	}
@@ -126,7 +139,7 @@ func (v *Var) SetGrad(g *tensor.Tensor) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.grad, v.gradVar, v.gradOwned = g, nil, false
+	v.grad, v.gradVar, v.gradOwned, v.gradZero = g, nil, false, false
 }
 
 // ZeroGrad sets an existing gradient to zero, in place when autograd owns
@@ -140,7 +153,7 @@ func (v *Var) ZeroGrad() {
 		return
 	}
 	if v.gradOwned {
-		v.grad.Device().Fill(v.grad.View(), 0)
+		v.gradZero = true
 		return
 	}
 	v.grad = tensor.ZerosLike(v.grad)

@@ -327,9 +327,19 @@ func (a *Allocator) Free(p DevicePtr, s StreamID) error {
 	a.st.Requested -= b.requested
 	b.allocated, b.requested, b.stream, b.event = false, 0, s, ev
 	for _, n := range []*block{b.prev, b.next} {
-		if n != nil && !n.allocated && (n.stream == s || n.event == nil) {
-			a.merge(b, n)
+		if n == nil || n.allocated {
+			continue
 		}
+		if n.stream != s && n.event != nil {
+			// A free neighbour from another stream merges once its event has
+			// completed (then nothing is pending on it).
+			if done, err := a.be.eventDone(n.event); err != nil || !done {
+				continue
+			}
+			a.be.releaseEvent(n.event)
+			n.event = nil
+		}
+		a.merge(b, n)
 	}
 	a.insertFree(b)
 	return nil
@@ -358,32 +368,48 @@ func (a *Allocator) merge(b, n *block) {
 	b.size += n.size
 }
 
-// releaseCached frees every segment that is entirely free, waiting for
-// the events of its block. Called with a.mu held.
+// releaseCached frees every segment that holds no live block, waiting for
+// the events of its free blocks. Called with a.mu held.
 func (a *Allocator) releaseCached() error {
 	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
 	for seg := range a.segments {
-		b := seg.head
-		if b.allocated || b.next != nil {
+		free := true
+		for b := seg.head; b != nil; b = b.next {
+			if b.allocated {
+				free = false
+				break
+			}
+		}
+		if !free {
 			continue
 		}
-		if b.event != nil {
-			if err := a.be.syncEvent(b.event); err != nil {
-				if first == nil {
-					first = err
+		synced := true
+		for b := seg.head; b != nil; b = b.next {
+			if b.event != nil {
+				if err := a.be.syncEvent(b.event); err != nil {
+					keep(err)
+					synced = false
+					break
 				}
-				continue
+				a.be.releaseEvent(b.event)
+				b.event = nil
 			}
-			a.be.releaseEvent(b.event)
-			b.event = nil
+		}
+		if !synced {
+			continue
 		}
 		if err := a.be.free(seg.ptr); err != nil {
-			if first == nil {
-				first = err
-			}
+			keep(err)
 			continue
 		}
-		a.removeFree(b)
+		for b := seg.head; b != nil; b = b.next {
+			a.removeFree(b)
+		}
 		delete(a.segments, seg)
 		a.st.Segments--
 		a.st.SegmentFrees++

@@ -448,3 +448,32 @@ func TestNoOverlap(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyCacheReleasesSegmentsWithUnmergedBlocks(t *testing.T) {
+	f := newFake(1 << 30)
+	a := NewAllocator(f, AllocatorOptions{})
+	p, err := a.Malloc(1000, sA)
+	require.NoError(t, err)
+	q, err := a.Malloc(1000, sB)
+	require.NoError(t, err)
+	require.Equal(t, p+1024, q, "same small segment")
+	require.NoError(t, a.Free(p, sA))
+	require.NoError(t, a.Free(q, sB)) // A's event pending: no merge across streams
+	assert.Len(t, a.small, 2, "p alone; q merged with the untouched rest")
+	require.NoError(t, a.EmptyCache())
+	assert.Zero(t, a.Stats().Reserved)
+	assert.Zero(t, f.used)
+	assert.Zero(t, f.events)
+}
+
+func TestCrossStreamMergeAfterEventCompletes(t *testing.T) {
+	f := newFake(1 << 30)
+	a := NewAllocator(f, AllocatorOptions{})
+	p, _ := a.Malloc(1000, sA)
+	q, _ := a.Malloc(1000, sB)
+	require.NoError(t, a.Free(p, sA))
+	f.finish(sA)
+	require.NoError(t, a.Free(q, sB))
+	require.Len(t, a.small, 1, "A's completed block merges with B's")
+	assert.Equal(t, int64(smallSegment), a.small[0].size)
+}

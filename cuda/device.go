@@ -24,6 +24,10 @@ type Dim3 struct{ X, Y, Z uint32 }
 func D1(x int) Dim3 { return Dim3{uint32(x), 1, 1} }
 
 var (
+	// driverLibPath is the libcuda file opened, kept for Info even when
+	// cuInit then fails.
+	driverLibPath string
+
 	loadOnce sync.Once
 	drvAPI   driverAPI
 	drvErr   error

@@ -239,6 +239,7 @@ func openDriver(env dl.Env) (driverAPI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	driverLibPath = lib.Resolved
 	d := &cgoDriver{lib: lib}
 	ptrs := make([]unsafe.Pointer, len(driverSymbols))
 	for i, s := range driverSymbols {

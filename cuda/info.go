@@ -10,7 +10,7 @@ type InfoReport struct {
 	Available     bool
 	Reason        string // why not, when !Available
 	DriverVersion int    // cuDriverGetVersion, e.g. 13000 for CUDA 13.0
-	DriverLibrary string // the libcuda file loaded
+	DriverLibrary string // the libcuda file loaded (also when cuInit failed)
 	BlasVersion   string // "13.0.2", empty when cuBLAS was not found
 	BlasLibrary   string
 	BlasError     string
@@ -31,36 +31,37 @@ func RegisterNCCLInfo(f func() (int, string, error)) { ncclInfoHook = f }
 // devices. It never fails: problems are described in the report.
 func Info() InfoReport {
 	var rep InfoReport
-	api, err := driver()
-	if err != nil {
+	rep.DriverLibrary = driverLibPath
+	if api, err := driver(); err != nil {
 		rep.Reason = err.Error()
-		return rep
-	}
-	rep.DriverLibrary = api.libraryPath()
-	rep.DriverVersion, _ = api.driverVersion()
-	n, r := api.deviceCount()
-	if r != Success {
-		rep.Reason = newError(api, "cuDeviceGetCount", r).Error()
-	}
-	for i := 0; i < n; i++ {
-		dev, r := api.deviceGet(i)
-		if r != Success {
-			continue
-		}
-		if p, err := queryProperties(api, i, dev); err == nil {
-			rep.Devices = append(rep.Devices, p)
-		}
-	}
-	rep.Available = len(rep.Devices) > 0
-	if !rep.Available && rep.Reason == "" {
-		rep.Reason = "the driver reports no devices"
-	}
-	if ma, mi, pa, path, err := BlasVersion(); err != nil {
-		rep.BlasError = err.Error()
-		rep.BlasLibrary = path
+		rep.BlasError = "not loaded: the driver is unavailable"
 	} else {
-		rep.BlasVersion = fmt.Sprintf("%d.%d.%d", ma, mi, pa)
-		rep.BlasLibrary = path
+		rep.DriverLibrary = api.libraryPath()
+		rep.DriverVersion, _ = api.driverVersion()
+		n, r := api.deviceCount()
+		if r != Success {
+			rep.Reason = newError(api, "cuDeviceGetCount", r).Error()
+		}
+		for i := 0; i < n; i++ {
+			dev, r := api.deviceGet(i)
+			if r != Success {
+				continue
+			}
+			if p, err := queryProperties(api, i, dev); err == nil {
+				rep.Devices = append(rep.Devices, p)
+			}
+		}
+		rep.Available = len(rep.Devices) > 0
+		if !rep.Available && rep.Reason == "" {
+			rep.Reason = "the driver reports no devices"
+		}
+		if ma, mi, pa, path, err := BlasVersion(); err != nil {
+			rep.BlasError = err.Error()
+			rep.BlasLibrary = path
+		} else {
+			rep.BlasVersion = fmt.Sprintf("%d.%d.%d", ma, mi, pa)
+			rep.BlasLibrary = path
+		}
 	}
 	if ncclInfoHook != nil {
 		v, path, err := ncclInfoHook()
@@ -80,8 +81,10 @@ func (r InfoReport) String() string {
 	if !r.Available {
 		fmt.Fprintf(&b, "CUDA unavailable: %s\n", r.Reason)
 	}
-	if r.DriverLibrary != "" {
-		fmt.Fprintf(&b, "driver: %d.%d (%s)\n", r.DriverVersion/1000, r.DriverVersion%1000/10, r.DriverLibrary)
+	if r.DriverVersion != 0 {
+		fmt.Fprintf(&b, "driver: CUDA %d.%d (%s)\n", r.DriverVersion/1000, r.DriverVersion%1000/10, r.DriverLibrary)
+	} else if r.DriverLibrary != "" {
+		fmt.Fprintf(&b, "driver library: %s\n", r.DriverLibrary)
 	}
 	if r.BlasVersion != "" {
 		fmt.Fprintf(&b, "cuBLAS: %s (%s)\n", r.BlasVersion, r.BlasLibrary)

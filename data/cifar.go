@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // CIFAR-10 binary record layout: 1 label byte, then 3072 pixel bytes (the
@@ -62,6 +63,7 @@ func appendCIFAR10(ds *ArrayDataset, r io.Reader) error {
 			return formatErr("cifar10", "record %d: label %d is not in 0..9", n, rec[0])
 		}
 		ds.Y = append(ds.Y, int64(rec[0]))
+		ds.X = slices.Grow(ds.X, cifarPixels)
 		for _, p := range rec[1:] {
 			ds.X = append(ds.X, float32(p)/255)
 		}

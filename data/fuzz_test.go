@@ -36,6 +36,8 @@ func FuzzIDX(f *testing.F) {
 	})
 }
 
+// FuzzCIFAR's inputs are at least one 3,073-byte record, which makes Go's
+// minimisation of new inputs slow: run it with -fuzzminimizetime=1s.
 func FuzzCIFAR(f *testing.F) {
 	f.Add(cifarRecords(3))
 	f.Add(cifarRecords(0, 9))

@@ -116,6 +116,9 @@ func (l *loop) run(cost int, newFn func() func(offs []int, n int)) {
 }
 
 func (l *loop) runRange(lo, hi int, fn func(offs []int, n int)) {
+	if lo >= hi {
+		return // also keeps a zero-size shape from dividing by zero below
+	}
 	nd := len(l.shape)
 	idx := make([]int, nd)
 	offs := make([]int, len(l.base))

@@ -89,9 +89,11 @@ func softmaxRow32(d, x []float32, log bool) {
 		s += float64(e)
 	}
 	if log {
-		ls := m + float32(math.Log(s))
+		// (v - m) is exact for v near m; folding m into log(s) first would
+		// round at m's magnitude and lose digits for large logits.
+		ls := float32(math.Log(s))
 		for i, v := range x {
-			d[i] = v - ls
+			d[i] = (v - m) - ls
 		}
 		return
 	}

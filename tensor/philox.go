@@ -115,16 +115,56 @@ func genValues(dist Distribution, dt DType, seed, off uint64, e0 int, out []floa
 			}
 		}
 	}
-	if dt == Float32 || dt == BFloat16 || dt == Float16 {
-		// Uniform draws must stay below p1 after rounding to float32.
-		if dist == Uniform {
-			for i, v := range out {
-				if float32(v) >= float32(p1) && p1 > p0 {
-					out[i] = float64(math.Nextafter32(float32(p1), float32(p0)))
+	if (dt == Float32 || dt == BFloat16 || dt == Float16) && dist == Uniform && p1 > p0 {
+		// Uniform draws must stay below p1 after rounding to dt.
+		var top float64
+		for i, v := range out {
+			if roundTo(dt, v) >= p1 {
+				if top == 0 {
+					top = largestBelow(dt, p1)
 				}
+				out[i] = top
 			}
 		}
 	}
+}
+
+// roundTo rounds v to the nearest value of the float dtype dt.
+func roundTo(dt DType, v float64) float64 {
+	switch dt {
+	case BFloat16:
+		return float64(BFloat16ToFloat32(Float32ToBFloat16(roundToOdd32(v))))
+	case Float16:
+		return float64(Float16ToFloat32(Float32ToFloat16(roundToOdd32(v))))
+	case Float32:
+		return float64(float32(v))
+	}
+	return v
+}
+
+// largestBelow returns the largest value of the float dtype dt below p.
+func largestBelow(dt DType, p float64) float64 {
+	r := roundTo(dt, p)
+	if r < p {
+		return r
+	}
+	if dt == Float32 {
+		return float64(math.Nextafter32(float32(r), float32(math.Inf(-1))))
+	}
+	conv, back := Float32ToFloat16, Float16ToFloat32
+	if dt == BFloat16 {
+		conv, back = Float32ToBFloat16, BFloat16ToFloat32
+	}
+	h := conv(float32(r))
+	switch {
+	case r > 0:
+		h--
+	case r == 0:
+		h = 0x8001 // the negative value closest to zero
+	default:
+		h++
+	}
+	return float64(back(h))
 }
 
 func (cpuDevice) RandomFill(dst View, dist Distribution, seed, offset uint64, p0, p1 float64) {

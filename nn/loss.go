@@ -100,8 +100,7 @@ func CrossEntropy(logits *autograd.Var, targets *tensor.Tensor, opts ...LossOpti
 		smooth := tensor.MulScalar(tensor.Sum(logp, false, 1), -1/float64(c))
 		per = tensor.Add(tensor.MulScalar(per, 1-eps), tensor.MulScalar(smooth, eps))
 	}
-	validF := valid.Cast(dt)
-	per = tensor.Mul(per, validF)
+	per = tensor.Where(valid, per, tensor.EmptyOn(x.Device(), dt))
 	loss, scale := reduceRows(op, per, valid, cfg.reduction, targets.Shape())
 	ls := logits.Shape()
 	red := cfg.reduction
@@ -111,9 +110,10 @@ func CrossEntropy(logits *autograd.Var, targets *tensor.Tensor, opts ...LossOpti
 		if eps != 0 {
 			q = tensor.Affine(q, 1-eps, eps/float64(c))
 		}
-		w := autograd.Constant(tensor.Mul(validF, scale).Reshape(m, 1))
 		p := autograd.Softmax(autograd.Reshape(ctx.Input(0), m, c), -1)
-		gr := autograd.Mul(autograd.Sub(p, autograd.Constant(q)), w)
+		gr := autograd.Mul(autograd.Sub(p, autograd.Constant(q)), autograd.Constant(scale))
+		// Ignored rows get exactly zero (not NaN·0 from non-finite logits).
+		gr = autograd.Where(valid.Reshape(m, 1), gr, autograd.Constant(tensor.EmptyOn(x.Device(), dt)))
 		if red == None {
 			gr = autograd.Mul(gr, autograd.Reshape(g, m, 1))
 		} else {

@@ -462,3 +462,28 @@ func TestMLPOverfits(t *testing.T) {
 	pred := tensor.ArgMax(model.Forward(x).Value(), -1, false)
 	assert.Equal(t, y.Int64s(), pred.Int64s())
 }
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	g := tensor.NewGenerator(5)
+	a := NewSequential(NewLinear(g, 3, 4, true), NewBatchNorm1d(4, WithDType(tensor.Float64)), NewEmbedding(g, 2, 2, WithDType(tensor.BFloat16)))
+	// Update the BatchNorm statistics so buffers are non-trivial.
+	a.Layers[1].Forward(autograd.Constant(tensor.NewGenerator(1).Normal(0, 1, tensor.Float64, 6, 4)))
+	path := t.TempDir() + "/model.safetensors"
+	require.NoError(t, Save(path, a))
+
+	b := NewSequential(NewLinear(tensor.NewGenerator(6), 3, 4, true), NewBatchNorm1d(4, WithDType(tensor.Float64)), NewEmbedding(g, 2, 2, WithDType(tensor.BFloat16)))
+	require.NoError(t, Load(path, b))
+	sa, sb := a.StateDict(), b.StateDict()
+	require.Len(t, sb, len(sa))
+	for name, ta := range sa {
+		assert.True(t, tensor.Equal(ta, sb[name]), name)
+		assert.Equal(t, ta.DType(), sb[name].DType(), name)
+	}
+	// A checkpoint for another architecture is rejected with the names.
+	c := NewSequential(NewLinear(g, 3, 5, true))
+	err := Load(path, c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "0.weight")
+	_, _, err = ReadStateDict(t.TempDir() + "/missing")
+	require.Error(t, err)
+}

@@ -317,8 +317,9 @@ func (p *pass) run() error {
 			}
 		}
 		if !p.retain {
-			n.backward = nil
-			n.released = true
+			// Drop the rule and the references to inputs, so the graph's
+			// tensors can be collected even while v itself stays reachable.
+			n.backward, n.inputs, n.out, n.released = nil, nil, nil, true
 		}
 	}
 	return nil

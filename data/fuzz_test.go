@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -97,6 +99,12 @@ func FuzzNPY(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "npy", "*.npy"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add(npyFile(1, "{'descr': '<i4', 'fortran_order': True, 'shape': (2, 2), }", make([]byte, 16)))
 	f.Add(npyFile(3, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", make([]byte, 8)))

@@ -1,6 +1,3 @@
-// Package fit is the training loop shared by the examples: epochs over a
-// data.Loader, an optimizer step per batch, a progress line per epoch, and
-// evaluation.
 package fit
 
 import (
@@ -32,6 +29,12 @@ type Config struct {
 	Progress io.Writer
 	// Context may cancel the run; nil means context.Background().
 	Context context.Context
+	// FirstEpoch is the number of epochs already done (when resuming): the
+	// run trains epochs FirstEpoch..Epochs-1 with their shuffles.
+	FirstEpoch int
+	// OnEpoch, if set, is called after each epoch (e.g. to save a
+	// checkpoint) with the epoch's number; an error stops the run.
+	OnEpoch func(epoch int, res *Result) error
 }
 
 // Result summarises a run.
@@ -59,9 +62,9 @@ func Run(cfg Config) (Result, error) {
 		return res, err
 	}
 	n := loader.NumSamples()
-	total := n * cfg.Epochs
+	total := n * (cfg.Epochs - cfg.FirstEpoch)
 	start := time.Now()
-	for epoch := range cfg.Epochs {
+	for epoch := cfg.FirstEpoch; epoch < cfg.Epochs; epoch++ {
 		cfg.Model.Train(true)
 		it := loader.Epoch(ctx, epoch)
 		var lossSum, correct float64
@@ -91,7 +94,7 @@ func Run(cfg Config) (Result, error) {
 			if cfg.Progress != nil && (time.Since(lastPrint) > 100*time.Millisecond || seen == n) {
 				lastPrint = time.Now()
 				printProgress(cfg.Progress, epoch, cfg.Epochs, seen, n, lossSum/float64(seen), correct/float64(seen),
-					time.Since(epochStart), time.Since(start), epoch*n+seen, total)
+					time.Since(epochStart), time.Since(start), (epoch-cfg.FirstEpoch)*n+seen, total)
 			}
 		}
 		it.Close()
@@ -105,6 +108,11 @@ func Run(cfg Config) (Result, error) {
 		res.EpochAccuracy = append(res.EpochAccuracy, correct/float64(seen))
 		if cfg.Progress != nil {
 			fmt.Fprintln(cfg.Progress)
+		}
+		if cfg.OnEpoch != nil {
+			if err := cfg.OnEpoch(epoch, &res); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()

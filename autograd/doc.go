@@ -17,9 +17,16 @@
 // the leaf's gradient is final, last layer first, so a data-parallel trainer
 // can start reducing early gradients while the rest of the pass runs.
 //
-// NoGrad scopes disable recording. The flag is process-wide (Go has no
-// goroutine-local state); backward passes never depend on it, so separate
-// goroutines may build and differentiate their own graphs concurrently.
+// NoGrad scopes (and the DisableGrad guard) disable recording in the
+// goroutine that opens them, as PyTorch's grad mode is per thread; other
+// goroutines keep recording. Backward passes never depend on the mode and
+// keep no global tape, so separate goroutines may build and differentiate
+// their own graphs concurrently. A single graph must not be differentiated
+// by two goroutines at once.
+//
+// There is no version counter: changing a Var's value in place (SetValue,
+// an optimizer step) while a graph that saved it still awaits its backward
+// pass gives wrong gradients. Update parameters after Backward.
 //
 // autograd never touches host memory directly: everything is a tensor op,
 // so the same code runs on every device.

@@ -61,7 +61,7 @@ func (c *Ctx) CreateGraph() bool { return c.create }
 // packages use it for fused ops of their own.
 func Record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFunc) *Var {
 	v := &Var{value: value, seq: seqCounter.Add(1)}
-	if noGradDepth.Load() != 0 || !value.DType().IsFloat() {
+	if !value.DType().IsFloat() || !IsGradEnabled() {
 		return v
 	}
 	for _, in := range inputs {

@@ -278,3 +278,35 @@ func TestMixedDTypeGradientIsCastBack(t *testing.T) {
 	assert.Equal(t, tensor.Float32, a.Grad().DType())
 	assert.Equal(t, []float32{3, 4}, a.Grad().Float32s())
 }
+
+// TestNoGradIsPerGoroutine: a NoGrad scope in one goroutine does not stop
+// another goroutine from recording.
+func TestNoGradIsPerGoroutine(t *testing.T) {
+	x := Param(tensor.FromSlice([]float64{1, 2}, 2))
+	inScope := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		NoGrad(func() {
+			close(inScope)
+			<-done
+		})
+	}()
+	<-inScope
+	y := Mul(x, x)
+	assert.True(t, IsGradEnabled())
+	assert.True(t, y.RequiresGrad())
+	close(done)
+
+	var inner *Var
+	var wg sync.WaitGroup
+	NoGrad(func() {
+		wg.Add(1)
+		go func() { // a goroutine started inside a scope records normally
+			defer wg.Done()
+			inner = Exp(x)
+		}()
+		wg.Wait()
+		assert.False(t, Exp(x).RequiresGrad())
+	})
+	assert.True(t, inner.RequiresGrad())
+}

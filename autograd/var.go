@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -203,29 +204,72 @@ func (v *Var) Detach() *Var { return Constant(v.value) }
 // Detach returns v.Detach().
 func Detach(v *Var) *Var { return v.Detach() }
 
-// noGradDepth counts the active NoGrad scopes. It is process-wide (Go has no
-// goroutine-local storage): while any goroutine is inside NoGrad, ops in
-// every goroutine record nothing. Backward passes do not rely on it, so
-// concurrent goroutines may each run their own graphs freely; use NoGrad for
-// short evaluation or update code, or use Constant / Detach inputs instead
-// when other goroutines are recording at the same time.
-var noGradDepth atomic.Int32
+// Grad mode is per goroutine, as PyTorch's is per thread: a NoGrad scope
+// disables recording only in the goroutine that opened it (goroutines it
+// starts record normally). While no scope is open anywhere the check is one
+// atomic load; while some scope is open, ops look up the calling
+// goroutine's id (parsed from runtime.Stack, about a microsecond).
+var (
+	noGradActive atomic.Int32 // goroutines with an open scope
+	noGradMu     sync.Mutex
+	noGradScopes = map[uint64]int{}
+)
 
-// NoGrad runs f with recording disabled: ops inside return Vars that do not
-// require a gradient. Scopes nest.
+// goid returns the id of the calling goroutine.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = b[len("goroutine "):]
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
+// NoGrad runs f with recording disabled in the calling goroutine: ops
+// inside return Vars that do not require a gradient. Scopes nest.
 func NoGrad(f func()) {
-	noGradDepth.Add(1)
-	defer noGradDepth.Add(-1)
+	restore := DisableGrad()
+	defer restore()
 	f()
 }
 
-// DisableGrad disables recording until the returned function is called (a
-// guard: defer autograd.DisableGrad()()).
+// DisableGrad disables recording in the calling goroutine until the
+// returned function is called (a guard: defer autograd.DisableGrad()()).
+// Calling the function again does nothing.
 func DisableGrad() (restore func()) {
-	noGradDepth.Add(1)
+	id := goid()
+	noGradMu.Lock()
+	if noGradScopes[id] == 0 {
+		noGradActive.Add(1)
+	}
+	noGradScopes[id]++
+	noGradMu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { noGradDepth.Add(-1) }) }
+	return func() {
+		once.Do(func() {
+			noGradMu.Lock()
+			defer noGradMu.Unlock()
+			if noGradScopes[id]--; noGradScopes[id] == 0 {
+				delete(noGradScopes, id)
+				noGradActive.Add(-1)
+			}
+		})
+	}
 }
 
-// IsGradEnabled reports whether ops currently record (no NoGrad scope is active).
-func IsGradEnabled() bool { return noGradDepth.Load() == 0 }
+// IsGradEnabled reports whether ops in the calling goroutine record (no
+// NoGrad scope of this goroutine is open).
+func IsGradEnabled() bool {
+	if noGradActive.Load() == 0 {
+		return true
+	}
+	id := goid()
+	noGradMu.Lock()
+	defer noGradMu.Unlock()
+	return noGradScopes[id] == 0
+}

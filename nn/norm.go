@@ -70,14 +70,12 @@ func (b *BatchNorm) Forward(x *autograd.Var) *autograd.Var {
 		v := autograd.Mean(autograd.Square(d), true, axes...)
 		y = autograd.Mul(d, autograd.Rsqrt(autograd.AddScalar(v, b.Eps)))
 		n := x.Value().NumElements() / c
-		autograd.NoGrad(func() {
-			m := b.Momentum
-			bm := mean.Value().Reshape(c).Cast(b.RunningMean.DType())
-			bv := tensor.MulScalar(v.Value().Reshape(c), float64(n)/float64(max(n-1, 1))).Cast(b.RunningVar.DType())
-			b.RunningMean.CopyFrom(tensor.Add(tensor.MulScalar(b.RunningMean, 1-m), tensor.MulScalar(bm, m)))
-			b.RunningVar.CopyFrom(tensor.Add(tensor.MulScalar(b.RunningVar, 1-m), tensor.MulScalar(bv, m)))
-			b.NumBatches.CopyFrom(tensor.AddScalar(b.NumBatches, 1))
-		})
+		m := b.Momentum
+		bm := mean.Value().Reshape(c).Cast(b.RunningMean.DType())
+		bv := tensor.MulScalar(v.Value().Reshape(c), float64(n)/float64(max(n-1, 1))).Cast(b.RunningVar.DType())
+		b.RunningMean.CopyFrom(tensor.Add(tensor.MulScalar(b.RunningMean, 1-m), tensor.MulScalar(bm, m)))
+		b.RunningVar.CopyFrom(tensor.Add(tensor.MulScalar(b.RunningVar, 1-m), tensor.MulScalar(bv, m)))
+		b.NumBatches.CopyFrom(tensor.AddScalar(b.NumBatches, 1))
 	} else {
 		mean := autograd.Constant(b.RunningMean.Reshape(shape...))
 		inv := autograd.Constant(tensor.Rsqrt(tensor.AddScalar(b.RunningVar, b.Eps)).Reshape(shape...))

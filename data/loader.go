@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/tessera-ml/tessera/tensor"
@@ -152,8 +153,10 @@ func (l *Loader) perRank() int {
 }
 
 // Epoch starts iterating over one epoch's batches. The iterator stops early
-// when ctx is cancelled; call Close when done (it is safe to call Close
-// before the end, and more than once) so that the prefetch goroutine exits.
+// when ctx is cancelled. Call Close when done with it (Close before the end
+// is fine, and so is calling it twice) so that its prefetch goroutine exits
+// at once; an iterator dropped without Close stops its goroutine when ctx is
+// cancelled or, at the latest, once the garbage collector finds it.
 func (l *Loader) Epoch(ctx context.Context, epoch int) *Iterator {
 	idx := l.Indices(epoch)
 	var batches [][]int
@@ -165,11 +168,15 @@ func (l *Loader) Epoch(ctx context.Context, epoch int) *Iterator {
 		batches = append(batches, idx[start:end])
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	it := &Iterator{l: l, ctx: ctx, cancel: cancel, batches: batches}
+	s := &iterState{l: l, ctx: ctx, cancel: cancel, batches: batches}
+	it := &Iterator{s: s}
 	if l.opts.Prefetch > 0 {
-		it.ch = make(chan result, l.opts.Prefetch)
-		it.done = make(chan struct{})
-		go it.produce()
+		s.ch = make(chan result, l.opts.Prefetch)
+		s.done = make(chan struct{})
+		go s.produce()
+		// The producer references only s, so an abandoned Iterator can be
+		// collected; its cleanup then stops the producer.
+		runtime.AddCleanup(it, func(cancel context.CancelFunc) { cancel() }, cancel)
 	}
 	return it
 }
@@ -188,6 +195,10 @@ type result struct {
 //	}
 //	if err := it.Err(); err != nil { ... }
 type Iterator struct {
+	s *iterState
+}
+
+type iterState struct {
 	l       *Loader
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -202,102 +213,118 @@ type Iterator struct {
 	closeOnce sync.Once
 }
 
+var (
+	errClosed = errors.New("data: iterator closed")
+	errEnd    = errors.New("data: end of epoch")
+)
+
 // Next returns the next batch, or false at the end of the epoch, after
 // Close, or when the context is cancelled or a batch fails (see Err).
 func (it *Iterator) Next() (Batch, bool) {
-	if it.getErr() != nil {
+	s := it.s
+	if s.getErr() != nil {
 		return Batch{}, false
 	}
-	if err := it.ctx.Err(); err != nil {
-		it.setErr(err)
+	if err := s.ctx.Err(); err != nil {
+		s.setErr(err)
 		return Batch{}, false
 	}
-	if it.ch == nil {
-		if it.next >= len(it.batches) {
+	if s.ch == nil {
+		if s.next >= len(s.batches) {
+			s.finish()
 			return Batch{}, false
 		}
-		b, err := it.l.build(it.batches[it.next])
-		it.next++
+		b, err := s.l.build(s.batches[s.next])
+		s.next++
 		if err != nil {
-			it.setErr(err)
+			s.setErr(err)
+			s.cancel()
 			return Batch{}, false
 		}
 		return b, true
 	}
 	select {
-	case r, ok := <-it.ch:
+	case r, ok := <-s.ch:
 		if !ok {
 			// The producer stopped: the end, or a cancellation.
-			if err := it.ctx.Err(); err != nil {
-				it.setErr(err)
+			if err := s.ctx.Err(); err != nil {
+				s.setErr(err)
+			} else {
+				s.finish()
 			}
 			return Batch{}, false
 		}
 		if r.err != nil {
-			it.setErr(r.err)
+			s.setErr(r.err)
+			s.cancel()
 			return Batch{}, false
 		}
 		return r.b, true
-	case <-it.ctx.Done():
-		it.setErr(it.ctx.Err())
+	case <-s.ctx.Done():
+		s.setErr(s.ctx.Err())
 		return Batch{}, false
 	}
 }
 
-func (it *Iterator) setErr(err error) {
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	if it.err == nil {
-		it.err = err
+// finish records the normal end of the epoch and releases the context.
+func (s *iterState) finish() {
+	s.setErr(errEnd)
+	s.cancel()
+}
+
+func (s *iterState) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
 	}
 }
 
-func (it *Iterator) getErr() error {
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	return it.err
+func (s *iterState) getErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Err returns the error that ended the iteration early: the context's error
 // after a cancellation, or a batch's failure. It is nil after a complete
 // epoch and after Close.
 func (it *Iterator) Err() error {
-	err := it.getErr()
-	if errors.Is(err, errClosed) {
+	err := it.s.getErr()
+	if errors.Is(err, errClosed) || errors.Is(err, errEnd) {
 		return nil
 	}
 	return err
 }
 
-var errClosed = errors.New("data: iterator closed")
-
 // Close stops the iterator and waits for its prefetch goroutine to exit.
 // It may be called from another goroutine while Next is blocked; Next then
 // returns false. Next itself must not be called concurrently.
 func (it *Iterator) Close() {
-	it.closeOnce.Do(func() {
-		it.setErr(errClosed)
-		it.cancel()
-		if it.done != nil {
-			<-it.done
+	s := it.s
+	s.closeOnce.Do(func() {
+		s.setErr(errClosed)
+		s.cancel()
+		if s.done != nil {
+			<-s.done
 		}
 	})
 }
 
 // Len returns the number of batches of the epoch.
-func (it *Iterator) Len() int { return len(it.batches) }
+func (it *Iterator) Len() int { return len(it.s.batches) }
 
-func (it *Iterator) produce() {
-	defer close(it.done)
-	defer close(it.ch)
-	for _, idx := range it.batches {
-		if it.ctx.Err() != nil {
+func (s *iterState) produce() {
+	defer close(s.done)
+	defer close(s.ch)
+	for _, idx := range s.batches {
+		if s.ctx.Err() != nil {
 			return
 		}
-		b, err := it.l.build(idx)
+		b, err := s.l.build(idx)
 		select {
-		case it.ch <- result{b, err}:
-		case <-it.ctx.Done():
+		case s.ch <- result{b, err}:
+		case <-s.ctx.Done():
 			return
 		}
 		if err != nil {

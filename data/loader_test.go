@@ -229,12 +229,43 @@ func TestLoaderPrefetchNoLeak(t *testing.T) {
 	assert.ErrorIs(t, it.Err(), context.Canceled)
 	waitGoroutines(t, base)
 
-	// Abandoning an iterator without Close leaks until its context ends:
-	// cancelling the parent context is enough.
+	// An iterator abandoned without Close stops when its context ends...
 	ctx, cancel = context.WithCancel(context.Background())
 	_ = l.Epoch(ctx, 3)
 	cancel()
 	waitGoroutines(t, base)
+
+	// ... or when the garbage collector finds it.
+	func() {
+		it := l.Epoch(context.Background(), 4)
+		_, ok := it.Next()
+		require.True(t, ok)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	waitGoroutines(t, base)
+}
+
+func TestIteratorEndState(t *testing.T) {
+	l, err := NewLoader(rangeDataset(5), LoaderOptions{BatchSize: 2})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	it := l.Epoch(ctx, 0)
+	assert.Equal(t, 3, it.Len())
+	n := 0
+	for _, ok := it.Next(); ok; _, ok = it.Next() {
+		n++
+	}
+	assert.Equal(t, 3, n)
+	cancel() // after the end, a cancellation is not an error
+	_, ok := it.Next()
+	assert.False(t, ok)
+	assert.NoError(t, it.Err())
+	it.Close()
+	assert.NoError(t, it.Err())
 }
 
 // blockingDataset blocks in Sample until release is closed.

@@ -119,9 +119,16 @@ func (l *loop) runRange(lo, hi int, fn func(offs []int, n int)) {
 	if lo >= hi {
 		return // also keeps a zero-size shape from dividing by zero below
 	}
+	l.runRangeWith(lo, hi, make([]int, len(l.shape)), make([]int, len(l.base)), fn)
+}
+
+// runRangeWith is runRange with caller-owned scratch: idx has one entry per
+// loop axis and offs one per operand.
+func (l *loop) runRangeWith(lo, hi int, idx, offs []int, fn func(offs []int, n int)) {
+	if lo >= hi {
+		return
+	}
 	nd := len(l.shape)
-	idx := make([]int, nd)
-	offs := make([]int, len(l.base))
 	// Decompose lo into a multi-index.
 	rem := lo
 	for d := nd - 1; d >= 0; d-- {

@@ -1,7 +1,5 @@
 package tensor
 
-import "math"
-
 // Reductions compute in float64 for floating-point dtypes and in int64 for
 // integer and bool dtypes, and store the result in dst's dtype.
 
@@ -153,8 +151,7 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 	}
 	isArg := op == ReduceArgMax || op == ReduceArgMin
 	// Reducing leading axes of a row-major tensor: accumulate whole rows.
-	if !isArg && outN >= 64 && redN > 1 && len(outer.Strides) > 0 && outer.Strides[len(outer.Strides)-1] == 1 &&
-		minStride(red.Strides, red.Shape) >= outN/2 {
+	if !isArg && redN > 1 && redN <= 1<<14 && outerRun(outer) >= 32 {
 		reduceRows[T](op, dst, outer, red)
 		return
 	}
@@ -175,25 +172,77 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 		writeOne(dst, dst.Offset, res.result())
 		return
 	}
+	st := src.Storage.(*cpuStorage)
 	ol.run(redN, func() func([]int, int) {
+		w := newRedWalker[T](op, rl, st)
 		return func(offs []int, n int) {
 			for i := range n {
-				o := offs[1] + i*ol.inner(1)
-				r := runReduce[T](op, rl, src.Storage.(*cpuStorage), o, sr, 0, redN)
-				writeOne(dst, offs[0]+i*ol.inner(0), r.result())
+				v := w.reduce(offs[1] + i*ol.inner(1))
+				writeOne(dst, offs[0]+i*ol.inner(0), v)
 			}
 		}
 	})
 }
 
-func minStride(strides, shape []int) int {
-	m := math.MaxInt
-	for i, s := range strides {
-		if shape[i] > 1 {
-			m = min(m, s)
+// outerRun is the length of the kept axes' innermost contiguous run (0 when
+// their innermost stride is not 1).
+func outerRun(outer View) int {
+	if len(outer.Shape) == 0 {
+		return 0
+	}
+	l := makeLoop(outer.Shape, outer)
+	if l.inner(0) != 1 {
+		return 0
+	}
+	return l.shape[len(l.shape)-1]
+}
+
+// redWalker reduces one output element at a time without allocating: it owns
+// the scratch a goroutine needs.
+type redWalker[T float64 | int64] struct {
+	op        ReduceOp
+	l         loop
+	st        *cpuStorage
+	f32       []float32
+	idx, offs []int
+	buf       []T
+	fn        func(offs []int, n int)
+	r         reducer[T]
+}
+
+func newRedWalker[T float64 | int64](op ReduceOp, rl *loop, st *cpuStorage) *redWalker[T] {
+	w := &redWalker[T]{op: op, l: *rl, st: st}
+	w.l.base = []int{0}
+	w.idx = make([]int, len(rl.shape))
+	w.offs = make([]int, 1)
+	w.buf = make([]T, block)
+	w.f32, _ = st.buf.([]float32)
+	sr := rl.inner(0)
+	sum64 := w.f32 != nil && op == ReduceSum && sr == 1
+	w.fn = func(offs []int, n int) {
+		if d, ok := direct[T](w.st, offs[0], sr, n); ok {
+			w.r.add(d)
+			return
+		}
+		if sum64 {
+			any(&w.r).(*reducer[float64]).addF32(w.f32[offs[0] : offs[0]+n])
+			return
+		}
+		for i := 0; i < n; i += block {
+			b := w.buf[:min(block, n-i)]
+			load(b, w.st, offs[0]+i*sr, sr)
+			w.r.add(b)
 		}
 	}
-	return m
+	return w
+}
+
+func (w *redWalker[T]) reduce(base int) T {
+	w.r = reducer[T]{op: w.op}
+	w.r.init()
+	w.l.base[0] = base
+	w.l.runRangeWith(0, w.l.numel, w.idx, w.offs, w.fn)
+	return w.r.result()
 }
 
 // runReduce reduces flat positions [lo, hi) of the reduced loop, whose

@@ -270,7 +270,21 @@ func (opt *Optimizer) SetLR(lr float64) {
 	}
 }
 
-// ZeroGrad clears the gradient of every parameter.
+// ClearGrad sets the gradient of every parameter to nil, like PyTorch's
+// zero_grad(set_to_none=True): the next backward pass stores fresh
+// gradients instead of adding into zeroed buffers, and parameters that get
+// no gradient are skipped by Step.
+func (opt *Optimizer) ClearGrad() {
+	for _, g := range opt.groups {
+		for _, p := range g.Params {
+			p.SetGrad(nil)
+		}
+	}
+}
+
+// ZeroGrad sets the gradient of every parameter that has one to zero, in
+// place (autograd.Var.ZeroGrad), so the next backward pass adds into the
+// same buffers.
 func (opt *Optimizer) ZeroGrad() {
 	for _, g := range opt.groups {
 		for _, p := range g.Params {

@@ -256,6 +256,9 @@ func TestGroups(t *testing.T) {
 
 	opt.ZeroGrad()
 	require.Equal(t, make([]float64, 6), a.Grad().Float64s())
+	opt.ClearGrad()
+	require.Nil(t, a.Grad())
+	require.Nil(t, b.Grad())
 
 	// A gradient of the wrong shape is an error, not a panic.
 	a.SetGrad(nil)

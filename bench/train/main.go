@@ -17,8 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
-	"os"
+		"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -27,71 +26,34 @@ import (
 	"time"
 
 	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/optim"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
-type model struct {
-	params  []*autograd.Var
-	forward func(x *autograd.Var) *autograd.Var
-}
-
-func uniformParam(g *tensor.Generator, dev tensor.Device, fanIn int, shape ...int) *autograd.Var {
-	b := 1 / math.Sqrt(float64(fanIn))
-	return autograd.Param(g.Uniform(-b, b, tensor.Float32, shape...).To(dev))
-}
-
-// newMLP is 784-1024-1024-10 with ReLU (PyTorch's nn.Linear layout and init).
-func newMLP(g *tensor.Generator, dev tensor.Device) *model {
-	sizes := []int{784, 1024, 1024, 10}
-	var ws, bs []*autograd.Var
-	for i := 0; i+1 < len(sizes); i++ {
-		ws = append(ws, uniformParam(g, dev, sizes[i], sizes[i+1], sizes[i]))
-		bs = append(bs, uniformParam(g, dev, sizes[i], sizes[i+1]))
-	}
-	m := &model{}
-	for i := range ws {
-		m.params = append(m.params, ws[i], bs[i])
-	}
-	m.forward = func(x *autograd.Var) *autograd.Var {
-		h := autograd.Flatten(x, 1, -1)
-		for i := range ws {
-			h = autograd.Linear(h, ws[i], bs[i])
-			if i+1 < len(ws) {
-				h = autograd.ReLU(h)
-			}
-		}
-		return h
-	}
-	return m
+// newMLP is 784-1024-1024-10 with ReLU.
+func newMLP(g *tensor.Generator, dev tensor.Device) nn.Module {
+	on := nn.OnDevice(dev)
+	return nn.NewSequential(
+		nn.NewLinear(g, 784, 1024, true, on), nn.NewReLU(),
+		nn.NewLinear(g, 1024, 1024, true, on), nn.NewReLU(),
+		nn.NewLinear(g, 1024, 10, true, on),
+	)
 }
 
 // newCNN is the small CNN of issue 4.
-func newCNN(g *tensor.Generator, dev tensor.Device) *model {
-	c1w := uniformParam(g, dev, 9, 32, 1, 3, 3)
-	c1b := uniformParam(g, dev, 9, 32)
-	c2w := uniformParam(g, dev, 32*9, 64, 32, 3, 3)
-	c2b := uniformParam(g, dev, 32*9, 64)
-	fw := uniformParam(g, dev, 1600, 10, 1600)
-	fb := uniformParam(g, dev, 1600, 10)
-	pool := tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
-	return &model{
-		params: []*autograd.Var{c1w, c1b, c2w, c2b, fw, fb},
-		forward: func(x *autograd.Var) *autograd.Var {
-			h := autograd.MaxPool2d(autograd.ReLU(autograd.Conv2d(x, c1w, c1b, tensor.ConvParams{}, 1)), pool)
-			h = autograd.MaxPool2d(autograd.ReLU(autograd.Conv2d(h, c2w, c2b, tensor.ConvParams{}, 1)), pool)
-			return autograd.Linear(autograd.Flatten(h, 1, -1), fw, fb)
-		},
-	}
+func newCNN(g *tensor.Generator, dev tensor.Device) nn.Module {
+	on := nn.OnDevice(dev)
+	k3 := tensor.ConvParams{KH: 3, KW: 3}
+	return nn.NewSequential(
+		nn.NewConv2d(g, 1, 32, k3, 1, true, on), nn.NewReLU(), nn.NewMaxPool2d(2, 2, 0),
+		nn.NewConv2d(g, 32, 64, k3, 1, true, on), nn.NewReLU(), nn.NewMaxPool2d(2, 2, 0),
+		nn.NewFlatten(), nn.NewLinear(g, 1600, 10, true, on),
+	)
 }
 
-// crossEntropy is the mean negative log-likelihood of labels under
-// softmax(logits).
-func crossEntropy(logits *autograd.Var, labels *tensor.Tensor) *autograd.Var {
-	lp := autograd.LogSoftmax(logits, 1)
-	picked := autograd.Gather(lp, 1, labels.Reshape(-1, 1))
-	return autograd.Neg(autograd.Mean(picked, false))
-}
+// clearGrad selects optim.ClearGrad (set to nil) over ZeroGrad (zero in place).
+var clearGrad bool
 
 type result struct {
 	Model     string  `json:"model"`
@@ -105,7 +67,7 @@ type result struct {
 
 func runCase(name string, batch, warmup, steps int, dev tensor.Device) (result, error) {
 	g := tensor.NewGenerator(1)
-	var m *model
+	var m nn.Module
 	var x *tensor.Tensor
 	switch name {
 	case "mlp":
@@ -118,14 +80,17 @@ func runCase(name string, batch, warmup, steps int, dev tensor.Device) (result, 
 		return result{}, fmt.Errorf("unknown model %q (mlp or cnn)", name)
 	}
 	y := g.RandInt(0, 10, batch).To(dev)
-	opt := optim.NewAdam(m.params, optim.Options{LR: 1e-3})
+	params := nn.Params(m)
+	opt := optim.NewAdam(params, optim.Options{LR: 1e-3})
 	xv := autograd.Constant(x)
 	var loss float64
 	step := func() error {
-		for _, p := range m.params {
-			p.SetGrad(nil)
+		if clearGrad {
+			opt.ClearGrad()
+		} else {
+			opt.ZeroGrad()
 		}
-		l := crossEntropy(m.forward(xv), y)
+		l := nn.CrossEntropy(m.Forward(xv), y)
 		if err := l.Backward(); err != nil {
 			return err
 		}
@@ -163,6 +128,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON line per case")
 	devName := flag.String("device", "cpu", "device (cpu, cuda, ...)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	flag.BoolVar(&clearGrad, "clear-grad", false, "drop gradients (optim.ClearGrad) instead of zeroing them in place")
 	flag.Parse()
 	dev, err := tensor.GetDevice(*devName)
 	if err != nil {

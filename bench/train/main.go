@@ -17,7 +17,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-		"os"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"

@@ -24,8 +24,12 @@
 // concrete one every reader returns (its Tensors method gives the whole set
 // as tensors; NPY.Tensor converts a .npy array).
 //
+// Regression datasets (RegressionDataset, Table.Regression) carry float32
+// target arrays instead of class labels.
+//
 // A Loader turns a Dataset into batches of tensors (X float32 [B, sample
-// shape...], Y int64 [B]): it shuffles deterministically from (Seed, epoch)
+// shape...], Y int64 [B], or T float32 [B, target shape...] for a
+// Regression): it shuffles deterministically from (Seed, epoch)
 // with Permutation (SplitMix64 + Fisher-Yates, the same on every machine
 // and Go version, independent of math/rand), batches with optional
 // drop-last, shards by (Rank, WorldSize) like PyTorch's DistributedSampler

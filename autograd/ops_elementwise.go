@@ -100,18 +100,18 @@ func Pow(a, b *Var) *Var {
 
 // Maximum returns the elementwise maximum; on ties the gradient goes to a.
 func Maximum(a, b *Var) *Var {
-	m := tensor.Ge(a.value, b.value)
+	m := func(c *Ctx) *tensor.Tensor { return tensor.Ge(c.Input(0).value, c.Input(1).value) }
 	return binaryOp("autograd.Maximum", a, b, tensor.Maximum(a.value, b.value),
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, false) },
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, true) })
+		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, false) },
+		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, true) })
 }
 
 // Minimum returns the elementwise minimum; on ties the gradient goes to a.
 func Minimum(a, b *Var) *Var {
-	m := tensor.Le(a.value, b.value)
+	m := func(c *Ctx) *tensor.Tensor { return tensor.Le(c.Input(0).value, c.Input(1).value) }
 	return binaryOp("autograd.Minimum", a, b, tensor.Minimum(a.value, b.value),
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, false) },
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, true) })
+		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, false) },
+		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, true) })
 }
 
 // whereZero returns g where m is true (false when inverted), else 0.
@@ -322,16 +322,18 @@ func RSubScalar(s float64, x *Var) *Var { return Affine(x, -1, s) }
 
 // MaximumScalar returns max(x, s); the gradient passes where x >= s.
 func MaximumScalar(x *Var, s float64) *Var {
-	m := tensor.CompareScalar(tensor.OpGe, x.value, s)
 	return unaryOp("autograd.MaximumScalar", x, tensor.MaximumScalar(x.value, s),
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, false) })
+		func(c *Ctx, g *Var) *Var {
+			return whereZero(tensor.CompareScalar(tensor.OpGe, c.Input(0).value, s), g, false)
+		})
 }
 
 // MinimumScalar returns min(x, s); the gradient passes where x <= s.
 func MinimumScalar(x *Var, s float64) *Var {
-	m := tensor.CompareScalar(tensor.OpLe, x.value, s)
 	return unaryOp("autograd.MinimumScalar", x, tensor.MinimumScalar(x.value, s),
-		func(_ *Ctx, g *Var) *Var { return whereZero(m, g, false) })
+		func(c *Ctx, g *Var) *Var {
+			return whereZero(tensor.CompareScalar(tensor.OpLe, c.Input(0).value, s), g, false)
+		})
 }
 
 // Cast converts x to dtype dt (x itself when it already has it); the

@@ -11,13 +11,22 @@
 // bench/compare/train_torch.py does for PyTorch.
 //
 //	go run ./bench/train [-cases mlp:128,mlp:512,cnn:128] [-steps 30] [-warmup 5] [-json]
+//
+// With -torch each case also runs in PyTorch (bench/compare/train_torch.py
+// with the tuned environment of issue 5, through /usr/bin/python3) right
+// after Tessera's, and the table gains PyTorch's time and the ratio
+// Tessera/PyTorch; -rounds N alternates the two N times and keeps each
+// one's best median, which steadies the ratio on a shared machine.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -63,6 +72,31 @@ type result struct {
 	Steps     int     `json:"steps"`
 	MinMs     float64 `json:"min_ms"`
 	Loss      float64 `json:"final_loss"`
+	// With -torch: PyTorch's median for the same case and the ratio
+	// Tessera/PyTorch (below 1: Tessera is faster).
+	TorchMs float64 `json:"torch_ms_per_step,omitempty"`
+	Ratio   float64 `json:"ratio,omitempty"`
+}
+
+// torchCase runs bench/compare/train_torch.py (tuned environment) for one
+// case and returns its median ms per step.
+func torchCase(python, script, name string, batch, warmup, steps int) (float64, error) {
+	cmd := exec.Command(python, script, "--tuned", "--cases", fmt.Sprintf("%s:%d", name, batch),
+		"--warmup", strconv.Itoa(warmup), "--steps", strconv.Itoa(steps))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %v\n%s", python, script, err, stderr.String())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r result
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Model == name && r.Batch == batch {
+			return r.MsPerStep, nil
+		}
+	}
+	return 0, fmt.Errorf("%s printed no result for %s:%d:\n%s", script, name, batch, out)
 }
 
 func runCase(name string, batch, warmup, steps int, dev tensor.Device) (result, error) {
@@ -128,6 +162,10 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON line per case")
 	devName := flag.String("device", "cpu", "device (cpu, cuda, ...)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	torch := flag.Bool("torch", false, "also run each case in PyTorch (bench/compare/train_torch.py, tuned environment) right after Tessera's and print the ratio")
+	rounds := flag.Int("rounds", 1, "with -torch: alternate Tessera and PyTorch this many times per case and keep each one's best median")
+	python := flag.String("python", "/usr/bin/python3", "python with torch, for -torch")
+	script := flag.String("script", "bench/compare/train_torch.py", "the PyTorch script, for -torch")
 	flag.BoolVar(&clearGrad, "clear-grad", false, "drop gradients (optim.ClearGrad) instead of zeroing them in place")
 	flag.Parse()
 	dev, err := tensor.GetDevice(*devName)
@@ -149,7 +187,11 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if !*asJSON {
-		fmt.Printf("%-6s %6s %12s %10s %8s\n", "model", "batch", "ms/step", "min ms", "threads")
+		if *torch {
+			fmt.Printf("%-6s %6s %12s %10s %8s %12s %8s\n", "model", "batch", "ms/step", "min ms", "threads", "torch ms", "ratio")
+		} else {
+			fmt.Printf("%-6s %6s %12s %10s %8s\n", "model", "batch", "ms/step", "min ms", "threads")
+		}
 	}
 	for _, c := range strings.Split(*cases, ",") {
 		name, bs, ok := strings.Cut(strings.TrimSpace(c), ":")
@@ -158,14 +200,41 @@ func main() {
 			fmt.Fprintf(os.Stderr, "train: bad case %q (want model:batch)\n", c)
 			os.Exit(2)
 		}
-		r, err := runCase(name, batch, *warmup, *steps, dev)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "train:", err)
-			os.Exit(1)
+		var r result
+		n := 1
+		if *torch {
+			n = max(*rounds, 1)
+		}
+		for range n {
+			ri, err := runCase(name, batch, *warmup, *steps, dev)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "train:", err)
+				os.Exit(1)
+			}
+			if r.Model == "" || ri.MsPerStep < r.MsPerStep {
+				tm := r.TorchMs
+				r = ri
+				r.TorchMs = tm
+			}
+			if *torch {
+				ms, err := torchCase(*python, *script, name, batch, *warmup, *steps)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "train:", err)
+					os.Exit(1)
+				}
+				if r.TorchMs == 0 || ms < r.TorchMs {
+					r.TorchMs = ms
+				}
+			}
+		}
+		if r.TorchMs > 0 {
+			r.Ratio = r.MsPerStep / r.TorchMs
 		}
 		if *asJSON {
 			b, _ := json.Marshal(r)
 			fmt.Println(string(b))
+		} else if *torch {
+			fmt.Printf("%-6s %6d %12.2f %10.2f %8d %12.2f %8.2f\n", r.Model, r.Batch, r.MsPerStep, r.MinMs, r.Threads, r.TorchMs, r.Ratio)
 		} else {
 			fmt.Printf("%-6s %6d %12.2f %10.2f %8d\n", r.Model, r.Batch, r.MsPerStep, r.MinMs, r.Threads)
 		}

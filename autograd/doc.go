@@ -8,6 +8,15 @@
 // (deterministic: by descending creation order) and accumulates gradients in
 // the leaves' Grad.
 //
+//	x := autograd.Param(tensor.FromSlice([]float64{1, 2, 3}, 3))
+//	y := autograd.Sum(autograd.Square(x), false) // y = Σ x²
+//	if err := y.Backward(); err != nil { ... }
+//	fmt.Println(x.Grad().Float64s()) // [2 4 6]
+//
+// Ops are package functions (Add, MatMul, Softmax, Conv2d, ...) mirroring
+// package tensor; Variance is tensor.Var (Var names the type). Where a
+// gradient broadcasts, it is summed back to the input's shape.
+//
 // Every backward rule is written with the differentiable ops of this
 // package, so BackwardOpts{CreateGraph: true} (or Grad with it) records the
 // backward computation too and gradients can be differentiated again

@@ -259,6 +259,12 @@ func (p *pass) collect() {
 }
 
 func (p *pass) run() error {
+	// Check the whole graph first, so a failing pass changes nothing.
+	for _, v := range p.order {
+		if v.node.released {
+			return fmt.Errorf("%w: op %s", ErrGraphFreed, v.node.op)
+		}
+	}
 	for i, r := range p.roots {
 		p.add(r, p.seeds[i], true)
 	}
@@ -270,9 +276,6 @@ func (p *pass) run() error {
 	for _, v := range p.order {
 		st := p.states[v]
 		n := v.node
-		if n.released {
-			return fmt.Errorf("%w: op %s", ErrGraphFreed, n.op)
-		}
 		g := st.grad
 		if idx, ok := p.capture[v]; ok && g != nil {
 			for _, i := range idx {

@@ -310,3 +310,26 @@ func TestNoGradIsPerGoroutine(t *testing.T) {
 	})
 	assert.True(t, inner.RequiresGrad())
 }
+
+// A pass that fails on a freed graph changes no gradient.
+func TestFreedGraphPassChangesNothing(t *testing.T) {
+	x := Param(tensor.FromSlice([]float64{1, 2}, 2))
+	w := Param(tensor.FromSlice([]float64{3, 4}, 2))
+	h := Mul(x, x)
+	require.NoError(t, Sum(h, false).Backward()) // frees h's node
+	before := x.Grad().Float64s()
+	y := Sum(Mul(h, w), false) // new graph on top of the freed one
+	require.ErrorIs(t, y.Backward(), ErrGraphFreed)
+	assert.Equal(t, before, x.Grad().Float64s())
+	assert.Nil(t, w.Grad())
+}
+
+func TestBackwardFromLeaf(t *testing.T) {
+	x := Param(tensor.FromSlice([]float64{5}, 1))
+	require.NoError(t, x.Backward())
+	assert.Equal(t, []float64{1}, x.Grad().Float64s())
+	seed := tensor.FromSlice([]float64{2}, 1)
+	require.NoError(t, x.Backward(seed))
+	assert.Equal(t, []float64{3}, x.Grad().Float64s())
+	assert.Equal(t, []float64{2}, seed.Float64s())
+}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -340,12 +341,65 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		return
 	}
 	for t := 1; t < nt; t++ {
-		go worker(t)
+		if !submit(func() { worker(t) }) {
+			break // helpers busy (many concurrent calls): fewer threads
+		}
 	}
 	worker(0)
-	// Every item is done once the last phase is; a late helper goroutine
-	// finds nothing left to claim and touches no buffer.
+	// Every item is done once the last phase is; a late helper finds nothing
+	// left to claim and touches no buffer.
 	ph.wait(2*nsteps - 1)
+}
+
+// Helper goroutines are kept between calls: after a job a helper polls for the
+// next one for helperSpin (as OpenBLAS threads do) before it parks, so
+// back-to-back calls do not pay a thread wake-up each.
+var helperSpin = 100 * time.Microsecond
+
+var helpers struct {
+	mu      sync.Mutex
+	started int
+	jobs    chan func()
+}
+
+func init() { helpers.jobs = make(chan func(), 64) }
+
+// submit hands f to a helper goroutine, starting helpers up to
+// MaxThreads()-1; it reports false when the queue is full.
+func submit(f func()) bool {
+	helpers.mu.Lock()
+	for helpers.started < MaxThreads()-1 {
+		helpers.started++
+		go helper()
+	}
+	helpers.mu.Unlock()
+	select {
+	case helpers.jobs <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+func helper() {
+	for {
+		var f func()
+		t0 := time.Now()
+	spin:
+		for i := 0; ; i++ {
+			select {
+			case f = <-helpers.jobs:
+				break spin
+			default:
+			}
+			if i&63 == 63 && time.Since(t0) > helperSpin {
+				f = <-helpers.jobs
+				break
+			}
+			runtime.Gosched()
+		}
+		f()
+	}
 }
 
 // phases tracks the items of a call's sequential phases: claim hands out

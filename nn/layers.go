@@ -22,9 +22,11 @@ func NewLinear(g *tensor.Generator, in, out int, bias bool, opts ...Option) *Lin
 	l := &Linear{}
 	l.training = true
 	bound := 1 / math.Sqrt(float64(in))
-	l.Weight = l.RegisterParam("weight", autograd.Param(g.FillUniform(c.empty(out, in), -bound, bound)))
+	l.Weight = autograd.Param(g.FillUniform(c.empty(out, in), -bound, bound))
+	l.RegisterParam("weight", &l.Weight)
 	if bias {
-		l.Bias = l.RegisterParam("bias", autograd.Param(g.FillUniform(c.empty(out), -bound, bound)))
+		l.Bias = autograd.Param(g.FillUniform(c.empty(out), -bound, bound))
+		l.RegisterParam("bias", &l.Bias)
 	}
 	return l
 }
@@ -55,9 +57,11 @@ func NewConv2d(g *tensor.Generator, in, out int, p tensor.ConvParams, groups int
 	l := &Conv2d{Params: p, Groups: groups}
 	l.training = true
 	bound := 1 / math.Sqrt(float64(in/groups*p.KH*p.KW))
-	l.Weight = l.RegisterParam("weight", autograd.Param(g.FillUniform(c.empty(out, in/groups, p.KH, p.KW), -bound, bound)))
+	l.Weight = autograd.Param(g.FillUniform(c.empty(out, in/groups, p.KH, p.KW), -bound, bound))
+	l.RegisterParam("weight", &l.Weight)
 	if bias {
-		l.Bias = l.RegisterParam("bias", autograd.Param(g.FillUniform(c.empty(out), -bound, bound)))
+		l.Bias = autograd.Param(g.FillUniform(c.empty(out), -bound, bound))
+		l.RegisterParam("bias", &l.Bias)
 	}
 	return l
 }
@@ -113,7 +117,8 @@ func NewEmbedding(g *tensor.Generator, num, dim int, opts ...Option) *Embedding 
 	c := configure(opts)
 	e := &Embedding{}
 	e.training = true
-	e.Weight = e.RegisterParam("weight", autograd.Param(g.FillNormal(c.empty(num, dim), 0, 1)))
+	e.Weight = autograd.Param(g.FillNormal(c.empty(num, dim), 0, 1))
+	e.RegisterParam("weight", &e.Weight)
 	return e
 }
 

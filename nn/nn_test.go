@@ -402,7 +402,8 @@ func TestStateDict(t *testing.T) {
 	outer := NewSequential(NewSequential(NewLinear(tensor.NewGenerator(1), 2, 2, false)))
 	assert.Equal(t, "0.0.weight", outer.Parameters()[0].Name)
 	require.Panics(t, func() { outer.RegisterModule("0", NewReLU()) })
-	require.Panics(t, func() { outer.RegisterParam("a.b", autograd.Param(tensor.Zeros(tensor.Float32, 1))) })
+	z := autograd.Param(tensor.Zeros(tensor.Float32, 1))
+	require.Panics(t, func() { outer.RegisterParam("a.b", &z) })
 }
 
 func TestInitialisers(t *testing.T) {

@@ -28,8 +28,10 @@ func newBatchNorm(name string, ranks []int, features int, opts []Option) *BatchN
 	c := configure(opts)
 	b := &BatchNorm{Momentum: 0.1, Eps: 1e-5, ranks: ranks, name: name}
 	b.training = true
-	b.Weight = b.RegisterParam("weight", autograd.Param(c.full(1, features)))
-	b.Bias = b.RegisterParam("bias", autograd.Param(c.full(0, features)))
+	b.Weight = autograd.Param(c.full(1, features))
+	b.RegisterParam("weight", &b.Weight)
+	b.Bias = autograd.Param(c.full(0, features))
+	b.RegisterParam("bias", &b.Bias)
 	b.RunningMean = b.RegisterBuffer("running_mean", c.full(0, features))
 	b.RunningVar = b.RegisterBuffer("running_var", c.full(1, features))
 	b.NumBatches = b.RegisterBuffer("num_batches_tracked", tensor.EmptyOn(c.dev, tensor.Int64))
@@ -101,8 +103,10 @@ func NewLayerNorm(shape []int, opts ...Option) *LayerNorm {
 	c := configure(opts)
 	l := &LayerNorm{Shape: append([]int(nil), shape...), Eps: 1e-5}
 	l.training = true
-	l.Weight = l.RegisterParam("weight", autograd.Param(c.full(1, shape...)))
-	l.Bias = l.RegisterParam("bias", autograd.Param(c.full(0, shape...)))
+	l.Weight = autograd.Param(c.full(1, shape...))
+	l.RegisterParam("weight", &l.Weight)
+	l.Bias = autograd.Param(c.full(0, shape...))
+	l.RegisterParam("bias", &l.Bias)
 	return l
 }
 

@@ -1,0 +1,82 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// TestSecondOrderMAML checks the meta-gradient of one inner SGD step,
+// d/dθ L_query(θ - lr·∇L_support(θ)), computed with CreateGraph and
+// SwapParams, against central differences of the meta-objective
+// (float64, eps 1e-6, tol 1e-6).
+func TestSecondOrderMAML(t *testing.T) {
+	g := tensor.NewGenerator(21)
+	model := NewSequential(NewLinear(g, 3, 4, true, f64), NewTanh(), NewLinear(g, 4, 2, true, f64))
+	xs, ys := autograd.Constant(randn(5, 3)), autograd.Constant(randn(5, 2))
+	xq, yq := autograd.Constant(randn(6, 3)), autograd.Constant(randn(6, 2))
+	const lr = 0.3
+
+	meta := func(create bool) *autograd.Var {
+		params := model.Parameters()
+		vars := Params(model)
+		inner := MSELoss(model.Forward(xs), ys)
+		grads, err := autograd.Grad([]*autograd.Var{inner}, vars, nil, autograd.BackwardOpts{CreateGraph: create})
+		require.NoError(t, err)
+		fast := map[string]*autograd.Var{}
+		for i, p := range params {
+			fast[p.Name] = autograd.Sub(p.Param, autograd.MulScalar(grads[i], lr))
+		}
+		restore, err := SwapParams(model, fast)
+		require.NoError(t, err)
+		defer restore()
+		return MSELoss(model.Forward(xq), yq)
+	}
+	ZeroGrad(model)
+	require.NoError(t, meta(true).Backward())
+	for _, p := range model.Parameters() {
+		val := p.Param.Value()
+		n := val.NumElements()
+		flat := val.Reshape(n)
+		ga := p.Param.Grad().Float64s()
+		for j := range n {
+			orig := flat.At(j)
+			flat.Set(orig+1e-6, j)
+			fp := meta(false).Item()
+			flat.Set(orig-1e-6, j)
+			fm := meta(false).Item()
+			flat.Set(orig, j)
+			num := (fp - fm) / 2e-6
+			assert.LessOrEqual(t, math.Abs(ga[j]-num), 1e-6*(1+math.Abs(num)), "%s[%d]: analytic %g numeric %g", p.Name, j, ga[j], num)
+		}
+	}
+	// The originals are back in place after restore.
+	assert.Same(t, model.Layers[0].(*Linear).Weight, model.Parameters()[0].Param)
+
+	// First-order MAML (no CreateGraph) differs: the Hessian term is missing.
+	ZeroGrad(model)
+	require.NoError(t, meta(false).Backward())
+	firstOrder := model.Parameters()[0].Param.Grad().Clone()
+	ZeroGrad(model)
+	require.NoError(t, meta(true).Backward())
+	assert.False(t, tensor.AllClose(firstOrder, model.Parameters()[0].Param.Grad(), 1e-9, 1e-9))
+}
+
+func TestSwapParamsErrors(t *testing.T) {
+	m := NewSequential(NewLinear(tensor.NewGenerator(1), 2, 3, true))
+	_, err := SwapParams(m, map[string]*autograd.Var{"0.weight": autograd.Param(tensor.Zeros(tensor.Float32, 2, 2))})
+	require.ErrorContains(t, err, "0.weight")
+	_, err = SwapParams(m, map[string]*autograd.Var{"0.nope": autograd.Param(tensor.Zeros(tensor.Float32, 3))})
+	require.ErrorContains(t, err, "0.nope")
+	w := m.Layers[0].(*Linear).Weight
+	nw := autograd.Param(tensor.Ones(tensor.Float32, 3, 2))
+	restore, err := SwapParams(m, map[string]*autograd.Var{"0.weight": nw})
+	require.NoError(t, err)
+	assert.Same(t, nw, m.Parameters()[0].Param)
+	restore()
+	assert.Same(t, w, m.Parameters()[0].Param)
+}

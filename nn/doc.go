@@ -11,6 +11,11 @@
 // under dotted names ("0.weight", "encoder.layers.1.bias"), and
 // LoadStateDict checks every name and shape before copying anything.
 //
+// Layers read their parameters through the fields they registered
+// (RegisterParam takes the field's address), so SwapParams can run a
+// forward pass with substitute "fast weights" computed from the
+// parameters (second-order MAML) and put the originals back afterwards.
+//
 // Layers compute only with tensor and autograd ops, so a model built on the
 // CPU runs unchanged on any registered device (OnDevice places the
 // parameters).

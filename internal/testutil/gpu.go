@@ -1,4 +1,3 @@
-// Package testutil holds helpers shared by Tessera's tests.
 package testutil
 
 import (

@@ -1,8 +1,3 @@
-// Package dl finds and opens the NVIDIA shared libraries (driver, cuBLAS, NCCL)
-// at run time with dlopen/dlsym. The search order is a pure function of the
-// environment and the file system, so it is unit-tested without any CUDA
-// installation; opening and symbol lookup live in dl_cgo.go (linux && cgo)
-// and in a stub everywhere else.
 package dl
 
 import (

@@ -12,6 +12,16 @@ type AdamHyper struct {
 	Decoupled bool
 }
 
+// AdamUpdater is an optional interface of a Device with a fused Adam kernel
+// (the CUDA device's tess_adam_f32/f64, for example). AdamUpdate calls it for
+// tensors on that device; the kernel returns false when it cannot handle the
+// operands (say, non-contiguous views), and AdamUpdate then composes the
+// update from elementwise ops. w, g, m and v have been checked to share
+// shape, dtype and device.
+type AdamUpdater interface {
+	AdamUpdate(w, g, m, v View, h AdamHyper) bool
+}
+
 // AdamUpdate applies one Adam (or, with h.Decoupled, AdamW) step in place to
 // the parameter w, given its gradient g and the first and second moment
 // buffers m and v, exactly as torch.optim.Adam/AdamW compute it:
@@ -23,8 +33,9 @@ type AdamHyper struct {
 //
 // w, g, m and v must have the same shape, floating dtype and device; g is not
 // modified. On the CPU with contiguous float32 or float64 operands it runs
-// as one fused, parallel pass over memory; elsewhere it is composed from
-// elementwise ops, so it works on every device.
+// as one fused, parallel pass over memory (AVX2 where available); a device
+// that implements AdamUpdater runs its own kernel; otherwise the update is
+// composed from elementwise ops, so it works on every device.
 func AdamUpdate(w, g, m, v *Tensor, h AdamHyper) {
 	const op = "tensor.AdamUpdate"
 	for _, t := range []*Tensor{g, m, v} {
@@ -49,6 +60,9 @@ func AdamUpdate(w, g, m, v *Tensor, h AdamHyper) {
 			adamCPU(hostSlice[float64](w, n), hostSlice[float64](g, n), hostSlice[float64](m, n), hostSlice[float64](v, n), h)
 			return
 		}
+	}
+	if u, ok := w.Device().(AdamUpdater); ok && u.AdamUpdate(w.View(), g.View(), m.View(), v.View(), h) {
+		return
 	}
 	adamComposed(w, g, m, v, h)
 }

@@ -333,3 +333,35 @@ func TestBackwardFromLeaf(t *testing.T) {
 	assert.Equal(t, []float64{3}, x.Grad().Float64s())
 	assert.Equal(t, []float64{2}, seed.Float64s())
 }
+
+// Hooks may hand the gradient to another goroutine (as a data-parallel
+// trainer starts an all-reduce) while the pass goes on: the tensor a hook
+// receives is not touched again by the pass (run with -race).
+func TestHooksOverlapWithBackward(t *testing.T) {
+	g := tensor.NewGenerator(9)
+	var layers []*Var
+	x := Constant(g.Normal(0, 1, tensor.Float32, 16, 32))
+	h := x
+	for range 4 {
+		w := Param(g.Normal(0, 0.2, tensor.Float32, 32, 32))
+		layers = append(layers, w)
+		h = Tanh(MatMul(h, w))
+	}
+	var wg sync.WaitGroup
+	sums := make([]float64, len(layers))
+	for i, w := range layers {
+		w.RegisterHook(func(gr *tensor.Tensor) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tensor.MulInto(gr, gr, tensor.Scalar(1, tensor.Float32)) // an in-place "all-reduce"
+				sums[i] = tensor.Sum(gr, false).Item()
+			}()
+		})
+	}
+	require.NoError(t, Sum(h, false).Backward())
+	wg.Wait()
+	for i, w := range layers {
+		assert.InDelta(t, tensor.Sum(w.Grad(), false).Item(), sums[i], 1e-3)
+	}
+}

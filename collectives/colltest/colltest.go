@@ -1,0 +1,347 @@
+// Package colltest is the conformance suite that every collectives backend
+// runs: each check fills per-rank inputs that every rank can recompute,
+// runs one collective and compares the result bit for bit with a
+// reference fold in the canonical order (see collectives' package doc), or
+// exactly for data movement. Checks return errors, so they run inside
+// local.Run and under mpirun alike.
+package colltest
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/tessera-ml/tessera/collectives"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// Case is one collective call to check. Count is the per-rank element
+// count of the tensor (AllReduce, Broadcast, Reduce, Send/Recv), of src
+// (AllGather), of dst (ReduceScatter) or of one block (AllToAll).
+type Case struct {
+	Kind  collectives.Kind
+	DType tensor.DType
+	Op    collectives.RedOp
+	Count int
+	Root  int
+	Seed  uint64
+	// Exact asks for bit-identical results with the canonical order;
+	// backends with their own order (MPI) compare with a tolerance.
+	Exact bool
+}
+
+func (c Case) String() string {
+	return fmt.Sprintf("%s/%s/%s/n=%d/root=%d", c.Kind, c.DType, c.Op, c.Count, c.Root)
+}
+
+// DTypes lists every dtype.
+var DTypes = []tensor.DType{tensor.Float32, tensor.Float64, tensor.BFloat16, tensor.Float16, tensor.Int32, tensor.Int64, tensor.Bool}
+
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Value is rank r's deterministic input element i, as float64, chosen so
+// that no reduction of up to 64 ranks overflows or hits zero: floats are
+// in ±[0.5, 1.5) (products stay finite), integers in ±[1, 3].
+func Value(dt tensor.DType, op collectives.RedOp, seed uint64, r, i int) float64 {
+	h := mix(seed ^ mix(uint64(r)<<32^uint64(i)))
+	neg := h&1 == 1
+	var v float64
+	switch dt {
+	case tensor.Bool:
+		if op == collectives.Prod || op == collectives.Min {
+			// mostly true, so AND is not always false
+			return b2f(h%8 != 0)
+		}
+		return b2f(h%8 == 0)
+	case tensor.Int32, tensor.Int64:
+		v = float64(1 + (h>>8)%3)
+	default:
+		v = 0.5 + float64(h>>11)/float64(1<<53)
+	}
+	if neg {
+		v = -v
+	}
+	return v
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Fill returns a tensor of shape whose element i is Value(dt, op, seed, r, base+i).
+func Fill(dt tensor.DType, op collectives.RedOp, seed uint64, r, base int, shape ...int) *tensor.Tensor {
+	n := tensor.Shape(shape).NumElements()
+	vals := make([]float64, n)
+	for i := range vals {
+		vals[i] = Value(dt, op, seed, r, base+i)
+	}
+	if dt == tensor.Float16 || dt == tensor.BFloat16 {
+		// Round through float32, as stored() and the kernels do.
+		v32 := make([]float32, n)
+		for i, v := range vals {
+			v32[i] = float32(v)
+		}
+		return tensor.FromSlice(v32, shape...).Cast(dt).Contiguous()
+	}
+	return tensor.FromSlice(vals, shape...).Cast(dt).Contiguous()
+}
+
+// stored rounds v to dt's storage and back.
+func stored(dt tensor.DType, v float64) float64 {
+	switch dt {
+	case tensor.Float32:
+		return float64(float32(v))
+	case tensor.BFloat16:
+		return float64(tensor.BFloat16ToFloat32(tensor.Float32ToBFloat16(float32(v))))
+	case tensor.Float16:
+		return float64(tensor.Float16ToFloat32(tensor.Float32ToFloat16(float32(v))))
+	}
+	return v
+}
+
+// Reference is the canonical-order reduction of element i over n ranks,
+// computed in dt's arithmetic (float32 for the 16-bit floats, rounded once).
+func Reference(dt tensor.DType, op collectives.RedOp, seed uint64, n, i int) float64 {
+	var buf [64]float64
+	x := buf[:0]
+	if n > len(buf) {
+		x = make([]float64, n)
+	}
+	x = x[:n]
+	for r := range x {
+		x[r] = stored(dt, Value(dt, op, seed, r, i))
+	}
+	v := refFold(dt, op, x, 0, n)
+	if op == collectives.Avg && n > 1 {
+		switch dt {
+		case tensor.Int32:
+			v = float64(int32(v) / int32(n))
+		case tensor.Int64:
+			v = float64(int64(v) / int64(n))
+		case tensor.Float64:
+			v /= float64(n)
+		default:
+			v = float64(float32(v) / float32(n))
+		}
+	}
+	return stored(dt, v)
+}
+
+func refFold(dt tensor.DType, op collectives.RedOp, x []float64, lo, hi int) float64 {
+	if hi-lo == 1 {
+		return x[lo]
+	}
+	mid := lo + (hi-lo+1)/2
+	a, b := refFold(dt, op, x, lo, mid), refFold(dt, op, x, mid, hi)
+	if dt == tensor.Bool {
+		if op == collectives.Sum || op == collectives.Max {
+			return math.Max(a, b)
+		}
+		return math.Min(a, b)
+	}
+	var v float64
+	switch op {
+	case collectives.Sum, collectives.Avg:
+		v = a + b
+		if dt != tensor.Float64 && dt.IsFloat() {
+			v = float64(float32(a) + float32(b))
+		}
+	case collectives.Prod:
+		v = a * b
+		if dt != tensor.Float64 && dt.IsFloat() {
+			v = float64(float32(a) * float32(b))
+		}
+	case collectives.Min:
+		v = math.Min(a, b)
+	case collectives.Max:
+		v = math.Max(a, b)
+	}
+	switch dt {
+	case tensor.Int32:
+		v = float64(int32(int64(v)))
+	}
+	return v
+}
+
+// values reads a CPU tensor as float64.
+func values(t *tensor.Tensor) []float64 {
+	c := t.Contiguous()
+	n := c.NumElements()
+	out := make([]float64, n)
+	off := c.Offset()
+	switch d := tensor.HostData(c.Storage()).(type) {
+	case []float32:
+		for i := range out {
+			out[i] = float64(d[off+i])
+		}
+	case []float64:
+		copy(out, d[off:off+n])
+	case []uint16:
+		for i := range out {
+			if c.DType() == tensor.BFloat16 {
+				out[i] = float64(tensor.BFloat16ToFloat32(d[off+i]))
+			} else {
+				out[i] = float64(tensor.Float16ToFloat32(d[off+i]))
+			}
+		}
+	case []int32:
+		for i := range out {
+			out[i] = float64(d[off+i])
+		}
+	case []int64:
+		for i := range out {
+			out[i] = float64(d[off+i])
+		}
+	case []bool:
+		for i := range out {
+			out[i] = b2f(d[off+i])
+		}
+	default:
+		panic(fmt.Sprintf("colltest: cannot read %T", d))
+	}
+	return out
+}
+
+func near(dt tensor.DType, got, want float64, exact bool) bool {
+	if got == want || (got != got && want != want) {
+		return true
+	}
+	if exact || !dt.IsFloat() {
+		return false
+	}
+	tol := 1e-12
+	switch dt {
+	case tensor.Float32:
+		tol = 1e-5
+	case tensor.BFloat16:
+		tol = 2e-2
+	case tensor.Float16:
+		tol = 2e-3
+	}
+	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
+}
+
+func compare(what string, dt tensor.DType, got []float64, want func(i int) float64, exact bool) error {
+	for i, g := range got {
+		if w := want(i); !near(dt, g, w, exact) {
+			return fmt.Errorf("%s: element %d of %d: got %v, want %v", what, i, len(got), g, w)
+		}
+	}
+	return nil
+}
+
+// Check runs one case on c and verifies this rank's result.
+func Check(ctx context.Context, c collectives.Comm, cs Case) error {
+	n, r := c.Size(), c.Rank()
+	dt, op, cnt, seed := cs.DType, cs.Op, cs.Count, cs.Seed
+	var err error
+	what := fmt.Sprintf("rank %d: %s", r, cs)
+	switch cs.Kind {
+	case collectives.KindAllReduce, collectives.KindReduce:
+		t := Fill(dt, op, seed, r, 0, cnt)
+		if cs.Kind == collectives.KindAllReduce {
+			err = c.AllReduce(ctx, t, op)
+		} else {
+			err = c.Reduce(ctx, t, op, cs.Root)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if cs.Kind == collectives.KindReduce && r != cs.Root {
+			return compare(what+" (non-root unchanged)", dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, r, i)) }, true)
+		}
+		return compare(what, dt, values(t), func(i int) float64 { return Reference(dt, op, seed, n, i) }, cs.Exact)
+	case collectives.KindBroadcast:
+		t := Fill(dt, op, seed, r, 0, cnt)
+		if err = c.Broadcast(ctx, t, cs.Root); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return compare(what, dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, cs.Root, i)) }, true)
+	case collectives.KindAllGather:
+		src := Fill(dt, op, seed, r, 0, cnt)
+		dst := tensor.Zeros(dt, n, cnt)
+		if err = c.AllGather(ctx, dst, src); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return compare(what, dt, values(dst), func(i int) float64 {
+			return stored(dt, Value(dt, op, seed, i/max(cnt, 1), i%max(cnt, 1)))
+		}, true)
+	case collectives.KindReduceScatter:
+		src := Fill(dt, op, seed, r, 0, n*cnt)
+		dst := tensor.Zeros(dt, cnt)
+		if err = c.ReduceScatter(ctx, dst, src, op); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return compare(what, dt, values(dst), func(i int) float64 { return Reference(dt, op, seed, n, r*cnt+i) }, cs.Exact)
+	case collectives.KindAllToAll:
+		src := Fill(dt, op, seed, r, 0, n*cnt)
+		dst := tensor.Zeros(dt, n*cnt)
+		if err = c.AllToAll(ctx, dst, src); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		// dst block k is src block r of rank k.
+		return compare(what, dt, values(dst), func(i int) float64 {
+			k, j := i/max(cnt, 1), i%max(cnt, 1)
+			return stored(dt, Value(dt, op, seed, k, r*cnt+j))
+		}, true)
+	case collectives.KindSend, collectives.KindRecv:
+		// A ring exchange in one group: send to r+1, receive from r-1.
+		src := Fill(dt, op, seed, r, 0, cnt)
+		dst := tensor.Zeros(dt, cnt)
+		from := (r + n - 1) % n
+		if err = c.Group(ctx, collectives.SendCall(src, (r+1)%n), collectives.RecvCall(dst, from)); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return compare(what, dt, values(dst), func(i int) float64 { return stored(dt, Value(dt, op, seed, from, i)) }, true)
+	case collectives.KindBarrier:
+		if err = c.Barrier(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("colltest: unknown kind %v", cs.Kind)
+}
+
+// Kinds lists the checked calls (KindSend stands for a Send/Recv exchange).
+var Kinds = []collectives.Kind{
+	collectives.KindAllReduce, collectives.KindBroadcast, collectives.KindReduce, collectives.KindAllGather,
+	collectives.KindReduceScatter, collectives.KindAllToAll, collectives.KindSend, collectives.KindBarrier,
+}
+
+// Cases returns every kind × op × dtype × count for a world of n ranks
+// (ops only for the reducing kinds; Avg skipped for Bool), with roots
+// spread over the ranks.
+func Cases(n int, counts []int, exact bool) []Case {
+	var out []Case
+	seed := uint64(1)
+	for _, k := range Kinds {
+		reducing := k == collectives.KindAllReduce || k == collectives.KindReduce || k == collectives.KindReduceScatter
+		for _, dt := range DTypes {
+			ops := []collectives.RedOp{collectives.Sum}
+			if reducing {
+				ops = collectives.RedOps()
+			}
+			for _, op := range ops {
+				if op == collectives.Avg && dt == tensor.Bool {
+					continue
+				}
+				for _, cnt := range counts {
+					seed++
+					if k == collectives.KindBarrier && (dt != tensor.Float32 || cnt != counts[0]) {
+						continue
+					}
+					out = append(out, Case{Kind: k, DType: dt, Op: op, Count: cnt, Root: int(seed) % n, Seed: seed, Exact: exact})
+				}
+			}
+		}
+	}
+	return out
+}

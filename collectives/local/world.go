@@ -1,0 +1,183 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tessera-ml/tessera/collectives"
+)
+
+// slot is what one rank posts for the collective in progress.
+type slot struct {
+	kind       collectives.Kind
+	a, b       collectives.Buffer // the (in-place or dst) buffer and src
+	op         collectives.RedOp
+	root       int
+	color, key int
+}
+
+// world is the state the ranks of one communicator share.
+type world struct {
+	n   int
+	cfg config
+
+	mu      sync.Mutex
+	count   int
+	arrived []bool
+	gen     chan struct{}
+
+	slots []slot
+
+	abortCh   chan struct{}
+	abortOnce sync.Once
+	abortErr  error
+
+	mail [][]chan *message // mail[src][dst]
+
+	splitMu  sync.Mutex
+	splits   map[[2]int]*pendingSplit
+	children []*world
+}
+
+type pendingSplit struct {
+	w    *world
+	left int
+}
+
+func newWorld(n int, cfg config) *world {
+	w := &world{
+		n: n, cfg: cfg,
+		arrived: make([]bool, n),
+		gen:     make(chan struct{}),
+		slots:   make([]slot, n),
+		abortCh: make(chan struct{}),
+		mail:    make([][]chan *message, n),
+		splits:  map[[2]int]*pendingSplit{},
+	}
+	for i := range w.mail {
+		w.mail[i] = make([]chan *message, n)
+		for j := range w.mail[i] {
+			w.mail[i][j] = make(chan *message, 64)
+		}
+	}
+	return w
+}
+
+// abort fails the world and every sub-communicator split from it.
+func (w *world) abort(cause error) { w.abortWith(cause, true) }
+
+// abortWith fails the world; with cascade it also fails every world split
+// from it (a closing rank only fails the worlds it belongs to).
+func (w *world) abortWith(cause error, cascade bool) {
+	w.abortOnce.Do(func() {
+		w.abortErr = fmt.Errorf("%w: %w", collectives.ErrAborted, cause)
+		close(w.abortCh)
+	})
+	if !cascade {
+		return
+	}
+	w.splitMu.Lock()
+	kids := slices.Clone(w.children)
+	w.splitMu.Unlock()
+	for _, c := range kids {
+		c.abort(cause)
+	}
+}
+
+func (w *world) err() error {
+	select {
+	case <-w.abortCh:
+		return w.abortErr
+	default:
+		return nil
+	}
+}
+
+// barrier returns when all ranks have arrived, or an error when the world
+// is aborted or ctx is done first (which aborts the world).
+func (w *world) barrier(ctx context.Context, r int, k collectives.Kind) error {
+	w.mu.Lock()
+	if err := w.err(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	ch := w.gen
+	w.count++
+	w.arrived[r] = true
+	if w.count == w.n {
+		w.count = 0
+		clear(w.arrived)
+		w.gen = make(chan struct{})
+		w.mu.Unlock()
+		close(ch)
+		return nil
+	}
+	w.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-w.abortCh:
+		return w.abortErr
+	case <-ctx.Done():
+		var missing []int
+		w.mu.Lock()
+		if w.gen == ch {
+			for i, a := range w.arrived {
+				if !a {
+					missing = append(missing, i)
+				}
+			}
+		}
+		w.mu.Unlock()
+		if missing == nil {
+			select {
+			case <-ch:
+				return nil
+			default:
+			}
+		}
+		w.abort(fmt.Errorf("rank %d: %s: %w waiting for ranks %v", r, k, ctx.Err(), missing))
+		return w.abortErr
+	}
+}
+
+// message is one Send in flight.
+type message struct {
+	buf   collectives.Buffer
+	from  int
+	state atomic.Int32 // 0 posted, 1 taken by the receiver, 2 withdrawn
+	done  chan struct{}
+	err   error
+}
+
+// check compares every rank's slot with rank 0's.
+func (w *world) check() error {
+	s0 := w.slots[0]
+	for i := 1; i < w.n; i++ {
+		s := w.slots[i]
+		if s.kind != s0.kind {
+			return fmt.Errorf("%w: rank 0 called %s but rank %d called %s", collectives.ErrMismatch, s0.kind, i, s.kind)
+		}
+		k := s.kind
+		if !sameBuf(s.a, s0.a) {
+			return fmt.Errorf("%w: %s: rank 0 passed %s but rank %d passed %s", collectives.ErrMismatch, k, s0.a.Desc(), i, s.a.Desc())
+		}
+		if !sameBuf(s.b, s0.b) {
+			return fmt.Errorf("%w: %s: rank 0 passed src %s but rank %d passed src %s", collectives.ErrMismatch, k, s0.b.Desc(), i, s.b.Desc())
+		}
+		if s.op != s0.op {
+			return fmt.Errorf("%w: %s: rank 0 passed op %s but rank %d passed op %s", collectives.ErrMismatch, k, s0.op, i, s.op)
+		}
+		if s.root != s0.root {
+			return fmt.Errorf("%w: %s: rank 0 passed root %d but rank %d passed root %d", collectives.ErrMismatch, k, s0.root, i, s.root)
+		}
+	}
+	return nil
+}
+
+func sameBuf(a, b collectives.Buffer) bool {
+	return a.DType == b.DType && a.Count == b.Count && slices.Equal(a.Shape, b.Shape)
+}

@@ -44,3 +44,18 @@ func ExampleCrossEntropy() {
 	// loss 0.3729
 	// grad of ignored row [0 0 0]
 }
+
+func ExampleSummary() {
+	g := tensor.NewGenerator(1)
+	m := nn.NewSequential(nn.NewLinear(g, 4, 3, true), nn.NewBatchNorm1d(3), nn.NewReLU())
+	fmt.Print(nn.Summary(m))
+	// Output:
+	// 0.weight                                 float32    [3 4]
+	// 0.bias                                   float32    [3]
+	// 1.weight                                 float32    [3]
+	// 1.bias                                   float32    [3]
+	// 1.running_mean                           float32    [3] (buffer)
+	// 1.running_var                            float32    [3] (buffer)
+	// 1.num_batches_tracked                    int64      [] (buffer)
+	// 21 parameters
+}

@@ -342,3 +342,18 @@ func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	}
 	return x
 }
+
+// Summary lists m's parameters and buffers with their shapes and dtypes,
+// one per line, and the total number of parameters.
+func Summary(m Module) string {
+	var b strings.Builder
+	for _, p := range m.Parameters() {
+		v := p.Param.Value()
+		fmt.Fprintf(&b, "%-40s %-10v %v\n", p.Name, v.DType(), v.Shape())
+	}
+	for _, p := range m.Buffers() {
+		fmt.Fprintf(&b, "%-40s %-10v %v (buffer)\n", p.Name, p.Buffer.DType(), p.Buffer.Shape())
+	}
+	fmt.Fprintf(&b, "%d parameters\n", NumParams(m))
+	return b.String()
+}

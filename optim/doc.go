@@ -8,8 +8,9 @@
 //
 // Every update follows the published algorithm and PyTorch's torch.optim
 // formulas (see each constructor) and is written with tensor ops, so it runs
-// on any device; Adam and AdamW use tensor.AdamUpdate, one fused pass over
-// memory on the CPU.
+// on any device; SGD, Adam and AdamW use tensor.SGDUpdate and
+// tensor.AdamUpdate, one fused pass over memory on the CPU (AVX2 for Adam
+// in float32) or a device's own kernel (tensor.AdamUpdater).
 //
 // A training step:
 //

@@ -87,26 +87,19 @@ func (opt *Optimizer) update(o *Options, w, grad *tensor.Tensor, st *paramState)
 }
 
 func sgd(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	g := grad
-	if o.WeightDecay != 0 {
-		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
-	}
+	var b *tensor.Tensor
+	first := false
 	if o.Momentum != 0 {
-		b := st.bufs[bufMomentum]
+		b = st.bufs[bufMomentum]
 		if b == nil {
-			b = g.Clone()
+			b, first = tensor.ZerosLike(w), true
 			st.bufs[bufMomentum] = b
-		} else {
-			scale(b, o.Momentum)
-			axpy(b, 1-o.Dampening, g)
-		}
-		if o.Nesterov {
-			g = tensor.Add(g, tensor.Affine(b, o.Momentum, 0))
-		} else {
-			g = b
 		}
 	}
-	axpy(w, -o.LR, g)
+	tensor.SGDUpdate(w, grad, b, tensor.SGDHyper{
+		LR: o.LR, Momentum: o.Momentum, Dampening: o.Dampening, WeightDecay: o.WeightDecay,
+		Nesterov: o.Nesterov, First: first,
+	})
 }
 
 func rmsprop(o *Options, w, grad *tensor.Tensor, st *paramState) {

@@ -137,3 +137,121 @@ func adamComposed(w, g, m, v *Tensor, h AdamHyper) {
 	UnaryInto(OpAffine, g2, g2, -h.LR/bc1, 0)
 	AddInto(w, w, g2)
 }
+
+// SGDHyper holds the hyperparameters of one SGD update (see SGDUpdate).
+type SGDHyper struct {
+	LR, Momentum, Dampening, WeightDecay float64
+	Nesterov                             bool
+	// First says that buf holds no history yet: it is set to the gradient
+	// (torch.optim.SGD's first step) instead of being decayed.
+	First bool
+}
+
+// SGDUpdate applies one step of SGD with momentum in place to the parameter
+// w, given its gradient g and momentum buffer buf (nil when Momentum is 0),
+// exactly as torch.optim.SGD computes it:
+//
+//	g' = g + wd·w
+//	buf = g' (First), else buf = μ·buf + (1-dampening)·g'
+//	g'' = g' + μ·buf (Nesterov), else g'' = buf
+//	w = w - lr·g''
+//
+// Operands share shape, floating dtype and device; g is not modified. On
+// the CPU with contiguous operands it is one fused parallel pass; elsewhere
+// it is composed from elementwise ops.
+func SGDUpdate(w, g, buf *Tensor, h SGDHyper) {
+	const op = "tensor.SGDUpdate"
+	ops := []*Tensor{g}
+	if h.Momentum != 0 {
+		if buf == nil {
+			fail(op, "momentum %v needs a buffer", h.Momentum)
+		}
+		ops = append(ops, buf)
+	}
+	for _, t := range ops {
+		if !Shape(t.shape).Equal(w.shape) || t.DType() != w.DType() || t.Device() != w.Device() {
+			fail(op, "operands must share shape, dtype and device: w %v%v on %s, got %v%v on %s",
+				w.DType(), Shape(w.shape), w.Device().Name(), t.DType(), Shape(t.shape), t.Device().Name())
+		}
+	}
+	if !w.DType().IsFloat() {
+		fail(op, "dtype %v is not floating point", w.DType())
+	}
+	contig := w.IsContiguous() && g.IsContiguous() && (h.Momentum == 0 || buf.IsContiguous())
+	if w.Device() == CPU && contig {
+		n := w.NumElements()
+		switch w.DType() {
+		case Float32:
+			var b []float32
+			if h.Momentum != 0 {
+				b = hostSlice[float32](buf, n)
+			}
+			sgdCPU(hostSlice[float32](w, n), hostSlice[float32](g, n), b, h)
+			return
+		case Float64:
+			var b []float64
+			if h.Momentum != 0 {
+				b = hostSlice[float64](buf, n)
+			}
+			sgdCPU(hostSlice[float64](w, n), hostSlice[float64](g, n), b, h)
+			return
+		}
+	}
+	sgdComposed(w, g, buf, h)
+}
+
+func sgdCPU[T float32 | float64](w, g, b []T, h SGDHyper) {
+	lr, mu, wd := T(h.LR), T(h.Momentum), T(h.WeightDecay)
+	damp := T(1 - h.Dampening)
+	l2, mom, nest, first := h.WeightDecay != 0, h.Momentum != 0, h.Nesterov, h.First
+	n := len(w)
+	parallelFor(n, workers(n, 2), func(lo, hi int) {
+		w, g := w[lo:hi], g[lo:hi]
+		g = g[:len(w)]
+		var bb []T
+		if mom {
+			bb = b[lo:hi]
+			bb = bb[:len(w)]
+		}
+		for i := range w {
+			gi := g[i]
+			if l2 {
+				gi += wd * w[i]
+			}
+			if mom {
+				bi := gi
+				if !first {
+					bi = mu*bb[i] + damp*gi
+				}
+				bb[i] = bi
+				if nest {
+					gi += mu * bi
+				} else {
+					gi = bi
+				}
+			}
+			w[i] += -lr * gi
+		}
+	})
+}
+
+// sgdComposed is SGDUpdate built from device ops.
+func sgdComposed(w, g, buf *Tensor, h SGDHyper) {
+	if h.WeightDecay != 0 {
+		g = Add(g, Affine(w, h.WeightDecay, 0))
+	}
+	if h.Momentum != 0 {
+		if h.First {
+			buf.CopyFrom(g)
+		} else {
+			UnaryInto(OpAffine, buf, buf, h.Momentum, 0)
+			AddInto(buf, buf, Affine(g, 1-h.Dampening, 0))
+		}
+		if h.Nesterov {
+			g = Add(g, Affine(buf, h.Momentum, 0))
+		} else {
+			g = buf
+		}
+	}
+	AddInto(w, w, Affine(g, -h.LR, 0))
+}

@@ -54,7 +54,7 @@ func ParseDType(s string) (DType, error) {
 
 func (d DType) check(op string) {
 	if d >= numDTypes {
-		panic(fmt.Sprintf("%s: invalid dtype %d", op, uint8(d)))
+		fail(op, "invalid dtype %d", uint8(d))
 	}
 }
 

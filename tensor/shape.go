@@ -49,7 +49,7 @@ func (s Shape) String() string {
 func checkShape(op string, shape []int) {
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("%s: negative dimension in shape %v", op, Shape(shape)))
+			fail(op, "negative dimension in shape %v", Shape(shape))
 		}
 	}
 }
@@ -105,7 +105,7 @@ func normAxis(op string, axis, ndim int) int {
 		axis += ndim
 	}
 	if axis < 0 || axis >= ndim {
-		panic(fmt.Sprintf("%s: axis %d out of range for %d dimensions", op, axis, ndim))
+		fail(op, "axis %d out of range for %d dimensions", axis, ndim)
 	}
 	return axis
 }
@@ -123,7 +123,7 @@ func normAxes(op string, axes []int, ndim int) []int {
 	for _, a := range axes {
 		a = normAxis(op, a, ndim)
 		if seen[a] {
-			panic(fmt.Sprintf("%s: axis %d repeated in %v", op, a, axes))
+			fail(op, "axis %d repeated in %v", a, axes)
 		}
 		seen[a] = true
 	}

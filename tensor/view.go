@@ -59,6 +59,12 @@ func viewStrides(shape, strides, newShape []int) ([]int, bool) {
 	if Shape(shape).NumElements() == 0 {
 		return contiguousStrides(newShape), true
 	}
+	if len(shape) == 0 { // a 0-d tensor: any shape of one element is a view
+		for i := range out {
+			out[i] = 1
+		}
+		return out, true
+	}
 	viewD := len(newShape) - 1
 	chunkBase := 0
 	if len(strides) > 0 {

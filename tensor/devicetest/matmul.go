@@ -94,7 +94,7 @@ func testMatMul(e *env) {
 		{m: 17, k: 33, n: 9, transB: true},
 		{m: 17, k: 33, n: 9, transA: true, stepB: true},
 		{m: 64, k: 70, n: 65},
-		{m: 65, k: 130, n: 67, transA: true, transB: true, dstT: true},
+		{m: 45, k: 70, n: 37, transA: true, transB: true, dstT: true},
 		{m: 1, k: 300, n: 1},
 		{m: 300, k: 1, n: 200},
 		{m: 0, k: 3, n: 4}, {m: 3, k: 0, n: 4}, {m: 3, k: 4, n: 0},
@@ -104,7 +104,7 @@ func testMatMul(e *env) {
 		{batch: []int{3}, m: 33, k: 40, n: 35, stepA: true, stepB: true, dstT: true},
 		{batch: []int{5}, m: 2, k: 0, n: 3},
 		{batch: []int{0}, m: 2, k: 3, n: 3},
-		{batch: []int{64}, m: 16, k: 16, n: 16, transB: true},
+		{batch: []int{40}, m: 12, k: 16, n: 12, transB: true},
 	}
 	dts := append(append([]tensor.DType{}, floatDTypes...), intDTypes...)
 	adder, hasAdd := e.dev.(tensor.MatMulAdder)

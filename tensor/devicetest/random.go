@@ -142,7 +142,7 @@ func testRandomFill(e *env) {
 		for _, dt := range c.dts {
 			for si, s := range streams {
 				for hi, sh := range shapes {
-					if hi >= 5 && si%2 == 1 {
+					if hi >= 5 && si != 0 && si != 3 {
 						continue // the large shapes with a few of the streams
 					}
 					dst := e.newOperand(dt, sh.shape, sh.l, e.defaultGen(dt))

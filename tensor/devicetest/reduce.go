@@ -150,6 +150,9 @@ func testReduce(e *env) {
 				src = e.newOperand(dt, []int{96, 40}, permuted, gen)
 				e.reduceRun(op, name+" leading axis of a row-major tensor", src, 1, contiguous)
 				src = e.newOperand(dt, []int{96, 4, 10}, permuted, gen)
+				if dt != tensor.Float32 && dt != tensor.Int32 {
+					continue
+				}
 				if maxNred > 1 {
 					e.reduceRun(op, name+" leading axes of a row-major tensor", src, 2, contiguous)
 					src = e.newOperand(dt, []int{300, 250}, contiguous, gen)
@@ -300,12 +303,12 @@ func testSoftmax(e *env) {
 			dst := e.newOperand(dt, []int{len(rows), 5}, contiguous, gen)
 			run("masked rows and large offsets", src, dst)
 			// many rows (parallel) and long rows
-			src = e.newOperand(dt, []int{600, 70}, contiguous, gen)
-			dst = e.newOperand(dt, []int{600, 70}, contiguous, gen)
-			run("600x70", src, dst)
-			src = e.newOperand(dt, []int{70, 600}, permuted, gen)
-			dst = e.newOperand(dt, []int{70, 600}, contiguous, gen)
-			run("70x600 transposed", src, dst)
+			src = e.newOperand(dt, []int{300, 70}, contiguous, gen)
+			dst = e.newOperand(dt, []int{300, 70}, contiguous, gen)
+			run("300x70", src, dst)
+			src = e.newOperand(dt, []int{70, 300}, permuted, gen)
+			dst = e.newOperand(dt, []int{70, 300}, contiguous, gen)
+			run("70x300 transposed", src, dst)
 		}
 	}
 }

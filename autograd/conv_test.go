@@ -129,3 +129,20 @@ func TestCol2ImIsAdjoint(t *testing.T) {
 	require.Panics(t, func() { tensor.Im2Col(randn(3, 8, 7), p) })
 	require.Panics(t, func() { Conv2d(Constant(x), Constant(randn(4, 2, 3, 3)), nil, tensor.ConvParams{}, 1) })
 }
+
+// Strided (non-contiguous) inputs are read in place and give the same result.
+func TestConv2dStridedInput(t *testing.T) {
+	x := randn(3, 2, 6, 5)
+	xt := Permute(Constant(x.Permute(1, 0, 2, 3).Contiguous()), 1, 0, 2, 3) // same values, strided
+	require.False(t, xt.Value().IsContiguous())
+	w := Constant(randn(4, 2, 3, 3))
+	p := tensor.ConvParams{StrideH: 2, PadW: 1}
+	want := Conv2d(Constant(x), w, nil, p, 1).Value()
+	got := Conv2d(xt, w, nil, p, 1).Value()
+	require.True(t, tensor.AllClose(want, got, 1e-12, 1e-12))
+	// Stacked convolutions consume the strided output of the previous one.
+	w2 := Constant(randn(3, 4, 2, 2))
+	y := Conv2d(Conv2d(Constant(x), w, nil, tensor.ConvParams{PadH: 1, PadW: 1}, 1), w2, nil, tensor.ConvParams{}, 1)
+	y2 := Conv2d(Constant(Conv2d(Constant(x), w, nil, tensor.ConvParams{PadH: 1, PadW: 1}, 1).Value().Contiguous()), w2, nil, tensor.ConvParams{}, 1)
+	require.True(t, tensor.AllClose(y.Value(), y2.Value(), 1e-12, 1e-12))
+}

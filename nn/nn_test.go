@@ -535,3 +535,28 @@ func TestMisusePanicsNameOpAndShapes(t *testing.T) {
 		}()
 	}
 }
+
+// Float32 models stay float32 end to end: outputs, losses and gradients.
+func TestFloat32Throughout(t *testing.T) {
+	g := tensor.NewGenerator(4)
+	conv := NewSequential(NewConv2d(g, 2, 4, tensor.ConvParams{KH: 3, KW: 3, PadH: 1, PadW: 1}, 2, true),
+		NewBatchNorm2d(4), NewGELU(), NewAvgPool2d(2, 0, 0), NewMaxPool2d(2, 0, 0), NewFlatten(), NewDropout(g, 0.2), NewLinear(g, 4, 3, true))
+	attn := NewSequential(NewMultiHeadAttention(g, 8, 2, true), NewLayerNorm([]int{8}), NewSigmoid(), NewTanh())
+	emb := NewEmbedding(g, 10, 8)
+	x := autograd.Constant(g.Normal(0, 1, tensor.Float32, 2, 2, 4, 4))
+	out := conv.Forward(x)
+	require.Equal(t, tensor.Float32, out.DType())
+	loss := autograd.Add(CrossEntropy(out, tensor.FromSlice([]int64{1, 2}, 2), LabelSmoothing(0.1)),
+		BCEWithLogits(out, autograd.Constant(tensor.Full(0.5, tensor.Float32, 2, 3))))
+	seq := attn.Forward(emb.Lookup(tensor.FromSlice([]int64{1, 2, 3, 4, 5, 6}, 2, 3)))
+	require.Equal(t, tensor.Float32, seq.DType())
+	loss = autograd.Add(loss, MSELoss(seq, autograd.Constant(tensor.Zeros(tensor.Float32, 2, 3, 8))))
+	require.Equal(t, tensor.Float32, loss.DType())
+	require.NoError(t, loss.Backward())
+	for _, m := range []Module{conv, attn, emb} {
+		for _, p := range m.Parameters() {
+			require.NotNil(t, p.Param.Grad(), p.Name)
+			require.Equal(t, tensor.Float32, p.Param.Grad().DType(), p.Name)
+		}
+	}
+}

@@ -254,6 +254,8 @@ func (d *Device) Close() error {
 	d.closed = true
 	b := d.blas
 	d.blas = nil
+	k := d.kernels
+	d.kernels = nil
 	var ss []*Stream
 	for _, s := range d.streams {
 		ss = append(ss, s)
@@ -268,6 +270,11 @@ func (d *Device) Close() error {
 	keep(d.Synchronize())
 	if b != nil {
 		keep(b.destroy())
+	}
+	if k != nil {
+		for _, m := range k.mods {
+			keep(m.Unload())
+		}
 	}
 	keep(d.alloc.EmptyCache())
 	for _, s := range ss {

@@ -211,7 +211,7 @@ func Detach(v *Var) *Var { return v.Detach() }
 // goroutine's id (parsed from runtime.Stack, about a microsecond).
 var (
 	noGradActive atomic.Int32 // goroutines with an open scope
-	noGradMu     sync.Mutex
+	noGradMu     sync.RWMutex
 	noGradScopes = map[uint64]int{}
 )
 
@@ -269,7 +269,7 @@ func IsGradEnabled() bool {
 		return true
 	}
 	id := goid()
-	noGradMu.Lock()
-	defer noGradMu.Unlock()
+	noGradMu.RLock()
+	defer noGradMu.RUnlock()
 	return noGradScopes[id] == 0
 }

@@ -161,6 +161,9 @@ func gradCheckCases() []gcCase {
 		unaryCase("MaxPool2d/padded", func(x *Var) *Var {
 			return MaxPool2d(x, tensor.ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 		}, randn(1, 2, 5, 5)),
+		{name: "Checkpoint", f: func(x []*Var) *Var {
+			return Checkpoint(func(xs []*Var) *Var { return Tanh(MatMul(xs[0], Exp(xs[1]))) }, x[0], x[1])
+		}, inputs: []*tensor.Tensor{randn(3, 4), randn(4, 2)}, noSecond: true},
 		unaryCase("AvgPool2d", func(x *Var) *Var {
 			return AvgPool2d(x, tensor.ConvParams{KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1})
 		}, randn(2, 2, 4, 4)),

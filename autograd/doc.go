@@ -26,6 +26,10 @@
 // the leaf's gradient is final, last layer first, so a data-parallel trainer
 // can start reducing early gradients while the rest of the pass runs.
 //
+// Checkpoint trades compute for memory: it drops a block's activations
+// and recomputes them in the backward pass. GradCheck compares a
+// function's gradients with central differences in float64.
+//
 // NoGrad scopes (and the DisableGrad guard) disable recording in the
 // goroutine that opens them, as PyTorch's grad mode is per thread; other
 // goroutines keep recording. Backward passes never depend on the mode and

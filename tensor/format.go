@@ -22,7 +22,19 @@ func (t *Tensor) String() string {
 	}
 	c := t.To(CPU)
 	vals := c.Float64s()
+	if len(vals) == 0 && len(c.shape) > 0 {
+		return "[]" // NumPy prints every empty array so
+	}
 	summarise := len(vals) > printThreshold
+	var shownAt []int // when summarising: the elements printed; only they set the format
+	if summarise {
+		shownAt = shownIndices(c.shape)
+		all := vals
+		vals = make([]float64, len(shownAt))
+		for k, i := range shownAt {
+			vals[k] = all[i]
+		}
+	}
 	isF := c.DType().IsFloat()
 	format := func(v float64) string {
 		switch {
@@ -39,8 +51,18 @@ func (t *Tensor) String() string {
 	width := 0
 	if isF {
 		bits := 32
-		if c.DType() == Float64 {
+		switch c.DType() {
+		case Float64:
 			bits = 64
+		case BFloat16, Float16:
+			// the shortest decimals that round back to the 16-bit value, as
+			// NumPy prints float16 (0.1, not float32's 0.099975586)
+			bits = 64
+			short := make([]float64, len(vals))
+			for i, v := range vals {
+				short[i] = shortest16(c.DType(), v)
+			}
+			vals = short
 		}
 		strs = formatFloats(vals, bits)
 	} else {
@@ -51,6 +73,13 @@ func (t *Tensor) String() string {
 	}
 	for _, st := range strs {
 		width = max(width, len(st))
+	}
+	if summarise {
+		all := make([]string, Shape(c.shape).NumElements())
+		for k, i := range shownAt {
+			all[i] = strs[k]
+		}
+		strs = all
 	}
 	if len(c.shape) == 0 {
 		return strs[0]
@@ -89,6 +118,44 @@ func (t *Tensor) String() string {
 	}
 	rec(0, 0)
 	return b.String()
+}
+
+// shortest16 returns the value with the fewest significant decimal digits
+// that rounds to v in the 16-bit float dtype dt.
+func shortest16(dt DType, v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	for prec := 0; prec < 17; prec++ {
+		p, err := strconv.ParseFloat(strconv.FormatFloat(v, 'e', prec, 64), 64)
+		if err == nil && roundTo(dt, p) == v {
+			return p
+		}
+	}
+	return v
+}
+
+// shownIndices returns the row-major positions of the elements a summarised
+// print shows: edgeItems at each end of every axis longer than 2·edgeItems.
+func shownIndices(shape []int) []int {
+	strides := contiguousStrides(shape)
+	var out []int
+	var rec func(axis, off int)
+	rec = func(axis, off int) {
+		if axis == len(shape) {
+			out = append(out, off)
+			return
+		}
+		n := shape[axis]
+		for i := 0; i < n; i++ {
+			if n > 2*edgeItems && i == edgeItems {
+				i = n - edgeItems
+			}
+			rec(axis+1, off+i*strides[axis])
+		}
+	}
+	rec(0, 0)
+	return out
 }
 
 // formatFloats formats values the way NumPy prints a float array: at most
@@ -145,8 +212,9 @@ func formatFloats(vals []float64, bits int) []string {
 			}
 		}
 		out[i] = s
-		ip, fp, _ := strings.Cut(s, ".")
-		intW, fracW = max(intW, len(ip)), max(fracW, len(fp))
+		if ip, fp, ok := strings.Cut(s, "."); ok { // nan and inf do not widen the columns
+			intW, fracW = max(intW, len(ip)), max(fracW, len(fp))
+		}
 	}
 	for i, s := range out {
 		ip, fp, ok := strings.Cut(s, ".")

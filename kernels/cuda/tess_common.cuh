@@ -34,6 +34,12 @@ struct TessStrided {
 // Offsets of the three operands for linear (row-major) element index i.
 __device__ __forceinline__ void tess_offsets(const TessStrided& d, i64 i, i64* o0, i64* o1, i64* o2) {
   i64 a = 0, b = 0, c = 0;
+  if (d.ndim == 1) {  // fast path: the host coalesces contiguous operands to 1-D
+    *o0 = i * d.stride[0][0];
+    *o1 = i * d.stride[1][0];
+    *o2 = i * d.stride[2][0];
+    return;
+  }
 #pragma unroll 1
   for (int k = d.ndim - 1; k >= 0; k--) {
     i64 s = d.shape[k];
@@ -102,6 +108,9 @@ struct OpMin { template <typename T> __device__ T operator()(T a, T b) const { r
 // 32 T values. Deterministic: a fixed tree for a given blockDim.
 template <typename T, typename Op>
 __device__ __forceinline__ T block_reduce(T v, T identity, Op op, T* shm) {
+#ifdef TESS_HOST_EMU
+  return v;  // host emulation (cuda/emu_test.go) runs one thread per block
+#endif
   for (int m = 16; m > 0; m >>= 1) v = op(v, t_shfl_xor(v, m));
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();  // shm may be in use by a previous reduction

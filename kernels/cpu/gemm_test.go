@@ -143,11 +143,15 @@ func testGemm[T float](t *testing.T, f gemmFunc[T], tol float64) {
 }
 
 // forKernels runs f once with every kernel this CPU and build have (avx512,
-// avx2, generic), restoring the default afterwards.
+// avx2, generic), restoring the default afterwards. Under -short or the race
+// detector only the default kernel runs.
 func forKernels(t *testing.T, f func(t *testing.T)) {
 	def := Kernel()
 	defer useKernel(def)
 	for _, ks := range kernelSets {
+		if (testing.Short() || raceEnabled) && ks.name != def {
+			continue
+		}
 		require.True(t, useKernel(ks.name))
 		t.Run(ks.name, f)
 	}

@@ -9,6 +9,12 @@ func binaryResult(op string, bop BinaryOp, a, b *Tensor) (shape []int, dt DType)
 		fail(op, "shapes %v and %v do not broadcast", Shape(a.shape), Shape(b.shape))
 	}
 	dt = promote(a.DType(), b.DType())
+	if dt == Bool && !bop.isLogical() && bop != OpEq && bop != OpNe {
+		if !bop.isCompare() {
+			fail(op, "arithmetic on bool tensors %v and %v", Shape(a.shape), Shape(b.shape))
+		}
+		dt = Int64 // false < true, as in NumPy
+	}
 	if (bop == OpDiv || bop == OpPow) && !dt.IsFloat() {
 		dt = Float32 // true division, as in NumPy and PyTorch
 	}

@@ -7,8 +7,13 @@ func reduce(op string, rop ReduceOp, x *Tensor, keepDim bool, outDT DType, axes 
 	nd := len(x.shape)
 	axes = normAxes(op, axes, nd)
 	isRed := make([]bool, nd)
+	redN := 1
 	for _, a := range axes {
 		isRed[a] = true
+		redN *= x.shape[a]
+	}
+	if redN == 0 && rop != ReduceSum && rop != ReduceProd {
+		fail(op, "reduction over the empty axes %v of shape %v has no identity", axes, Shape(x.shape))
 	}
 	perm := make([]int, 0, nd)
 	var kept []int
@@ -135,10 +140,12 @@ func LogSumExp(x *Tensor, keepDim bool, axes ...int) *Tensor {
 
 // All reports, over axes, whether every element is non-zero (Bool result).
 func All(x *Tensor, keepDim bool, axes ...int) *Tensor {
-	return reduce("tensor.All", ReduceMin, x.Cast(Bool), keepDim, Bool, axes)
+	// a product of 0/1 values: true over empty axes, like NumPy's all
+	return reduce("tensor.All", ReduceProd, x.Cast(Bool), keepDim, Bool, axes)
 }
 
 // Any reports, over axes, whether some element is non-zero (Bool result).
 func Any(x *Tensor, keepDim bool, axes ...int) *Tensor {
-	return reduce("tensor.Any", ReduceMax, x.Cast(Bool), keepDim, Bool, axes)
+	// a sum of 0/1 values stored as bool: false over empty axes
+	return reduce("tensor.Any", ReduceSum, x.Cast(Bool), keepDim, Bool, axes)
 }

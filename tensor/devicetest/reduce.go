@@ -80,6 +80,9 @@ func (e *env) reduceRun(op tensor.ReduceOp, what string, src operand, nred int, 
 	if dt == tensor.Bool && op == tensor.ReduceProd {
 		odt = tensor.Bool // All
 	}
+	if dt == tensor.Bool && op == tensor.ReduceSum && len(src.shape)%2 == 1 {
+		odt = tensor.Bool // Any (odd ranks; even ranks count into Int64)
+	}
 	dshape := src.shape[:len(src.shape)-nred]
 	dst := e.newOperand(odt, dshape, dl, e.defaultGen(odt))
 	e.dev.Reduce(op, dst.view(), src.view(), nred)

@@ -8,7 +8,7 @@ deps:
 	$(GO) mod download
 
 demo: deps
-	$(GO) run ./examples/tour
+	$(GO) run ./examples/quickstart
 
 test: deps lint test-unit test-purego test-race fuzz
 

@@ -49,6 +49,11 @@ func ReduceKernel(op string, t DType) string   { return "tess_reduce_" + op + "_
 func RowKernel(name string, t DType) string    { return "tess_" + name + "_" + string(t) }
 func PhiloxKernel(dist string, t DType) string { return "tess_philox_" + dist + "_" + string(t) }
 
+// CoreModules are the kernels/cuda modules whose kernels KernelNames
+// lists (other modules, such as a tensor device's own kernels, may be
+// embedded beside them; Kernels loads them all).
+var CoreModules = []string{"elementwise", "index", "optim", "random", "reduce"}
+
 // rowKernels are the per-row kernels of reduce.cu, index.cu and optim.cu
 // (instantiated for f32 and f64).
 var rowKernels = []string{"softmax", "log_softmax", "softmax_bwd", "log_softmax_bwd",

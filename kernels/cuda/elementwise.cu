@@ -75,6 +75,9 @@ UNARY_OPS(DEF_UNARY)
 BINARY_OPS(DEF_BINARY)
 
 // ---------------- conversions (tess_convert.cuh) ----------------
+// float -> f16/bf16 round to nearest even; float -> int truncates toward
+// zero and saturates (NaN -> 0); i64 -> i32 keeps the low 32 bits (wraps,
+// as C and PyTorch do); integers -> floats round to nearest even.
 // Storage type and conversions to/from a "wide" value for each dtype.
 struct F32 { typedef float S; };
 struct F64 { typedef double S; };

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates kernels/cuda/ptx/*.ptx from kernels/cuda/*.cu (run by `make kernels`).
+#   kernels/cuda/gen.sh                 # every .cu file
+#   kernels/cuda/gen.sh elementwise.cu  # only these (names relative to kernels/cuda)
 #
 # Compiler: nvcc from Debian bookworm non-free's nvidia-cuda-toolkit
 # (11.8.89), which emits PTX ISA 7.8 -- loadable by any driver from CUDA
@@ -28,7 +30,9 @@ version=$("$NVCC" --version | grep -i 'release' | head -1)
 mkdir -p ptx
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for src in *.cu; do
+# Arguments: the .cu files to compile (default: all of them).
+if [ $# -gt 0 ]; then srcs=("$@"); else srcs=(*.cu); fi
+for src in "${srcs[@]}"; do
   name=${src%.cu}
   "$NVCC" -ptx -arch="$ARCH" -O3 -std=c++14 -o "$tmp/$name.ptx" "$src"
   # Sources: the .cu file and the local headers it includes.

@@ -64,6 +64,17 @@ func newCNN(g *tensor.Generator, dev tensor.Device) nn.Module {
 // clearGrad selects optim.ClearGrad (set to nil) over ZeroGrad (zero in place).
 var clearGrad bool
 
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func median(x []float64) float64 {
+	x = slices.Sorted(slices.Values(x))
+	n := len(x)
+	if n%2 == 0 {
+		return (x[n/2-1] + x[n/2]) / 2
+	}
+	return x[n/2]
+}
+
 type result struct {
 	Model     string  `json:"model"`
 	Batch     int     `json:"batch"`
@@ -72,6 +83,11 @@ type result struct {
 	Steps     int     `json:"steps"`
 	MinMs     float64 `json:"min_ms"`
 	Loss      float64 `json:"final_loss"`
+	// Medians of the step's phases: zero-grad + forward + loss, backward,
+	// optimizer step (Tessera only).
+	ForwardMs  float64 `json:"forward_ms,omitempty"`
+	BackwardMs float64 `json:"backward_ms,omitempty"`
+	OptimMs    float64 `json:"optim_ms,omitempty"`
 	// With -torch: PyTorch's median for the same case and the ratio
 	// Tessera/PyTorch (below 1: Tessera is faster).
 	TorchMs float64 `json:"torch_ms_per_step,omitempty"`
@@ -118,20 +134,28 @@ func runCase(name string, batch, warmup, steps int, dev tensor.Device) (result, 
 	opt := optim.NewAdam(params, optim.Options{LR: 1e-3})
 	xv := autograd.Constant(x)
 	var loss float64
+	// phase times of the last step (forward, backward, optimizer), in ms;
+	// on an asynchronous device they measure enqueueing, not running.
+	var ph [3]float64
 	step := func() error {
+		t0 := time.Now()
 		if clearGrad {
 			opt.ClearGrad()
 		} else {
 			opt.ZeroGrad()
 		}
 		l := nn.CrossEntropy(m.Forward(xv), y)
+		t1 := time.Now()
 		if err := l.Backward(); err != nil {
 			return err
 		}
+		t2 := time.Now()
 		if err := opt.Step(); err != nil {
 			return err
 		}
+		t3 := time.Now()
 		loss = l.Item() // waits for the device
+		ph = [3]float64{ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2))}
 		return nil
 	}
 	for range warmup {
@@ -140,19 +164,20 @@ func runCase(name string, batch, warmup, steps int, dev tensor.Device) (result, 
 		}
 	}
 	times := make([]float64, steps)
+	var phases [3][]float64
 	for i := range times {
 		t0 := time.Now()
 		if err := step(); err != nil {
 			return result{}, err
 		}
-		times[i] = float64(time.Since(t0).Microseconds()) / 1000
+		times[i] = ms(time.Since(t0))
+		for j := range ph {
+			phases[j] = append(phases[j], ph[j])
+		}
 	}
-	slices.Sort(times)
-	med := times[len(times)/2]
-	if len(times)%2 == 0 {
-		med = (times[len(times)/2-1] + times[len(times)/2]) / 2
-	}
-	return result{Model: name, Batch: batch, MsPerStep: med, MinMs: times[0], Threads: runtime.GOMAXPROCS(0), Steps: steps, Loss: loss}, nil
+	return result{Model: name, Batch: batch, MsPerStep: median(times), MinMs: slices.Min(times),
+		Threads: runtime.GOMAXPROCS(0), Steps: steps, Loss: loss,
+		ForwardMs: median(phases[0]), BackwardMs: median(phases[1]), OptimMs: median(phases[2])}, nil
 }
 
 func main() {
@@ -166,6 +191,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "with -torch: alternate Tessera and PyTorch this many times per case and keep each one's best median")
 	python := flag.String("python", "/usr/bin/python3", "python with torch, for -torch")
 	script := flag.String("script", "bench/compare/train_torch.py", "the PyTorch script, for -torch")
+	phases := flag.Bool("phases", false, "also print the median forward, backward and optimizer times")
 	flag.BoolVar(&clearGrad, "clear-grad", false, "drop gradients (optim.ClearGrad) instead of zeroing them in place")
 	flag.Parse()
 	dev, err := tensor.GetDevice(*devName)
@@ -237,6 +263,9 @@ func main() {
 			fmt.Printf("%-6s %6d %12.2f %10.2f %8d %12.2f %8.2f\n", r.Model, r.Batch, r.MsPerStep, r.MinMs, r.Threads, r.TorchMs, r.Ratio)
 		} else {
 			fmt.Printf("%-6s %6d %12.2f %10.2f %8d\n", r.Model, r.Batch, r.MsPerStep, r.MinMs, r.Threads)
+		}
+		if *phases && !*asJSON {
+			fmt.Printf("       phases: forward %.2f ms, backward %.2f ms, optimizer %.2f ms\n", r.ForwardMs, r.BackwardMs, r.OptimMs)
 		}
 	}
 }

@@ -99,7 +99,7 @@ func Train(m Model, cfg Config) (Result, error) {
 	const classes = 10
 	model := m.New(tensor.NewGenerator(cfg.Seed), rows, cols, classes, dev)
 	opt := optim.NewAdam(nn.Params(model), optim.Options{LR: cfg.LR})
-	first := 0
+	first, prevSteps := 0, 0
 	if cfg.Checkpoint != "" {
 		c, err := checkpoint.Load(cfg.Checkpoint)
 		switch {
@@ -107,7 +107,7 @@ func Train(m Model, cfg Config) (Result, error) {
 			if err := c.Restore(model.StateDict(), opt); err != nil {
 				return res, err
 			}
-			first = c.Meta.Epoch
+			first, prevSteps = c.Meta.Epoch, c.Meta.Step
 			res.Resumed = true
 		case errors.Is(err, fs.ErrNotExist):
 		default:
@@ -119,11 +119,10 @@ func Train(m Model, cfg Config) (Result, error) {
 		Batch: cfg.Batch, Epochs: cfg.Epochs, FirstEpoch: first, Seed: cfg.Seed, Device: dev,
 		Progress: cfg.Progress,
 	}
-	steps := opt.StepCount(nn.Params(model)[0])
 	if cfg.Checkpoint != "" {
 		fcfg.OnEpoch = func(epoch int, r *fit.Result) error {
 			return checkpoint.Save(cfg.Checkpoint, model.StateDict(), opt,
-				checkpoint.Meta{Step: steps + r.Steps, Epoch: epoch + 1, Extra: map[string]string{"model": m.Name}})
+				checkpoint.Meta{Step: prevSteps + r.Steps, Epoch: epoch + 1, Extra: map[string]string{"model": m.Name}})
 		}
 	}
 	r, err := fit.Run(fcfg)

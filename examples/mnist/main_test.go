@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tessera-ml/tessera/checkpoint"
 	"github.com/tessera-ml/tessera/examples/internal/idxtrain"
 )
 
@@ -36,6 +37,10 @@ func TestTrain(t *testing.T) {
 	require.Equal(t, 8, second.Steps)
 	require.Equal(t, full.EpochLoss[1], second.EpochLoss[0], "resumed epoch 2 equals the uninterrupted one")
 	require.Equal(t, full.TestAccuracy, second.TestAccuracy)
+	c, err := checkpoint.Load(cfg.Checkpoint)
+	require.NoError(t, err)
+	require.Equal(t, checkpoint.Meta{Step: 16, Epoch: 2, Extra: map[string]string{"model": "mnist"}}, c.Meta)
+	require.Equal(t, "Adam", c.OptimKind)
 
 	cfg.Data = filepath.Join(dir, "missing")
 	_, err = idxtrain.Train(model, cfg)

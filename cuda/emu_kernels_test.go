@@ -473,46 +473,58 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 		}
 	}
 
-	// Philox fills: uniform bit-exact, normal within 1 ulp of the Go reference.
-	const nr = 103
-	seed, off := uint64(0xfeedface12345678), uint64(77)
-	pr := emuZeros(t, e, 4*nr)
-	e.launch(t, PhiloxKernel("uniform", F32), int64(nr), seed, off, float32(-1), float32(1), pr)
-	u := emuDownload[float32](t, e, pr, nr)
-	for j := 0; j < nr; j++ {
-		require.Equal(t, refUniformF32(seed, off, j, -1, 1), u[j], "uniform %d", j)
-	}
-	e.launch(t, PhiloxKernel("normal", F32), int64(nr), seed, off, 0.5, 2.0, pr)
-	z := emuDownload[float32](t, e, pr, nr)
-	for j := 0; j < nr; j++ {
-		w := refNormalF32(seed, off, j, 0.5, 2)
-		require.LessOrEqual(t, math.Abs(float64(int64(math.Float32bits(w))-int64(math.Float32bits(z[j])))), 1.0, "normal %d", j)
-	}
-	e.launch(t, PhiloxKernel("bernoulli", F32), int64(nr), seed, off, float32(0.3), pr)
-	bern := emuDownload[float32](t, e, pr, nr)
-	for j := 0; j < nr; j++ {
-		want := float32(0)
-		if refUniformF32(seed, off, j, 0, 1) < 0.3 {
-			want = 1
+	// Philox fills (the stream of tensor/philox.go): uniform and Bernoulli
+	// bit-exact, normal within 1 ulp of the Go reference.
+	for _, off := range []uint64{77, 80, 3} { // offsets in words, not only multiples of 4
+		const nr = 103
+		seed := uint64(0xfeedface12345678)
+		pr := emuZeros(t, e, 4*nr)
+		e.launch(t, PhiloxKernel("uniform", F32), int64(nr), seed, off, -1.0, 1.0, pr)
+		u := emuDownload[float32](t, e, pr, nr)
+		for j := 0; j < nr; j++ {
+			require.Equal(t, refUniformF32(seed, off, j, -1, 1), u[j], "uniform %d", j)
 		}
-		require.Equal(t, want, bern[j])
-	}
-	pbits := emuZeros(t, e, 16*3)
-	e.launch(t, "tess_philox_bits", int64(3), seed, off, pbits)
-	bits := emuDownload[uint32](t, e, pbits, 12)
-	for i := 0; i < 3; i++ {
-		blk := refBlock(seed, off+uint64(i))
-		require.Equal(t, blk[:], bits[4*i:4*i+4])
-	}
-	// uniform f64: two 32-bit words per double, two doubles per block.
-	pd := emuZeros(t, e, 8*5)
-	e.launch(t, PhiloxKernel("uniform", F64), int64(5), seed, off, 0.0, 1.0, pd)
-	ud := emuDownload[float64](t, e, pd, 5)
-	for j := 0; j < 5; j++ {
-		x := refBlock(seed, off+uint64(j/2))
-		l := j % 2
-		w := float64((uint64(x[2*l])<<32|uint64(x[2*l+1]))>>11) * 0x1p-53
-		require.Equal(t, w, ud[j])
+		e.launch(t, PhiloxKernel("uniform", F32), int64(nr), seed, off, 1.0, 1+0x1p-30, pr)
+		u = emuDownload[float32](t, e, pr, nr)
+		for j := 0; j < nr; j++ {
+			require.Equal(t, refUniformF32(seed, off, j, 1, 1+0x1p-30), u[j], "clamped uniform %d", j)
+			require.Less(t, float64(u[j]), 1+0x1p-30)
+		}
+		e.launch(t, PhiloxKernel("normal", F32), int64(nr), seed, off, 0.5, 2.0, pr)
+		z := emuDownload[float32](t, e, pr, nr)
+		for j := 0; j < nr; j++ {
+			w := refNormalF32(seed, off, j, 0.5, 2)
+			require.LessOrEqual(t, math.Abs(float64(int64(math.Float32bits(w))-int64(math.Float32bits(z[j])))), 1.0, "normal %d", j)
+		}
+		e.launch(t, PhiloxKernel("bernoulli", F32), int64(nr), seed, off, 0.3, pr)
+		bern := emuDownload[float32](t, e, pr, nr)
+		for j := 0; j < nr; j++ {
+			want := float32(0)
+			if float64(refWord(seed, off+uint64(j))>>8)*0x1p-24 < 0.3 {
+				want = 1
+			}
+			require.Equal(t, want, bern[j])
+		}
+		pbits := emuZeros(t, e, 4*9)
+		e.launch(t, "tess_philox_bits", int64(9), seed, off, pbits)
+		bits := emuDownload[uint32](t, e, pbits, 9)
+		for i := 0; i < 9; i++ {
+			require.Equal(t, refWord(seed, off+uint64(i)), bits[i])
+		}
+		// uniform f64: words off+2e (high) and off+2e+1 (low).
+		pd := emuZeros(t, e, 8*5)
+		e.launch(t, PhiloxKernel("uniform", F64), int64(5), seed, off, -2.0, 3.0, pd)
+		ud := emuDownload[float64](t, e, pd, 5)
+		pn := emuZeros(t, e, 8*5)
+		e.launch(t, PhiloxKernel("normal", F64), int64(5), seed, off, 1.0, 3.0, pn)
+		nd := emuDownload[float64](t, e, pn, 5)
+		for j := 0; j < 5; j++ {
+			h, l := refWord(seed, off+2*uint64(j)), refWord(seed, off+2*uint64(j)+1)
+			u := float64((uint64(h)<<32|uint64(l))>>11) * 0x1p-53
+			m := float64(u * 5)
+			require.Equal(t, -2+m, ud[j])
+			require.InDelta(t, 1+3*refNormalZ(seed, off, j), nd[j], 1e-14)
+		}
 	}
 }
 

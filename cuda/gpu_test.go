@@ -473,16 +473,16 @@ func TestGPUAdamW(t *testing.T) {
 func TestGPUPhiloxMatchesCPUStream(t *testing.T) {
 	d, k := kernels(t)
 	const n = 100_001
-	seed, offset := uint64(0x1234_5678_9abc_def0), uint64(1000)
+	seed, offset := uint64(0x1234_5678_9abc_def0), uint64(1001) // offsets count 32-bit words
 	out := alloc(t, d, 4*n)
-	require.NoError(t, k.Launch1D(cuda.PhiloxKernel("uniform", cuda.F32), (n+3)/4, nil,
-		int64(n), seed, offset, float32(-2), float32(3), out))
+	require.NoError(t, k.Launch1D(cuda.PhiloxKernel("uniform", cuda.F32), n, nil,
+		int64(n), seed, offset, -2.0, 3.0, out))
 	u := download[float32](t, d, out, n)
 	for j := 0; j < n; j++ {
 		require.Equal(t, cuda.RefUniformF32(seed, offset, j, -2, 3), u[j], "uniform element %d is bit-exact", j)
 	}
-	require.NoError(t, k.Launch1D(cuda.PhiloxKernel("normal", cuda.F32), (n+3)/4, nil,
-		int64(n), seed, offset, float64(1), float64(2), out))
+	require.NoError(t, k.Launch1D(cuda.PhiloxKernel("normal", cuda.F32), n, nil,
+		int64(n), seed, offset, 1.0, 2.0, out))
 	z := download[float32](t, d, out, n)
 	diff := 0
 	for j := 0; j < n; j++ {

@@ -291,7 +291,7 @@ func TestHostPhiloxMatchesKnownAnswersAndGo(t *testing.T) {
 }
 
 func TestReferenceUniformAndNormalShape(t *testing.T) {
-	// Sanity of the Go references that the GPU tests compare against.
+	// Sanity of the Go references that the kernel tests compare against.
 	const n = 40000
 	var s, s2 float64
 	for j := 0; j < n; j++ {
@@ -303,7 +303,11 @@ func TestReferenceUniformAndNormalShape(t *testing.T) {
 	}
 	assert.InDelta(t, 0, s/n, 0.03)
 	assert.InDelta(t, 1, s2/n, 0.03)
-	// Offsets address whole Philox blocks: element 4 at offset 0 is
-	// element 0 at offset 1.
-	assert.Equal(t, refUniformF32(5, 0, 4, 0, 1), refUniformF32(5, 1, 0, 0, 1))
+	// Offsets count 32-bit words: element 1 at offset 0 is element 0 at offset 1.
+	assert.Equal(t, refUniformF32(5, 0, 1, 0, 1), refUniformF32(5, 1, 0, 0, 1))
+	// A draw that rounds up to hi is clamped below it.
+	hi := 1 + 0x1p-30
+	for j := 0; j < 1000; j++ {
+		assert.Less(t, float64(refUniformF32(9, 0, j, 1, hi)), hi)
+	}
 }

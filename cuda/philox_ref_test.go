@@ -25,27 +25,42 @@ func refBlock(seed, b uint64) [4]uint32 {
 	return refPhilox([4]uint32{uint32(b), uint32(b >> 32), 0, 0}, uint32(seed), uint32(seed>>32))
 }
 
-// refUniformF32 is element j of a uniform [lo, hi) float32 fill at offset.
-func refUniformF32(seed, offset uint64, j int, lo, hi float32) float32 {
-	x := refBlock(seed, offset+uint64(j/4))[j%4]
-	u := float32(x>>8) * (1.0 / (1 << 24))
+// refWord is word w of the stream (tensor/philox.go's philoxWords).
+func refWord(seed, w uint64) uint32 { return refBlock(seed, w/4)[w%4] }
+
+// refUniformF32 is element j of a uniform [lo, hi) float32 fill at stream
+// offset off (in words), as kernels/cuda/random.cu and tensor/philox.go
+// define it.
+func refUniformF32(seed, off uint64, j int, lo, hi float64) float32 {
+	u := float64(refWord(seed, off+uint64(j))>>8) * (1.0 / (1 << 24))
 	span := hi - lo
-	prod := float32(span * u) // explicit rounding: no fused multiply-add
-	return lo + prod
+	m := float64(u * span) // explicit rounding: no fused multiply-add
+	f := float32(lo + m)
+	if hi > lo && float64(f) >= hi {
+		top := float32(hi)
+		if float64(top) >= hi {
+			top = math.Nextafter32(top, float32(math.Inf(-1)))
+		}
+		f = top
+	}
+	return f
 }
 
-func refNormalF32(seed, offset uint64, j int, mean, std float64) float32 {
-	x := refBlock(seed, offset+uint64(j/4))
-	p := (j % 4) / 2
-	u1 := float64((x[2*p]>>8)+1) * (1.0 / (1 << 24))
-	u2 := float64(x[2*p+1]>>8) * (1.0 / (1 << 24))
+func refNormalZ(seed, off uint64, j int) float64 {
+	q := uint64(j / 2)
+	x0, x1 := refWord(seed, off+2*q), refWord(seed, off+2*q+1)
+	u1 := float64((x0>>8)+1) * (1.0 / (1 << 24))
+	u2 := float64(x1>>8) * (1.0 / (1 << 24))
 	r := math.Sqrt(-2 * math.Log(u1))
-	a := 2 * math.Pi * u2
-	z := r * math.Cos(a)
+	a := float64(2 * math.Pi * u2)
 	if j%2 == 1 {
-		z = r * math.Sin(a)
+		return float64(r * math.Sin(a))
 	}
-	sz := float64(std * z) // explicit rounding: no fused multiply-add
+	return float64(r * math.Cos(a))
+}
+
+func refNormalF32(seed, off uint64, j int, mean, std float64) float32 {
+	sz := float64(std * refNormalZ(seed, off, j)) // explicit rounding: no fused multiply-add
 	return float32(mean + sz)
 }
 

@@ -1,42 +1,20 @@
 // Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2,
-// 3", SC'11; the Random123 reference definition) and Tessera's mapping of
-// its output to floating-point numbers. This header is also compiled as
-// host C++ by kernels/cuda's CPU test (TESS_HOST), which checks it against
-// the Random123 known-answer vectors and a Go reference.
+// 3", SC'11; the Random123 reference definition) and helpers that map its
+// 32-bit words to numbers. This header is also compiled as host C++
+// (TESS_HOST) by cuda/hostcheck_test.go, which checks it against the
+// Random123 known-answer vectors and a Go reference.
 //
-// THE STREAM (the CPU implementation must match this exactly):
-//   key     k = (seed & 0xffffffff, seed >> 32)
-//   counter for Philox block b (a 64-bit block index):
-//           c = (b & 0xffffffff, b >> 32, 0, 0)
-//   x[0..3] = philox4x32_10(c, k)
-//   A fill of n elements starting at block offset `offset` uses blocks
-//   offset, offset+1, ...; element j comes from block offset + j/E, where E
-//   is the number of elements per block:
-//     uniform f32: E = 4, lane j%4:   u = (x[lane] >> 8) * 2^-24       in [0, 1)
-//                  out = lo + (hi - lo) * u, each operation rounded to
-//                  float32 separately (no FMA)
-//     normal f32:  E = 4, Box-Muller on lanes (0,1) -> elements 0,1 and
-//                  lanes (2,3) -> elements 2,3, in float64:
-//                  u1 = ((x[2p] >> 8) + 1) * 2^-24   in (0, 1]
-//                  u2 =  (x[2p+1] >> 8) * 2^-24      in [0, 1)
-//                  r  = sqrt(-2 log u1),  a = 2 pi * u2 (2 pi rounded to float64)
-//                  z_even = r cos(a),  z_odd = r sin(a)
-//                  out = float32(mean + std * z)  (mean + std*z in float64,
-//                  rounded once to float32)
-//     uniform f64: E = 2, lanes (2p, 2p+1):
-//                  u = (((x[2p] << 32) | x[2p+1]) >> 11) * 2^-53    in [0, 1)
-//                  out = lo + (hi - lo) * u   (float64, no FMA)
-//     normal f64:  E = 2: u1 = 1 - u(lanes 0,1) in (0, 1], u2 = u(lanes 2,3)
-//                  with u as in uniform f64; r = sqrt(-2 log u1);
-//                  element 0 = mean + std * (r cos(2 pi u2)),
-//                  element 1 = mean + std * (r sin(2 pi u2))
-//     bernoulli f32: E = 4, out = u < p ? 1 : 0 with u as in uniform f32
-//   The next fill should start at offset + ceil(n / E).
-// Uniform values are bit-identical on every device. Normal values use
-// float64 log/sqrt/sin/cos, whose last-bit accuracy differs between
-// libraries, so float32 normals match the CPU except in the rare case that
-// the float64 values straddle a float32 rounding boundary (then 1 ulp), and
-// float64 normals agree to a few ulp.
+//   tess_philox_block(seed, b): the four words of Philox block b, with key
+//     k = (seed & 0xffffffff, seed >> 32) and counter
+//     c = (b & 0xffffffff, b >> 32, 0, 0);
+//   tess_u01_f32(x) = (x >> 8) * 2^-24 in [0, 1) (exact in float32);
+//   tess_u01_open0(x) = ((x >> 8) + 1) * 2^-24 in (0, 1] (as a double);
+//   tess_u01_f64(hi, lo) = ((hi << 32 | lo) >> 11) * 2^-53 in [0, 1).
+//
+// The stream itself -- word w is lane w % 4 of block w / 4, offsets count
+// words -- and the mapping of words to uniform, normal and Bernoulli values
+// are those of package tensor (tensor/philox.go); random.cu documents them
+// and implements them for the GPU.
 #pragma once
 
 #ifdef TESS_HOST

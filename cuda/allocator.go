@@ -252,9 +252,9 @@ func (a *Allocator) newSegment(rs int64, s StreamID) (*block, error) {
 	p, err := a.be.malloc(ss)
 	if err != nil && errors.Is(err, ErrOutOfMemory) {
 		a.st.OOMRetries++
-		if a.opts.GC != nil {
+		if gc := a.opts.GC; gc != nil {
 			a.mu.Unlock()
-			a.opts.GC()
+			gc()
 			a.mu.Lock()
 			if b, ferr := a.findFree(rs, s); ferr == nil && b != nil {
 				a.insertFree(b)
@@ -423,6 +423,14 @@ func (a *Allocator) EmptyCache() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.releaseCached()
+}
+
+// SetGCHook replaces the out-of-memory hook (see AllocatorOptions.GC); nil
+// disables it. A Device's allocator starts with DefaultGCHook.
+func (a *Allocator) SetGCHook(gc func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.opts.GC = gc
 }
 
 // Stats returns a snapshot of the counters.

@@ -342,6 +342,20 @@ func TestOOMErrorAfterRecovery(t *testing.T) {
 	require.NoError(t, a.Free(p, sA))
 }
 
+func TestSetGCHook(t *testing.T) {
+	f := newFake(1 << 20)
+	a := NewAllocator(f, AllocatorOptions{})
+	runs := 0
+	a.SetGCHook(func() { runs++ })
+	_, err := a.Malloc(2<<20, sA)
+	require.ErrorIs(t, err, ErrOutOfMemory)
+	assert.Equal(t, 1, runs)
+	a.SetGCHook(nil)
+	_, err = a.Malloc(2<<20, sA)
+	require.ErrorIs(t, err, ErrOutOfMemory)
+	assert.Equal(t, 1, runs)
+}
+
 func TestNonOOMErrorIsNotRetried(t *testing.T) {
 	be := &failingBackend{fakeDevice: newFake(1 << 30)}
 	gcRuns := 0

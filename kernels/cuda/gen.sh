@@ -7,9 +7,8 @@
 # (11.8.89), which emits PTX ISA 7.8 -- loadable by any driver from CUDA
 # 11.8 (R520) on, including CUDA 12.x and 13.x drivers. The target is
 # compute_70 (Volta) so the same PTX JITs on sm_70 ... sm_90 and later.
-# Install it with:
-#   echo 'deb http://deb.debian.org/debian bookworm contrib non-free' > /etc/apt/sources.list.d/non-free.list
-#   apt-get update && apt-get install --no-install-recommends nvidia-cuda-toolkit
+# Install it with kernels/cuda/install-nvcc.sh (adds bookworm contrib/non-free
+# to apt and installs nvidia-cuda-toolkit without recommends).
 # Override the compiler with NVCC=/path/to/nvcc (a newer nvcc raises the
 # PTX .version and with it the driver floor; the CPU test in this folder
 # refuses PTX above 7.8).
@@ -23,7 +22,7 @@ cd "$(dirname "$0")"
 NVCC=${NVCC:-nvcc}
 ARCH=${ARCH:-compute_70}
 if ! command -v "$NVCC" >/dev/null 2>&1; then
-  echo "gen.sh: $NVCC not found; see the comment at the top of $0 for how to install it" >&2
+  echo "gen.sh: $NVCC not found; run kernels/cuda/install-nvcc.sh (as root) first" >&2
   exit 1
 fi
 version=$("$NVCC" --version | grep -i 'release' | head -1)

@@ -48,7 +48,11 @@ func binaryInto(op string, bop BinaryOp, dst, a, b *Tensor) *Tensor {
 			fail(op, "destination dtype %v, want bool", dst.DType())
 		}
 	} else if dst.DType() != dt {
-		dt = dst.DType()
+		// Compute in the operands' promoted dtype and convert the result once,
+		// as PyTorch's out= does; casting the operands to dst's dtype first
+		// would truncate (int dst) or round (bf16 dst) them before the op.
+		dst.Device().Copy(dst.View(), binary(op, bop, a, b).View())
+		return dst
 	}
 	a.Device().Binary(bop, dst.View(), a.Cast(dt).broadcastTo(op, shape).View(), b.Cast(dt).broadcastTo(op, shape).View())
 	return dst

@@ -210,28 +210,32 @@ func values(t *tensor.Tensor) []float64 {
 	return out
 }
 
-func near(dt tensor.DType, got, want float64, exact bool) bool {
+// near compares got with want: exactly, or (for backends with their own
+// reduction order) within a bound on the rounding of n-1 reduction steps
+// whose partial results reach about 1.5·n in magnitude: eps·2n².
+func near(dt tensor.DType, got, want float64, exact bool, n int) bool {
 	if got == want || (got != got && want != want) {
 		return true
 	}
 	if exact || !dt.IsFloat() {
 		return false
 	}
-	tol := 1e-12
+	eps := 0x1p-52
 	switch dt {
 	case tensor.Float32:
-		tol = 1e-5
+		eps = 0x1p-23
 	case tensor.BFloat16:
-		tol = 2e-2
+		eps = 0x1p-8
 	case tensor.Float16:
-		tol = 2e-3
+		eps = 0x1p-11
 	}
+	tol := eps * 2 * float64(n*n)
 	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
 }
 
-func compare(what string, dt tensor.DType, got []float64, want func(i int) float64, exact bool) error {
+func compare(what string, dt tensor.DType, got []float64, want func(i int) float64, exact bool, n int) error {
 	for i, g := range got {
-		if w := want(i); !near(dt, g, w, exact) {
+		if w := want(i); !near(dt, g, w, exact, n) {
 			return fmt.Errorf("%s: element %d of %d: got %v, want %v", what, i, len(got), g, w)
 		}
 	}
@@ -256,15 +260,15 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if cs.Kind == collectives.KindReduce && r != cs.Root {
-			return compare(what+" (non-root unchanged)", dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, r, i)) }, true)
+			return compare(what+" (non-root unchanged)", dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, r, i)) }, true, n)
 		}
-		return compare(what, dt, values(t), func(i int) float64 { return Reference(dt, op, seed, n, i) }, cs.Exact)
+		return compare(what, dt, values(t), func(i int) float64 { return Reference(dt, op, seed, n, i) }, cs.Exact, n)
 	case collectives.KindBroadcast:
 		t := Fill(dt, op, seed, r, 0, cnt)
 		if err = c.Broadcast(ctx, t, cs.Root); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		return compare(what, dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, cs.Root, i)) }, true)
+		return compare(what, dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, cs.Root, i)) }, true, n)
 	case collectives.KindAllGather:
 		src := Fill(dt, op, seed, r, 0, cnt)
 		dst := tensor.Zeros(dt, n, cnt)
@@ -273,14 +277,14 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		}
 		return compare(what, dt, values(dst), func(i int) float64 {
 			return stored(dt, Value(dt, op, seed, i/max(cnt, 1), i%max(cnt, 1)))
-		}, true)
+		}, true, n)
 	case collectives.KindReduceScatter:
 		src := Fill(dt, op, seed, r, 0, n*cnt)
 		dst := tensor.Zeros(dt, cnt)
 		if err = c.ReduceScatter(ctx, dst, src, op); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		return compare(what, dt, values(dst), func(i int) float64 { return Reference(dt, op, seed, n, r*cnt+i) }, cs.Exact)
+		return compare(what, dt, values(dst), func(i int) float64 { return Reference(dt, op, seed, n, r*cnt+i) }, cs.Exact, n)
 	case collectives.KindAllToAll:
 		src := Fill(dt, op, seed, r, 0, n*cnt)
 		dst := tensor.Zeros(dt, n*cnt)
@@ -291,7 +295,7 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		return compare(what, dt, values(dst), func(i int) float64 {
 			k, j := i/max(cnt, 1), i%max(cnt, 1)
 			return stored(dt, Value(dt, op, seed, k, r*cnt+j))
-		}, true)
+		}, true, n)
 	case collectives.KindSend, collectives.KindRecv:
 		// A ring exchange in one group: send to r+1, receive from r-1.
 		src := Fill(dt, op, seed, r, 0, cnt)
@@ -300,7 +304,7 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		if err = c.Group(ctx, collectives.SendCall(src, (r+1)%n), collectives.RecvCall(dst, from)); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		return compare(what, dt, values(dst), func(i int) float64 { return stored(dt, Value(dt, op, seed, from, i)) }, true)
+		return compare(what, dt, values(dst), func(i int) float64 { return stored(dt, Value(dt, op, seed, from, i)) }, true, n)
 	case collectives.KindBarrier:
 		if err = c.Barrier(ctx); err != nil {
 			return fmt.Errorf("%s: %w", what, err)

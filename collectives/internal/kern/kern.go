@@ -228,3 +228,35 @@ func (h *half) Block(srcs, dsts [][]byte, i0, m int) {
 		copy(cast[uint16](d)[i0:i0+m], o)
 	}
 }
+
+// Divide divides every element of b (count elements of dt) by n in place:
+// the Avg step of backends that reduce with Sum. Integers use Go's
+// truncating division; 16-bit floats divide in float32 and round once.
+func Divide(dt tensor.DType, b []byte, n int) {
+	switch dt {
+	case tensor.Float32:
+		divide(cast[float32](b), float32(n))
+	case tensor.Float64:
+		divide(cast[float64](b), float64(n))
+	case tensor.Int32:
+		divide(cast[int32](b), int32(n))
+	case tensor.Int64:
+		divide(cast[int64](b), int64(n))
+	case tensor.Float16:
+		for i, v := range cast[uint16](b) {
+			cast[uint16](b)[i] = tensor.Float32ToFloat16(tensor.Float16ToFloat32(v) / float32(n))
+		}
+	case tensor.BFloat16:
+		for i, v := range cast[uint16](b) {
+			cast[uint16](b)[i] = tensor.Float32ToBFloat16(tensor.BFloat16ToFloat32(v) / float32(n))
+		}
+	default:
+		panic(fmt.Sprintf("kern.Divide: dtype %v", dt))
+	}
+}
+
+func divide[T num](x []T, n T) {
+	for i := range x {
+		x[i] /= n
+	}
+}

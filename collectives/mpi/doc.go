@@ -1,0 +1,44 @@
+// Package mpi is the OpenMPI backend of package collectives, through cgo.
+// It is compiled only with the mpi build tag (it needs Debian's
+// libopenmpi-dev: apt-get install openmpi-bin libopenmpi-dev); without the
+// tag the package is empty apart from Linked, which reports false.
+//
+// Importing the package registers the "mpi" backend with collectives, so a
+// program started by mpirun gets its world communicator from
+// collectives.Init:
+//
+//	import (
+//		"github.com/tessera-ml/tessera/collectives"
+//		_ "github.com/tessera-ml/tessera/collectives/mpi"
+//	)
+//
+//	c, err := collectives.Init(ctx) // rank and size from OMPI_COMM_WORLD_*
+//	defer c.Close()                 // the world communicator's Close calls MPI_Finalize
+//
+// and runs as
+//
+//	go build -tags mpi -o prog . && mpirun -np 4 ./prog
+//
+// (docs/multi-machine.md: across machines with mpirun -H a,b).
+//
+// Calls map to MPI's collectives with MPI_IN_PLACE (AllReduce,
+// Broadcast, Reduce, AllGather, MPI_Reduce_scatter_block, MPI_Alltoall,
+// Isend/Irecv, Barrier, MPI_Comm_split). Float16 and BFloat16 use
+// user-defined MPI operators that compute in float32; Avg is Sum followed
+// by a division. The reduction order is MPI's.
+//
+// Deadlines: a call whose context can be cancelled (ctx.Done() != nil)
+// uses MPI's non-blocking form and polls it, so it returns when the
+// context ends; the communicator is then aborted locally (later calls
+// fail) and the abandoned request's buffers stay pinned. A call with a
+// context that cannot end (context.Background()) uses the blocking MPI
+// call, with no polling overhead. MPI has no way to tell peers that a
+// rank failed: they fail at their own deadlines, or when mpirun ends the
+// job after the failed process exits with a non-zero status.
+//
+// Argument checks: before each collective the ranks compare a 16-word
+// header (call, dtype, reduction, root, counts, shapes) with one small
+// MPI_Allreduce, so mismatched shapes or dtypes are an error naming both
+// sides instead of a hang or corruption. Set TESSERA_MPI_CHECK=0 to skip
+// it (one fewer small message per call).
+package mpi

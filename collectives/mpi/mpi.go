@@ -1,0 +1,677 @@
+//go:build mpi && cgo
+
+package mpi
+
+/*
+#cgo pkg-config: ompi-c
+#include <mpi.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+
+// Float16 / BFloat16 conversions, matching package tensor (round to nearest even).
+static inline float tess_h2f(uint16_t h) {
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, b;
+	if (exp == 0x1f) b = sign | 0x7f800000 | (mant << 13);
+	else if (exp == 0) {
+		if (mant == 0) b = sign;
+		else { uint32_t e = 113; while (!(mant & 0x400)) { mant <<= 1; e--; } b = sign | (e << 23) | ((mant & 0x3ff) << 13); }
+	} else b = sign | ((exp + 112) << 23) | (mant << 13);
+	float f; memcpy(&f, &b, 4); return f;
+}
+static inline uint16_t tess_f2h(float f) {
+	uint32_t b; memcpy(&b, &f, 4);
+	uint16_t sign = (uint16_t)(b >> 16) & 0x8000;
+	int32_t exp = (b >> 23) & 0xff; uint32_t mant = b & 0x7fffff;
+	if (exp == 0xff) return mant ? (sign | 0x7e00) : (sign | 0x7c00);
+	if (exp > 142) return sign | 0x7c00;
+	if (exp >= 113) {
+		uint32_t h = ((uint32_t)(exp - 112) << 10) | (mant >> 13), rest = mant & 0x1fff;
+		if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
+		return sign | (uint16_t)h;
+	}
+	if (exp >= 102) {
+		uint32_t m = mant | 0x800000, shift = (uint32_t)(126 - exp), h = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rest > half || (rest == half && (h & 1))) h++;
+		return sign | (uint16_t)h;
+	}
+	return sign;
+}
+static inline float tess_b2f(uint16_t h) { uint32_t b = (uint32_t)h << 16; float f; memcpy(&f, &b, 4); return f; }
+static inline uint16_t tess_f2b(float f) {
+	uint32_t b; memcpy(&b, &f, 4);
+	if (f != f) return (uint16_t)(b >> 16) | 0x40;
+	b += 0x7fff + ((b >> 16) & 1);
+	return (uint16_t)(b >> 16);
+}
+
+#define TESS_OP(name, cvt, back, expr) \
+static void name(void *in, void *inout, int *len, MPI_Datatype *dt) { \
+	uint16_t *a = (uint16_t *)in, *b = (uint16_t *)inout; \
+	for (int i = 0; i < *len; i++) { float x = cvt(a[i]), y = cvt(b[i]); b[i] = back(expr); } \
+}
+TESS_OP(tess_h_sum, tess_h2f, tess_f2h, x + y)
+TESS_OP(tess_h_prod, tess_h2f, tess_f2h, x * y)
+TESS_OP(tess_h_min, tess_h2f, tess_f2h, (y < x || y != y) ? y : x)
+TESS_OP(tess_h_max, tess_h2f, tess_f2h, (y > x || y != y) ? y : x)
+TESS_OP(tess_b_sum, tess_b2f, tess_f2b, x + y)
+TESS_OP(tess_b_prod, tess_b2f, tess_f2b, x * y)
+TESS_OP(tess_b_min, tess_b2f, tess_f2b, (y < x || y != y) ? y : x)
+TESS_OP(tess_b_max, tess_b2f, tess_f2b, (y > x || y != y) ? y : x)
+
+static MPI_Op tess_ops[2][4];
+
+static int tess_init(int *provided) {
+	int flag = 0, rc;
+	MPI_Initialized(&flag);
+	if (!flag) {
+		rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, provided);
+		if (rc != MPI_SUCCESS) return rc;
+	} else {
+		MPI_Query_thread(provided);
+	}
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	MPI_User_function *fs[2][4] = {{tess_h_sum, tess_h_prod, tess_h_min, tess_h_max}, {tess_b_sum, tess_b_prod, tess_b_min, tess_b_max}};
+	for (int i = 0; i < 2; i++) for (int j = 0; j < 4; j++) MPI_Op_create(fs[i][j], 1, &tess_ops[i][j]);
+	return MPI_SUCCESS;
+}
+
+static MPI_Comm tess_world(void) { return MPI_COMM_WORLD; }
+static MPI_Comm tess_comm_null(void) { return MPI_COMM_NULL; }
+static int tess_undefined(void) { return MPI_UNDEFINED; }
+static int tess_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+
+// dtype codes follow tensor.DType: 0 f32, 1 f64, 2 bf16, 3 f16, 4 i32, 5 i64, 6 bool.
+static MPI_Datatype tess_type(int dt) {
+	switch (dt) {
+	case 0: return MPI_FLOAT;
+	case 1: return MPI_DOUBLE;
+	case 2: case 3: return MPI_UINT16_T;
+	case 4: return MPI_INT32_T;
+	case 5: return MPI_INT64_T;
+	case 6: return MPI_C_BOOL;
+	}
+	return MPI_DATATYPE_NULL;
+}
+
+// op codes follow collectives.RedOp: 0 sum, 1 avg (as sum), 2 prod, 3 min, 4 max.
+static MPI_Op tess_op(int dt, int op) {
+	int k = op == 0 || op == 1 ? 0 : op - 1;
+	if (dt == 2) return tess_ops[1][k];
+	if (dt == 3) return tess_ops[0][k];
+	if (dt == 6) return (op == 0 || op == 4) ? MPI_LOR : MPI_LAND;
+	switch (k) { case 0: return MPI_SUM; case 1: return MPI_PROD; case 2: return MPI_MIN; }
+	return MPI_MAX;
+}
+
+// Wrappers: a NULL req means the blocking call. MPI_IN_PLACE ((void*)1)
+// must never reach Go, whose garbage collector rejects such pointers.
+static int tess_allreduce(void *buf, int n, int dt, int op, MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Iallreduce(MPI_IN_PLACE, buf, n, tess_type(dt), tess_op(dt, op), c, req);
+	return MPI_Allreduce(MPI_IN_PLACE, buf, n, tess_type(dt), tess_op(dt, op), c);
+}
+static int tess_reduce(void *buf, int n, int dt, int op, int root, int isroot, MPI_Comm c, MPI_Request *req) {
+	void *send = isroot ? MPI_IN_PLACE : buf, *recv = isroot ? buf : NULL;
+	if (req) return MPI_Ireduce(send, recv, n, tess_type(dt), tess_op(dt, op), root, c, req);
+	return MPI_Reduce(send, recv, n, tess_type(dt), tess_op(dt, op), root, c);
+}
+static int tess_bcast(void *buf, int n, int dt, int root, MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Ibcast(buf, n, tess_type(dt), root, c, req);
+	return MPI_Bcast(buf, n, tess_type(dt), root, c);
+}
+static int tess_allgather(void *src, void *dst, int n, int dt, MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Iallgather(src, n, tess_type(dt), dst, n, tess_type(dt), c, req);
+	return MPI_Allgather(src, n, tess_type(dt), dst, n, tess_type(dt), c);
+}
+static int tess_reduce_scatter(void *src, void *dst, int n, int dt, int op, MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Ireduce_scatter_block(src, dst, n, tess_type(dt), tess_op(dt, op), c, req);
+	return MPI_Reduce_scatter_block(src, dst, n, tess_type(dt), tess_op(dt, op), c);
+}
+static int tess_alltoall(void *src, void *dst, int n, int dt, MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Ialltoall(src, n, tess_type(dt), dst, n, tess_type(dt), c, req);
+	return MPI_Alltoall(src, n, tess_type(dt), dst, n, tess_type(dt), c);
+}
+static int tess_barrier(MPI_Comm c, MPI_Request *req) {
+	if (req) return MPI_Ibarrier(c, req);
+	return MPI_Barrier(c);
+}
+static int tess_isend(void *buf, int n, int dt, int peer, MPI_Comm c, MPI_Request *req) {
+	return MPI_Isend(buf, n, tess_type(dt), peer, 0, c, req);
+}
+static int tess_irecv(void *buf, int n, int dt, int peer, MPI_Comm c, MPI_Request *req) {
+	return MPI_Irecv(buf, n, tess_type(dt), peer, 0, c, req);
+}
+static MPI_Status *tess_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static MPI_Request tess_request_null(void) { return MPI_REQUEST_NULL; }
+
+static int tess_recv_count(MPI_Status *st, int dt, int *count) { return MPI_Get_count(st, tess_type(dt), count); }
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/tessera-ml/tessera/collectives"
+	"github.com/tessera-ml/tessera/collectives/internal/kern"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// Linked reports whether the MPI backend is compiled in (the mpi build tag).
+func Linked() bool { return true }
+
+func init() {
+	collectives.Register("mpi", open)
+}
+
+var (
+	initOnce  sync.Once
+	initErr   error
+	serialize bool       // MPI gave less than MPI_THREAD_MULTIPLE: one call at a time
+	mpiMu     sync.Mutex // held around MPI calls when serialize
+	finalized bool
+)
+
+func lock() {
+	if serialize {
+		mpiMu.Lock()
+	}
+}
+
+func unlock() {
+	if serialize {
+		mpiMu.Unlock()
+	}
+}
+
+func errString(rc C.int) string {
+	buf := make([]byte, C.MPI_MAX_ERROR_STRING)
+	var n C.int
+	C.MPI_Error_string(rc, (*C.char)(unsafe.Pointer(&buf[0])), &n)
+	return string(buf[:n])
+}
+
+func open(ctx context.Context, rank, size int) (collectives.Backend, error) {
+	initOnce.Do(func() {
+		var provided C.int
+		if rc := C.tess_init(&provided); rc != C.MPI_SUCCESS {
+			initErr = fmt.Errorf("collectives/mpi: MPI_Init_thread: %s", errString(rc))
+			return
+		}
+		serialize = provided < C.tess_thread_multiple()
+	})
+	if initErr != nil {
+		return nil, initErr
+	}
+	m := newComm(C.tess_world(), true)
+	if m.rank != rank || m.size != size {
+		return nil, fmt.Errorf("collectives/mpi: MPI says rank %d of %d but the environment says %d of %d", m.rank, m.size, rank, size)
+	}
+	return m, nil
+}
+
+// comm is one MPI communicator.
+type comm struct {
+	c          C.MPI_Comm
+	world      bool
+	rank, size int
+	check      bool
+
+	mu        sync.Mutex
+	err       error
+	abandoned []*runtime.Pinner // buffers of requests left behind by a deadline
+	closed    bool
+}
+
+func newComm(c C.MPI_Comm, world bool) *comm {
+	var r, s C.int
+	lock()
+	C.MPI_Comm_rank(c, &r)
+	C.MPI_Comm_size(c, &s)
+	unlock()
+	return &comm{c: c, world: world, rank: int(r), size: int(s), check: os.Getenv("TESSERA_MPI_CHECK") != "0"}
+}
+
+func (m *comm) Name() string { return "mpi" }
+func (m *comm) Rank() int    { return m.rank }
+func (m *comm) Size() int    { return m.size }
+
+func (m *comm) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+func (m *comm) Abort(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err == nil {
+		m.err = fmt.Errorf("%w: %w", collectives.ErrAborted, err)
+	}
+}
+
+func (m *comm) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	aborted := m.err != nil
+	m.mu.Unlock()
+	m.Abort(fmt.Errorf("rank %d closed its communicator", m.rank))
+	lock()
+	defer unlock()
+	if !m.world {
+		C.MPI_Comm_free(&m.c)
+		return nil
+	}
+	if aborted || len(m.abandoned) > 0 {
+		return nil // MPI_Finalize would wait for the abandoned operations
+	}
+	if !finalized {
+		finalized = true
+		if rc := C.MPI_Finalize(); rc != C.MPI_SUCCESS {
+			return fmt.Errorf("collectives/mpi: MPI_Finalize: %s", errString(rc))
+		}
+	}
+	return nil
+}
+
+func ptr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+func (m *comm) mpiErr(k collectives.Kind, what string, rc C.int) error {
+	err := fmt.Errorf("rank %d: %s: %s: %s", m.rank, k, what, errString(rc))
+	m.Abort(err)
+	return err
+}
+
+// do runs one MPI operation: blocking when ctx cannot end, else the
+// non-blocking form polled until it completes or ctx ends.
+func (m *comm) do(ctx context.Context, k collectives.Kind, what string, bufs [][]byte,
+	call func(req *C.MPI_Request) C.int) error {
+	if err := m.Err(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		e := fmt.Errorf("rank %d: %s: %w", m.rank, k, err)
+		m.Abort(e)
+		return m.Err()
+	}
+	if ctx.Done() == nil {
+		lock()
+		rc := call(nil)
+		unlock()
+		if rc != C.MPI_SUCCESS {
+			return m.mpiErr(k, what, rc)
+		}
+		return nil
+	}
+	pin := new(runtime.Pinner)
+	for _, b := range bufs {
+		if len(b) > 0 {
+			pin.Pin(&b[0])
+		}
+	}
+	req := C.tess_request_null()
+	lock()
+	rc := call(&req)
+	unlock()
+	if rc != C.MPI_SUCCESS {
+		pin.Unpin()
+		return m.mpiErr(k, what, rc)
+	}
+	if err := m.wait(ctx, k, &req, nil); err != nil {
+		m.mu.Lock()
+		m.abandoned = append(m.abandoned, pin)
+		m.mu.Unlock()
+		return err
+	}
+	pin.Unpin()
+	return nil
+}
+
+// wait polls req until it completes (filling st if not nil) or ctx ends.
+func (m *comm) wait(ctx context.Context, k collectives.Kind, req *C.MPI_Request, st *C.MPI_Status) error {
+	status := C.tess_status_ignore()
+	if st != nil {
+		status = st
+	}
+	sleep := time.Duration(0)
+	for i := 0; ; i++ {
+		var flag C.int
+		lock()
+		rc := C.MPI_Test(req, &flag, status)
+		unlock()
+		if rc != C.MPI_SUCCESS {
+			return m.mpiErr(k, "MPI_Test", rc)
+		}
+		if flag != 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			e := fmt.Errorf("rank %d: %s: %w", m.rank, k, ctx.Err())
+			m.Abort(e)
+			return m.Err()
+		default:
+		}
+		if i < 200 {
+			runtime.Gosched()
+			continue
+		}
+		sleep = min(max(sleep*2, 20*time.Microsecond), time.Millisecond)
+		time.Sleep(sleep)
+	}
+}
+
+// header is what ranks compare before a collective.
+const hdrLen = 16
+
+func header(k collectives.Kind, op collectives.RedOp, root int, a, b collectives.Buffer) [hdrLen]int64 {
+	var h [hdrLen]int64
+	h[0], h[1], h[2], h[3] = int64(k), int64(a.DType), int64(op), int64(root)
+	put := func(at int, x collectives.Buffer) {
+		h[at] = int64(x.Count)
+		h[at+1] = int64(len(x.Shape))
+		for i, d := range x.Shape {
+			if i < 4 {
+				h[at+2+i] = int64(d)
+			}
+		}
+	}
+	put(4, a)
+	put(10, b)
+	return h
+}
+
+func describe(h []int64, at int) string {
+	dt := tensor.DType(h[1])
+	nd := int(h[at+1])
+	if nd > 4 {
+		return fmt.Sprintf("%s[%d elements in %d dims]", dt, h[at], nd)
+	}
+	dims := make([]int64, nd)
+	copy(dims, h[at+2:at+2+nd])
+	return fmt.Sprintf("%s%v", dt, dims)
+}
+
+// agree compares every rank's header; on a mismatch every rank learns all
+// headers and returns the same error naming the first disagreeing pair.
+func (m *comm) agree(ctx context.Context, k collectives.Kind, h [hdrLen]int64) error {
+	if !m.check || m.size == 1 {
+		return nil
+	}
+	var both [2 * hdrLen]int64
+	for i, v := range h {
+		both[i], both[hdrLen+i] = v, -v
+	}
+	bb := unsafe.Slice((*byte)(unsafe.Pointer(&both[0])), len(both)*8)
+	err := m.do(ctx, k, "MPI_Allreduce (argument check)", [][]byte{bb},
+		func(req *C.MPI_Request) C.int {
+			return C.tess_allreduce(unsafe.Pointer(&both[0]), 2*hdrLen, C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
+		})
+	if err != nil {
+		return err
+	}
+	same := true
+	for i, v := range h {
+		if both[i] != v || both[hdrLen+i] != -v {
+			same = false
+		}
+	}
+	if same {
+		return nil
+	}
+	all := make([]int64, hdrLen*m.size)
+	ab := unsafe.Slice((*byte)(unsafe.Pointer(&all[0])), len(all)*8)
+	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), hdrLen*8)
+	err = m.do(ctx, k, "MPI_Allgather (argument check)", [][]byte{ab, hb},
+		func(req *C.MPI_Request) C.int {
+			return C.tess_allgather(unsafe.Pointer(&h[0]), unsafe.Pointer(&all[0]), hdrLen, C.int(tensor.Int64), m.c, req)
+		})
+	if err != nil {
+		return err
+	}
+	h0 := all[:hdrLen]
+	for r := 1; r < m.size; r++ {
+		hr := all[r*hdrLen : (r+1)*hdrLen]
+		switch {
+		case hr[0] != h0[0]:
+			return fmt.Errorf("%w: rank 0 called %s but rank %d called %s", collectives.ErrMismatch, collectives.Kind(h0[0]), r, collectives.Kind(hr[0]))
+		case !slices.Equal(hr[4:10], h0[4:10]) || hr[1] != h0[1]:
+			return fmt.Errorf("%w: %s: rank 0 passed %s but rank %d passed %s", collectives.ErrMismatch, k, describe(h0, 4), r, describe(hr, 4))
+		case !slices.Equal(hr[10:], h0[10:]):
+			return fmt.Errorf("%w: %s: rank 0 passed src %s but rank %d passed src %s", collectives.ErrMismatch, k, describe(h0, 10), r, describe(hr, 10))
+		case hr[2] != h0[2]:
+			return fmt.Errorf("%w: %s: rank 0 passed op %s but rank %d passed op %s", collectives.ErrMismatch, k, collectives.RedOp(h0[2]), r, collectives.RedOp(hr[2]))
+		case hr[3] != h0[3]:
+			return fmt.Errorf("%w: %s: rank 0 passed root %d but rank %d passed root %d", collectives.ErrMismatch, k, h0[3], r, hr[3])
+		}
+	}
+	return fmt.Errorf("%w: %s: headers differ", collectives.ErrMismatch, k)
+}
+
+func fits(k collectives.Kind, bs ...collectives.Buffer) error {
+	for _, b := range bs {
+		if b.Count > 1<<31-1 {
+			return fmt.Errorf("%w: %s: %d elements exceed MPI's int count", collectives.ErrInvalid, k, b.Count)
+		}
+	}
+	return nil
+}
+
+func (m *comm) AllReduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp) error {
+	k := collectives.KindAllReduce
+	if err := fits(k, b); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, op, 0, b, collectives.Buffer{})); err != nil {
+		return err
+	}
+	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
+	err := m.do(ctx, k, "MPI_Allreduce", [][]byte{b.Host},
+		func(req *C.MPI_Request) C.int { return C.tess_allreduce(p, n, dt, C.int(op), m.c, req) })
+	if err == nil && op == collectives.Avg && m.size > 1 {
+		kern.Divide(b.DType, b.Host, m.size)
+	}
+	return err
+}
+
+func (m *comm) Broadcast(ctx context.Context, b collectives.Buffer, root int) error {
+	k := collectives.KindBroadcast
+	if err := fits(k, b); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, 0, root, b, collectives.Buffer{})); err != nil {
+		return err
+	}
+	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
+	return m.do(ctx, k, "MPI_Bcast", [][]byte{b.Host},
+		func(req *C.MPI_Request) C.int { return C.tess_bcast(p, n, dt, C.int(root), m.c, req) })
+}
+
+func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp, root int) error {
+	k := collectives.KindReduce
+	if err := fits(k, b); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, op, root, b, collectives.Buffer{})); err != nil {
+		return err
+	}
+	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
+	isRoot := C.int(0)
+	if m.rank == root {
+		isRoot = 1
+	}
+	err := m.do(ctx, k, "MPI_Reduce", [][]byte{b.Host},
+		func(req *C.MPI_Request) C.int {
+			return C.tess_reduce(p, n, dt, C.int(op), C.int(root), isRoot, m.c, req)
+		})
+	if err == nil && op == collectives.Avg && m.size > 1 && m.rank == root {
+		kern.Divide(b.DType, b.Host, m.size)
+	}
+	return err
+}
+
+func (m *comm) AllGather(ctx context.Context, dst, src collectives.Buffer) error {
+	k := collectives.KindAllGather
+	if err := fits(k, dst, src); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, 0, 0, dst, src)); err != nil {
+		return err
+	}
+	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count)
+	return m.do(ctx, k, "MPI_Allgather", [][]byte{dst.Host, src.Host},
+		func(req *C.MPI_Request) C.int { return C.tess_allgather(sp, dp, n, dt, m.c, req) })
+}
+
+func (m *comm) ReduceScatter(ctx context.Context, dst, src collectives.Buffer, op collectives.RedOp) error {
+	k := collectives.KindReduceScatter
+	if err := fits(k, dst, src); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, op, 0, dst, src)); err != nil {
+		return err
+	}
+	dt, sp, dp, n := C.int(dst.DType), ptr(src.Host), ptr(dst.Host), C.int(dst.Count)
+	err := m.do(ctx, k, "MPI_Reduce_scatter_block", [][]byte{dst.Host, src.Host},
+		func(req *C.MPI_Request) C.int { return C.tess_reduce_scatter(sp, dp, n, dt, C.int(op), m.c, req) })
+	if err == nil && op == collectives.Avg && m.size > 1 {
+		kern.Divide(dst.DType, dst.Host, m.size)
+	}
+	return err
+}
+
+func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error {
+	k := collectives.KindAllToAll
+	if err := fits(k, dst, src); err != nil {
+		return err
+	}
+	if err := m.agree(ctx, k, header(k, 0, 0, dst, src)); err != nil {
+		return err
+	}
+	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count/m.size)
+	return m.do(ctx, k, "MPI_Alltoall", [][]byte{dst.Host, src.Host},
+		func(req *C.MPI_Request) C.int { return C.tess_alltoall(sp, dp, n, dt, m.c, req) })
+}
+
+func (m *comm) Barrier(ctx context.Context) error {
+	k := collectives.KindBarrier
+	if err := m.agree(ctx, k, header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+		return err
+	}
+	return m.do(ctx, k, "MPI_Barrier", nil,
+		func(req *C.MPI_Request) C.int { return C.tess_barrier(m.c, req) })
+}
+
+// SendRecv posts every Irecv and Isend, then waits for all of them.
+// Messages between two ranks arrive in order (MPI's non-overtaking rule).
+func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuffer) error {
+	if err := m.Err(); err != nil {
+		return err
+	}
+	all := append(slices.Clone(recvs), sends...)
+	for _, pb := range all {
+		if err := fits(collectives.KindSend, pb.Buf); err != nil {
+			return err
+		}
+	}
+	pin := new(runtime.Pinner)
+	for _, pb := range all {
+		if len(pb.Buf.Host) > 0 {
+			pin.Pin(&pb.Buf.Host[0])
+		}
+	}
+	reqs := make([]C.MPI_Request, len(all))
+	for i := range reqs {
+		reqs[i] = C.tess_request_null()
+	}
+	lock()
+	for i, pb := range all {
+		dt, p, n := C.int(pb.Buf.DType), ptr(pb.Buf.Host), C.int(pb.Buf.Count)
+		var rc C.int
+		if i < len(recvs) {
+			rc = C.tess_irecv(p, n, dt, C.int(pb.Peer), m.c, &reqs[i])
+		} else {
+			rc = C.tess_isend(p, n, dt, C.int(pb.Peer), m.c, &reqs[i])
+		}
+		if rc != C.MPI_SUCCESS {
+			unlock()
+			m.mu.Lock()
+			m.abandoned = append(m.abandoned, pin)
+			m.mu.Unlock()
+			return m.mpiErr(collectives.KindSend, "MPI_Isend/MPI_Irecv", rc)
+		}
+	}
+	unlock()
+	var firstErr error
+	for i := range reqs {
+		var st C.MPI_Status
+		k := collectives.KindSend
+		if i < len(recvs) {
+			k = collectives.KindRecv
+		}
+		if err := m.wait(ctx, k, &reqs[i], &st); err != nil {
+			m.mu.Lock()
+			m.abandoned = append(m.abandoned, pin)
+			m.mu.Unlock()
+			return err
+		}
+		if i < len(recvs) {
+			if st.MPI_ERROR != C.MPI_SUCCESS && firstErr == nil {
+				firstErr = fmt.Errorf("%w: Send/Recv: rank %d receives %s from rank %d: %s",
+					collectives.ErrMismatch, m.rank, recvs[i].Buf.Desc(), recvs[i].Peer, errString(st.MPI_ERROR))
+				continue
+			}
+			var got C.int
+			C.tess_recv_count(&st, C.int(recvs[i].Buf.DType), &got)
+			if int(got) != recvs[i].Buf.Count && firstErr == nil {
+				firstErr = fmt.Errorf("%w: Send/Recv: rank %d sent %d elements but rank %d receives %s",
+					collectives.ErrMismatch, recvs[i].Peer, int(got), m.rank, recvs[i].Buf.Desc())
+			}
+		}
+	}
+	pin.Unpin()
+	return firstErr
+}
+
+func (m *comm) Split(ctx context.Context, color, key int) (collectives.Backend, error) {
+	k := collectives.KindSplit
+	if err := m.agree(ctx, k, header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+		return nil, err
+	}
+	if err := m.Err(); err != nil {
+		return nil, err
+	}
+	c := C.int(color)
+	if color < 0 {
+		c = C.tess_undefined()
+	}
+	nc := C.tess_comm_null()
+	lock()
+	rc := C.MPI_Comm_split(m.c, c, C.int(key), &nc)
+	unlock()
+	if rc != C.MPI_SUCCESS {
+		return nil, m.mpiErr(k, "MPI_Comm_split", rc)
+	}
+	if color < 0 {
+		return nil, nil
+	}
+	lock()
+	C.MPI_Comm_set_errhandler(nc, C.MPI_ERRORS_RETURN)
+	unlock()
+	return newComm(nc, false), nil
+}

@@ -1,0 +1,153 @@
+//go:build mpi && cgo
+
+package mpi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tessera-ml/tessera/collectives"
+	"github.com/tessera-ml/tessera/collectives/colltest"
+	"github.com/tessera-ml/tessera/collectives/mpi"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// The suite runs on every rank: build it with
+//
+//	go test -tags mpi -c -o mpi.test ./collectives/mpi
+//	mpirun -np 4 --oversubscribe ./mpi.test -test.v   (add --allow-run-as-root as root)
+//
+// Run without mpirun, Init gives the one-rank "self" communicator, and the
+// suite checks that instead.
+var world collectives.Comm
+
+func TestMain(m *testing.M) {
+	c, err := collectives.Init(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mpi test: Init:", err)
+		os.Exit(1)
+	}
+	world = c
+	code := m.Run()
+	if err := c.Close(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "mpi test: Close:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func TestLinked(t *testing.T) {
+	require.True(t, mpi.Linked())
+	if os.Getenv("OMPI_COMM_WORLD_SIZE") != "" {
+		require.Equal(t, "mpi", world.Backend())
+	}
+}
+
+func deadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestConformance runs the shared suite. MPI reduces in its own order, so
+// floating-point reductions compare with a tolerance; data movement and
+// integer and bool reductions compare exactly.
+func TestConformance(t *testing.T) {
+	counts := []int{0, 1, 2, 3, 5, 17, 101, 1031}
+	ctx := deadline(t) // the non-blocking, polled path
+	for _, cs := range colltest.Cases(world.Size(), counts, false) {
+		require.NoError(t, colltest.Check(ctx, world, cs), cs.String())
+	}
+}
+
+func TestConformanceBlockingLarge(t *testing.T) {
+	ctx := context.Background() // the blocking path
+	big := 3<<20/4 + 3
+	for i, cs := range []colltest.Case{
+		{Kind: collectives.KindAllReduce, DType: tensor.Float32, Op: collectives.Sum, Count: big},
+		{Kind: collectives.KindAllReduce, DType: tensor.BFloat16, Op: collectives.Avg, Count: big},
+		{Kind: collectives.KindAllReduce, DType: tensor.Int64, Op: collectives.Max, Count: big / 2},
+		{Kind: collectives.KindReduce, DType: tensor.Float16, Op: collectives.Min, Count: big, Root: 1 % world.Size()},
+		{Kind: collectives.KindReduceScatter, DType: tensor.Float64, Op: collectives.Prod, Count: big / 8},
+		{Kind: collectives.KindAllGather, DType: tensor.Int32, Count: big / 4},
+		{Kind: collectives.KindBroadcast, DType: tensor.Bool, Count: big, Root: world.Size() - 1},
+		{Kind: collectives.KindAllToAll, DType: tensor.Float32, Count: big / 4},
+		{Kind: collectives.KindSend, DType: tensor.Float32, Count: big},
+	} {
+		cs.Seed = uint64(1000 + i)
+		require.NoError(t, colltest.Check(ctx, world, cs), cs.String())
+	}
+}
+
+func TestSplitAndGroup(t *testing.T) {
+	ctx := deadline(t)
+	r, n := world.Rank(), world.Size()
+	sub, err := world.Split(ctx, r%2, -r)
+	require.NoError(t, err)
+	defer sub.Close()
+	x := tensor.FromSlice([]int64{int64(r)}, 1)
+	y := tensor.FromSlice([]float64{1, 2, 3}, 3)
+	require.NoError(t, sub.Group(ctx, collectives.AllReduceCall(x, collectives.Sum), collectives.AllReduceCall(y, collectives.Max)))
+	want := int64(0)
+	for q := r % 2; q < n; q += 2 {
+		want += int64(q)
+	}
+	require.Equal(t, want, tensor.HostData(x.Storage()).([]int64)[0])
+	h := world.Start(ctx, collectives.BarrierCall())
+	require.NoError(t, h.Wait())
+	none, err := world.Split(ctx, -1, 0)
+	require.NoError(t, err)
+	require.Nil(t, none)
+}
+
+func TestMismatchNamesBoth(t *testing.T) {
+	if world.Size() < 2 {
+		t.Skip("needs 2 ranks")
+	}
+	if os.Getenv("TESSERA_MPI_CHECK") == "0" {
+		t.Skip("argument checks disabled")
+	}
+	ctx := deadline(t)
+	shape := []int{4, 3}
+	if world.Rank() == 1 {
+		shape = []int{4, 4}
+	}
+	err := world.AllReduce(ctx, tensor.Ones(tensor.Float32, shape...), collectives.Sum)
+	require.ErrorIs(t, err, collectives.ErrMismatch)
+	require.Contains(t, err.Error(), "float32[4 3]")
+	require.Contains(t, err.Error(), "float32[4 4]")
+	// The communicator is still usable after a mismatch.
+	require.NoError(t, world.Barrier(ctx))
+}
+
+// TestFaultStall runs last: a rank that stalls past its peers' deadline
+// makes their pending and later calls fail, without a hang. It uses a
+// sub-communicator so that the world stays usable for Close.
+func TestZZFaultStall(t *testing.T) {
+	if world.Size() < 2 {
+		t.Skip("needs 2 ranks")
+	}
+	ctx := deadline(t)
+	sub, err := world.Split(ctx, 0, world.Rank())
+	require.NoError(t, err)
+	if sub.Rank() == 1 {
+		time.Sleep(500 * time.Millisecond) // peers give up at 100 ms
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err = sub.AllReduce(cctx, tensor.Ones(tensor.Float32, 8), collectives.Sum)
+	if sub.Rank() != 1 {
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	later := sub.AllReduce(ctx, tensor.Ones(tensor.Float32, 8), collectives.Sum)
+	require.Error(t, later)
+	require.True(t, errors.Is(later, collectives.ErrAborted) || errors.Is(later, context.DeadlineExceeded))
+	// Resynchronise the world before leaving (the sub-communicator is dead).
+	require.NoError(t, world.Barrier(ctx))
+}

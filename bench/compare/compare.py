@@ -44,6 +44,7 @@ def mode_gemm(args):
     subprocess.run(["go", "build", "-o", binpath, "./bench/gemm"], cwd=ROOT, check=True)
     anchors = ["openblas"] + (["torch"] if args.torch else [])
     rows = []
+    load0 = os.getloadavg()
     try:
         for rnd in range(args.rounds):
             for n in sizes:
@@ -92,6 +93,8 @@ def mode_gemm(args):
                 table.append(row)
     print(f"# {cpu_model()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"Tessera kernel {kernel}, GFLOP/s, median of {args.reps} reps x {args.rounds} rounds")
+    load1 = os.getloadavg()
+    print(f"# load average (1 min) {load0[0]:.1f} at start, {load1[0]:.1f} at end")
     if args.markdown:
         print("| " + " | ".join(cols) + " |")
         print("|" + "|".join("---" for _ in cols) + "|")

@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: demo test test-unit test-race test-purego fuzz lint bench deps
+.PHONY: demo test test-unit test-race test-purego fuzz lint bench deps kernels gpu-tests
 
 deps:
 	$(GO) mod download
@@ -41,3 +41,11 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./tensor/...
+
+# Regenerate the committed PTX from kernels/cuda/*.cu (needs nvcc; see kernels/cuda/install-nvcc.sh).
+kernels:
+	bash kernels/cuda/gen.sh
+
+# Build the GPU test and benchmark binaries into .gpu/ and print how to run them on a GPU machine.
+gpu-tests:
+	bash scripts/gpu-tests.sh

@@ -26,7 +26,7 @@ test-race:
 
 # Each parser's fuzz target runs briefly (FUZZTIME per target); a crash fails the build.
 FUZZTIME ?= 10s
-FUZZ_TARGETS := ./data:FuzzIDX ./data:FuzzCIFAR ./data:FuzzCSV ./data:FuzzNPY ./safetensors:FuzzParse
+FUZZ_TARGETS := ./data:FuzzIDX ./data:FuzzCIFAR ./data:FuzzCSV ./data:FuzzNPY ./safetensors:FuzzParse ./checkpoint:FuzzRead
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

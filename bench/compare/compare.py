@@ -107,7 +107,69 @@ def mode_gemm(args):
             print("  ".join(x.rjust(w[i]) for i, x in enumerate(row)))
 
 
-MODES = {"gemm": mode_gemm}  # train, ops: add a function here
+def mode_ops(args):
+    """bench/ops (Tessera, GB/s and the Go copy anchor) against PyTorch, same cases, same run."""
+    binpath = os.path.join(ROOT, "bench", "ops", "ops.bin")
+    subprocess.run(["go", "build", "-o", binpath, "./bench/ops"], cwd=ROOT, check=True)
+    th = int(args.threads.split(",")[-1])
+    env = dict(os.environ, OMP_NUM_THREADS=str(th), MALLOC_MMAP_THRESHOLD_="33554432",
+               MALLOC_TRIM_THRESHOLD_="4294967296")
+    load0 = os.getloadavg()
+    rows = []
+    try:
+        for rnd in range(args.rounds):
+            rows += run_lines(["/usr/bin/python3", os.path.join(HERE, "torch_ops.py"), "--mib", str(args.mib),
+                               "--reps", str(args.reps), "--threads", str(th)], env)
+            for r in run_lines([binpath, "-json", "-mib", str(args.mib), "-reps", str(args.reps)],
+                               dict(os.environ, GOMAXPROCS=str(th))):
+                r["impl"] = "tessera"
+                rows.append(r)
+            print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    finally:
+        try:
+            os.remove(binpath)
+        except OSError:
+            pass
+    if args.save:
+        with open(args.save, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    g = collections.defaultdict(list)
+    for r in rows:
+        g[(r["impl"], r["op"])].append(r["gbps"])
+    med = {k: statistics.median(v) for k, v in g.items()}
+    ops = []
+    for r in rows:
+        if r["impl"] == "tessera" and r["op"] not in ops:
+            ops.append(r["op"])
+    copy = med.get(("tessera", "copy(go)"), float("nan"))
+    print(f"# {cpu_model()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{args.mib} MiB float32 operands, {th} threads, GB/s, median of {args.reps} reps x {args.rounds} rounds")
+    print(f"# load average (1 min) {load0[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
+          f"copy anchor (Go copy, {th} goroutines) {copy:.1f} GB/s")
+    cols = ["op", "Tessera", "torch", "Tessera/copy", "Tessera/torch"]
+    table = []
+    for op in ops:
+        t, p = med[("tessera", op)], med.get(("torch", op), float("nan"))
+        table.append([op, f"{t:.2f}", f"{p:.2f}" if p == p else "-", f"{t / copy:.2f}",
+                      f"{t / p:.2f}x" if p == p else "-"])
+    print_table(args, cols, table)
+
+
+def print_table(args, cols, table):
+    if args.markdown:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join("---" for _ in cols) + "|")
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+    else:
+        w = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(cols)]
+        print("  ".join(c.rjust(w[i]) for i, c in enumerate(cols)))
+        for row in table:
+            print("  ".join(x.rjust(w[i]) for i, x in enumerate(row)))
+
+
+MODES = {"gemm": mode_gemm, "ops": mode_ops}  # train: go run ./bench/train -torch
 
 
 def main():
@@ -123,6 +185,7 @@ def main():
     ap.add_argument("--torch", action="store_true", help="also time torch.mm")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--save", help="write every raw JSON line to this file")
+    ap.add_argument("--mib", type=int, default=256, help="ops: MiB per float32 operand")
     args = ap.parse_args()
     if args.mode not in MODES:
         ap.error(f"unknown mode {args.mode!r}; known: {', '.join(MODES)}")

@@ -4,7 +4,8 @@
 #
 #   bench/compare/compare.sh [mode] [options]
 #
-# mode: gemm (default). Further modes (train, ops) plug into compare.py.
+# mode: gemm (default) or ops (elementwise/reductions vs PyTorch). For training
+# steps use `go run ./bench/train -torch`.
 # options are passed to compare.py, e.g. --sizes 1024,2048 --threads 1,2 --reps 5
 # --rounds 3 --markdown. Run from anywhere; needs root (or the packages already
 # installed) for apt-get.

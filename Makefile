@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: demo test test-unit test-race test-purego fuzz lint bench deps kernels gpu-tests
+.PHONY: demo test test-unit test-race test-purego fuzz lint bench deps test-mpi kernels gpu-tests
 
 deps:
 	$(GO) mod download
@@ -10,7 +10,7 @@ deps:
 demo: deps
 	$(GO) run ./examples/quickstart
 
-test: deps lint test-unit test-purego test-race fuzz
+test: deps lint test-unit test-purego test-race fuzz test-mpi
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)
@@ -32,6 +32,19 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
+	done
+
+# The MPI backend's suite under mpirun (needs openmpi-bin and libopenmpi-dev;
+# .ci/run installs them). Every rank runs the same test binary.
+MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
+MPI_NPS ?= 1 2 3 4
+test-mpi:
+	@mkdir -p bin
+	$(GO) vet -tags mpi ./collectives/... ./bench/collectives
+	$(GO) test -count=1 -tags mpi -c -o bin/collectives-mpi.test ./collectives/mpi
+	@set -e; for np in $(MPI_NPS); do \
+		echo "mpirun -np $$np collectives/mpi"; \
+		timeout 300 $(MPIRUN) -np $$np bin/collectives-mpi.test -test.count=1; \
 	done
 
 lint:

@@ -45,23 +45,41 @@ func compareFiles(spec string) error {
 	if err != nil {
 		return err
 	}
-	cBy := map[int]Row{}
-	for _, r := range cRows {
-		if r.Op == "allreduce" {
-			cBy[r.Bytes] = r
+	// Repeated runs (mpi.sh alternates the two programs) are reduced to
+	// the best time per size, the usual way to cut scheduler noise.
+	best := func(rows []Row) (map[int]float64, map[int]int, []int) {
+		t, reps := map[int]float64{}, map[int]int{}
+		var sizes []int
+		for _, r := range rows {
+			if r.Op != "allreduce" {
+				continue
+			}
+			if old, ok := t[r.Bytes]; !ok || r.TimeUS < old {
+				if !ok {
+					sizes = append(sizes, r.Bytes)
+				}
+				t[r.Bytes] = r.TimeUS
+			}
+			reps[r.Bytes]++
 		}
+		return t, reps, sizes
 	}
-	fmt.Printf("# %12s %12s %12s %8s\n", "size(B)", "tessera(us)", "C MPI(us)", "ratio")
-	worst := 0.0
-	for _, r := range goRows {
-		c, ok := cBy[r.Bytes]
-		if r.Op != "allreduce" || !ok {
+	gt, greps, sizes := best(goRows)
+	ct, creps, _ := best(cRows)
+	fmt.Printf("# %12s %12s %12s %8s %6s\n", "size(B)", "tessera(us)", "C MPI(us)", "ratio", "reps")
+	worst, worstBig := 0.0, 0.0
+	for _, s := range sizes {
+		c, ok := ct[s]
+		if !ok {
 			continue
 		}
-		ratio := r.TimeUS / c.TimeUS
+		ratio := gt[s] / c
 		worst = max(worst, ratio)
-		fmt.Printf("  %12d %12.1f %12.1f %8.3f\n", r.Bytes, r.TimeUS, c.TimeUS, ratio)
+		if s >= 1<<20 {
+			worstBig = max(worstBig, ratio)
+		}
+		fmt.Printf("  %12d %12.1f %12.1f %8.3f %3d/%-3d\n", s, gt[s], c, ratio, greps[s], creps[s])
 	}
-	fmt.Printf("# worst ratio %.3f (target <= 1.05)\n", worst)
+	fmt.Printf("# worst ratio %.3f over all sizes, %.3f at >= 1 MiB (target <= 1.05); best time of the repetitions\n", worst, worstBig)
 	return nil
 }

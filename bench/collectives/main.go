@@ -29,6 +29,7 @@ import (
 
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/collectives/local"
+	_ "github.com/tessera-ml/tessera/collectives/mpi" // registers "mpi" when built with -tags mpi
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -291,7 +292,7 @@ func mainErr() error {
 		opS     = flag.String("op", "sum", "reduction")
 		jsonOut = flag.Bool("json", false, "print one JSON object per row instead of the table")
 		algoS   = flag.String("algo", "auto", "local all-reduce algorithm: auto, ring or direct")
-		maxTime = flag.Duration("maxtime", time.Second, "time budget per size")
+		maxTime = flag.Float64("maxtime", 1, "time budget per size, in seconds")
 		nocopy  = flag.Bool("nocopy", false, "skip the memory copy rate measurement")
 		compare = flag.String("compare", "", "go.json,c.json: print the MPI backend / plain MPI_Allreduce ratio table and exit")
 	)
@@ -314,7 +315,7 @@ func mainErr() error {
 	if cfg.op, err = collectives.ParseRedOp(*opS); err != nil {
 		return err
 	}
-	cfg.factor, cfg.iters, cfg.warmup, cfg.jsonOut, cfg.maxTime = max(*factor, 2), *iters, *warmup, *jsonOut, *maxTime
+	cfg.factor, cfg.iters, cfg.warmup, cfg.jsonOut, cfg.maxTime = max(*factor, 2), *iters, *warmup, *jsonOut, time.Duration(*maxTime*float64(time.Second))
 	switch *algoS {
 	case "auto":
 	case "ring":

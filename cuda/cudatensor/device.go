@@ -55,8 +55,14 @@ type Device struct {
 	name string
 	cuda *cuda.Device // nil for test backends
 
-	errMu  sync.Mutex
-	errBuf *buffer // 4-byte flag for index/division errors
+	errMu sync.Mutex
+	// errFlag is the 4-byte flag for index/division errors. The device
+	// holds the *Storage, not just its buffer: the buffer is freed by a
+	// cleanup attached to the Storage, so keeping only the buffer would
+	// free the flag while it is still in use (and hand its memory to
+	// other tensors, which the flag's memset and kernel writes would then
+	// corrupt).
+	errFlag *Storage
 
 	// TF32 lets float32 MatMul use TF32 tensor cores (faster, about 10
 	// bits of mantissa in the products). Off by default, so float32
@@ -227,6 +233,7 @@ func (d *Device) ToHost(st tensor.Storage) (tensor.Storage, error) {
 		if err := d.be.dtoh(b, s.Ptr()); err != nil {
 			return nil, fmt.Errorf("cudatensor: copying %d bytes from %s: %w", len(b), d.name, err)
 		}
+		runtime.KeepAlive(s)
 	}
 	if s.dt == tensor.Bool {
 		// The kernels write 0 or 1, but never hand Go a bool byte that is neither.
@@ -281,6 +288,20 @@ func (d *Device) ptrOf(op string, v tensor.View) cuda.DevicePtr {
 	return s.Ptr().Add(int64(v.Offset) * int64(s.dt.Size()))
 }
 
+// keepAlive keeps the views' storages reachable until it runs. Each op
+// defers it: an op takes raw device pointers from its views early, and the
+// caller may hold no other reference to a storage (y := x.Exp() with x
+// unused afterwards), so without it the garbage collector could run the
+// storage's cleanup, returning the memory to the caching allocator, before
+// the kernel that reads it is queued; a scratch allocation in the same op
+// could then receive the same memory. Once the work is queued, freeing is
+// safe: the allocator's reuse is stream-ordered.
+func keepAlive(vs ...tensor.View) {
+	for _, v := range vs {
+		runtime.KeepAlive(v.Storage)
+	}
+}
+
 // check panics with a tensor.Error when a device call failed.
 func check(op string, err error) {
 	if err != nil {
@@ -295,11 +316,10 @@ func check(op string, err error) {
 func (d *Device) withErrFlag(op string, f func(flag cuda.DevicePtr)) bool {
 	d.errMu.Lock()
 	defer d.errMu.Unlock()
-	if d.errBuf == nil {
-		s := d.temp(op, tensor.Int32, 1)
-		d.errBuf = s.buf
+	if d.errFlag == nil {
+		d.errFlag = d.temp(op, tensor.Int32, 1)
 	}
-	p := d.errBuf.ptr
+	p := d.errFlag.Ptr()
 	check(op, d.be.memsetZero(p, 4))
 	f(p)
 	var b [4]byte

@@ -12,6 +12,7 @@ import (
 // (any dtype: it moves bits). An out-of-range index panics like the CPU's,
 // which makes Gather wait for the device (it reads an error flag back).
 func (d *Device) Gather(dst, src, index tensor.View, axis int) {
+	defer keepAlive(dst, src, index)
 	dt := dst.DType()
 	if index.DType() == tensor.Int64 && src.DType() == dt {
 		ss := slices.Clone(src.Strides)
@@ -37,6 +38,7 @@ func (d *Device) Gather(dst, src, index tensor.View, axis int) {
 // that collide are added in an unspecified order). Float16 and BFloat16
 // accumulate in float32 scratch copies and round once, as on the CPU.
 func (d *Device) ScatterAdd(dst, index, src tensor.View, axis int) {
+	defer keepAlive(dst, index, src)
 	dt := dst.DType()
 	if index.DType() == tensor.Int64 && src.DType() == dt {
 		switch dt {

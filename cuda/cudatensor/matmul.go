@@ -166,6 +166,7 @@ func (d *Device) operandOf(op string, v tensor.View) operand {
 }
 
 func (d *Device) matmul(op string, dst, a, b tensor.View, beta float64) {
+	defer keepAlive(dst, a, b)
 	nd := len(dst.Shape)
 	if numel(dst.Shape) == 0 {
 		return

@@ -46,6 +46,7 @@ func scalarBits(dt tensor.DType, v float64) uint64 {
 
 // Fill implements tensor.Device.
 func (d *Device) Fill(dst tensor.View, v float64) {
+	defer keepAlive(dst)
 	dt := dst.DType()
 	if d.runEW("Fill", fillKernel(dt), dst.Shape, [][]int{dst.Strides}, scalarBits(dt, v), d.ptrOf("Fill", dst)) {
 		return
@@ -55,6 +56,7 @@ func (d *Device) Fill(dst tensor.View, v float64) {
 
 // Copy implements tensor.Device.
 func (d *Device) Copy(dst, src tensor.View) {
+	defer keepAlive(dst, src)
 	name := copyKernel(dst.DType())
 	if dst.DType() != src.DType() {
 		name = castKernel(src.DType(), dst.DType())
@@ -96,6 +98,7 @@ func intParam(dt tensor.DType, p float64, saturate bool) int64 {
 
 // Unary implements tensor.Device.
 func (d *Device) Unary(op tensor.UnaryOp, dst, x tensor.View, p0, p1 float64) {
+	defer keepAlive(dst, x)
 	dt := x.DType()
 	name, intParams := unaryKernel(op, dt, p0)
 	var a0, a1 any = p0, p1
@@ -115,6 +118,7 @@ func (d *Device) Unary(op tensor.UnaryOp, dst, x tensor.View, p0, p1 float64) {
 
 // Binary implements tensor.Device.
 func (d *Device) Binary(op tensor.BinaryOp, dst, a, b tensor.View) {
+	defer keepAlive(dst, a, b)
 	dt := a.DType()
 	name := binaryKernel(op, dt)
 	if name != "" && b.DType() == dt {
@@ -148,6 +152,7 @@ func (d *Device) Binary(op tensor.BinaryOp, dst, a, b tensor.View) {
 
 // Where implements tensor.Device.
 func (d *Device) Where(dst, cond, a, b tensor.View) {
+	defer keepAlive(dst, cond, a, b)
 	if cond.DType() == tensor.Bool && a.DType() == dst.DType() && b.DType() == dst.DType() &&
 		d.runEW("Where", whereKernel(dst.DType()), dst.Shape, [][]int{dst.Strides, cond.Strides, a.Strides, b.Strides},
 			d.ptrOf("Where", cond), d.ptrOf("Where", a), d.ptrOf("Where", b), d.ptrOf("Where", dst)) {

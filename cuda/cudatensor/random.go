@@ -67,6 +67,7 @@ func largestBelow(dt tensor.DType, p float64) float64 {
 // dst: float32 and float64 are written directly; the other dtypes are
 // drawn into float64 scratch and cast, as the CPU stores its float64 values.
 func (d *Device) RandomFill(dst tensor.View, dist tensor.Distribution, seed, offset uint64, p0, p1 float64) {
+	defer keepAlive(dst)
 	dt := dst.DType()
 	n := numel(dst.Shape)
 	if n == 0 {

@@ -34,6 +34,7 @@ func (d *Device) contiguousIn(op string, v tensor.View) (p cuda.DevicePtr, tmp *
 // last (a strided copy when they are not), one kernel reduces each row into
 // a float64 or int64 accumulator, and a cast writes dst.
 func (d *Device) Reduce(op tensor.ReduceOp, dst, src tensor.View, nred int) {
+	defer keepAlive(dst, src)
 	k := len(src.Shape) - nred
 	outN, redN := numel(src.Shape[:k]), numel(src.Shape[k:])
 	if outN == 0 {
@@ -90,6 +91,7 @@ func (d *Device) Reduce(op tensor.ReduceOp, dst, src tensor.View, nred int) {
 // Softmax implements tensor.Device (rows of the last axis, one block each,
 // computed in float64).
 func (d *Device) Softmax(dst, src tensor.View, log bool) {
+	defer keepAlive(dst, src)
 	nd := len(src.Shape)
 	if nd == 0 {
 		v := 1.0

@@ -66,6 +66,8 @@ func Run(t *testing.T, dev tensor.Device) {
 		{"Softmax", testSoftmax},
 		{"RandomFill", testRandomFill},
 		{"Ops", testOps},
+		{"Fused", testFused},
+		{"Expanded", testExpanded},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

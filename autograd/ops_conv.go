@@ -2,7 +2,6 @@ package autograd
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -24,8 +23,9 @@ func Col2Im(cols *Var, shape []int, p tensor.ConvParams) *Var {
 
 // Conv2d convolves x [N, C, H, W] with w [O, C/groups, KH, KW] (KH and KW
 // of p are taken from w) and adds b [O] when it is not nil, returning
-// [N, O, OH, OW]. It is im2col followed by one batched matrix product over
-// the groups.
+// [N, O, OH, OW] (see tensor.Conv2d). The backward rules are themselves
+// convolutions (Conv2dBackwardInput/Weight), so the gradient can be
+// differentiated again.
 func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 	xs, ws := x.value.Shape(), w.value.Shape()
 	if groups <= 0 {
@@ -38,43 +38,101 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 		panic(fmt.Sprintf("autograd.Conv2d: bias shape %v for weight shape %v", b.Shape(), ws))
 	}
 	p.KH, p.KW = ws[2], ws[3]
-	n, o := xs[0], ws[0]
-	oh, ow := p.OutSize(xs[2], xs[3])
-	k := ws[1] * ws[2] * ws[3]
-	cols := Reshape(Im2Col(x, p), groups, k, n*oh*ow)
-	wm := Reshape(w, groups, o/groups, k)
-	y := Permute(Reshape(MatMul(wm, cols), o, n, oh, ow), 1, 0, 2, 3)
+	inputs := []*Var{x, w}
+	var bt *tensor.Tensor
 	if b != nil {
-		y = Add(y, Reshape(b, 1, o, 1, 1))
+		inputs = append(inputs, b)
+		bt = b.value
 	}
-	return y
+	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
+	return Record("autograd.Conv2d", y, inputs, func(c *Ctx, g *Var) []*Var {
+		res := make([]*Var, len(inputs))
+		if c.NeedsGrad(0) {
+			res[0] = conv2dInputGrad(g, c.Input(1), xs, p, groups)
+		}
+		needB := len(inputs) == 3 && c.NeedsGrad(2)
+		if c.NeedsGrad(1) {
+			var db *Var
+			res[1], db = conv2dWeightGrad(c.Input(0), g, ws, p, groups, needB)
+			if needB {
+				res[2] = db
+			}
+		} else if needB {
+			res[2] = Sum(g, false, 0, 2, 3)
+		}
+		return res
+	})
 }
 
-// windows returns the pooling windows of x as [C, KH*KW, N, OH, OW].
-func windows(op string, x *Var, p tensor.ConvParams, padValue float64) (*Var, int, int) {
+// conv2dInputGrad is the gradient of Conv2d with respect to its input
+// (shape xs) for the output gradient g and weight w. It is bilinear in g and
+// w: its own gradients are a convolution and a weight gradient.
+func conv2dInputGrad(g, w *Var, xs []int, p tensor.ConvParams, groups int) *Var {
+	ws := w.value.Shape()
+	dx := tensor.Conv2dBackwardInput(g.value, w.value, xs, p, groups)
+	return Record("autograd.Conv2dBackwardInput", dx, []*Var{g, w}, func(c *Ctx, gx *Var) []*Var {
+		res := make([]*Var, 2)
+		if c.NeedsGrad(0) {
+			res[0] = Conv2d(gx, c.Input(1), nil, p, groups)
+		}
+		if c.NeedsGrad(1) {
+			res[1], _ = conv2dWeightGrad(gx, c.Input(0), ws, p, groups, false)
+		}
+		return res
+	})
+}
+
+// conv2dWeightGrad is the gradient of Conv2d with respect to its weight
+// (shape ws) and, with bias, its bias, for the input x and output gradient g.
+func conv2dWeightGrad(x, g *Var, ws []int, p tensor.ConvParams, groups int, bias bool) (dw, db *Var) {
 	xs := x.value.Shape()
-	if len(xs) != 4 {
-		panic(fmt.Sprintf("%s: input shape %v, want [N, C, H, W]", op, xs))
+	dwt, dbt := tensor.Conv2dBackwardWeight(x.value, g.value, ws, p, groups, bias)
+	dw = Record("autograd.Conv2dBackwardWeight", dwt, []*Var{x, g}, func(c *Ctx, gw *Var) []*Var {
+		res := make([]*Var, 2)
+		if c.NeedsGrad(0) {
+			res[0] = conv2dInputGrad(c.Input(1), gw, xs, p, groups)
+		}
+		if c.NeedsGrad(1) {
+			res[1] = Conv2d(c.Input(0), gw, nil, p, groups)
+		}
+		return res
+	})
+	if bias {
+		gs := g.value.Shape()
+		db = Record("autograd.Conv2dBackwardBias", dbt, []*Var{g}, func(_ *Ctx, gb *Var) []*Var {
+			return []*Var{Expand(Reshape(gb, 1, gs[1], 1, 1), gs...)}
+		})
 	}
-	oh, ow := p.OutSize(xs[2], xs[3])
-	if p.PadH > 0 || p.PadW > 0 {
-		x = Pad(x, []int{p.PadW, p.PadW, p.PadH, p.PadH}, padValue)
-		p.PadH, p.PadW = 0, 0
-	}
-	cols := Im2Col(x, p)
-	return Reshape(cols, xs[1], p.KH*p.KW, xs[0], oh, ow), oh, ow
+	return dw, db
 }
 
 // MaxPool2d takes the maximum over each window of x [N, C, H, W] (padding
-// counts as -Inf). The gradient goes to the maximum (split among ties).
+// never wins; see tensor.MaxPool2d). The gradient goes to the first maximum
+// of each window, as in PyTorch.
 func MaxPool2d(x *Var, p tensor.ConvParams) *Var {
-	w, _, _ := windows("autograd.MaxPool2d", x, p, math.Inf(-1))
-	return Permute(Max(w, false, 1), 1, 0, 2, 3)
+	xs := x.value.Shape()
+	y, idx := tensor.MaxPool2d(x.value, p)
+	return unaryOp("autograd.MaxPool2d", x, y, func(_ *Ctx, g *Var) *Var { return maxPoolBackward(g, idx, xs, p) })
+}
+
+// maxPoolBackward scatters g to the recorded maxima; it is linear in g, and
+// its gradient gathers at the same indices.
+func maxPoolBackward(g *Var, idx *tensor.Tensor, xs []int, p tensor.ConvParams) *Var {
+	gs := g.value.Shape()
+	return unaryOp("autograd.MaxPool2dBackward", g, tensor.MaxPool2dBackward(g.value, idx, xs, p), func(_ *Ctx, gg *Var) *Var {
+		plane := Reshape(gg, xs[0]*xs[1], xs[2]*xs[3])
+		return Reshape(Gather(plane, 1, idx.Reshape(gs[0]*gs[1], gs[2]*gs[3])), gs...)
+	})
 }
 
 // AvgPool2d averages each window of x [N, C, H, W] (zero padding is
 // included in the count, as PyTorch's default).
 func AvgPool2d(x *Var, p tensor.ConvParams) *Var {
-	w, _, _ := windows("autograd.AvgPool2d", x, p, 0)
-	return Permute(Mean(w, false, 1), 1, 0, 2, 3)
+	xs := x.value.Shape()
+	return unaryOp("autograd.AvgPool2d", x, tensor.AvgPool2d(x.value, p), func(_ *Ctx, g *Var) *Var { return avgPoolBackward(g, xs, p) })
+}
+
+// avgPoolBackward spreads g over the windows; its gradient is AvgPool2d.
+func avgPoolBackward(g *Var, xs []int, p tensor.ConvParams) *Var {
+	return unaryOp("autograd.AvgPool2dBackward", g, tensor.AvgPool2dBackward(g.value, xs, p), func(_ *Ctx, gg *Var) *Var { return AvgPool2d(gg, p) })
 }

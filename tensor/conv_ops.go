@@ -1,0 +1,257 @@
+package tensor
+
+import "math"
+
+// ConvDevice is an optional Device capability: direct 2-D convolution
+// kernels (on the CPU, im2col into a small per-worker buffer and one GEMM
+// per image, with the bias and the bias gradient fused). Conv2d,
+// Conv2dBackwardInput and Conv2dBackwardWeight call it for tensors on such a
+// device; a kernel returns false when it cannot handle the operands (a dtype
+// it lacks, say), and the op is then composed from Im2Col, MatMul and
+// Col2Im, which every device has.
+//
+// The tensor layer has checked the shapes (see Conv2d) and passes: p with
+// KH and KW set and zero strides/dilations normalised to 1; destinations
+// (dst, dx, dw, db) freshly allocated, contiguous and zeroed; w and gy
+// contiguous; x with any strides. b or db with a nil Storage means no bias.
+type ConvDevice interface {
+	Conv2d(dst, x, w, b View, p ConvParams, groups int) bool
+	Conv2dBackwardInput(dx, gy, w View, p ConvParams, groups int) bool
+	Conv2dBackwardWeight(dw, db, x, gy View, p ConvParams, groups int) bool
+}
+
+// PoolDevice is an optional Device capability: direct 2-D pooling kernels.
+// MaxPool2d writes the maximum of each window and its Int64 index into the
+// input plane (h*W + w, as PyTorch's indices); MaxPool2dBackward adds each
+// output gradient at its index. AvgPool2d averages each window counting
+// padding as zeros; AvgPool2dBackward spreads each output gradient over its
+// window. Destinations are fresh, contiguous and zeroed; gy and idx are
+// contiguous; x may have any strides. A kernel returns false to fall back
+// to the composed implementation.
+type PoolDevice interface {
+	MaxPool2d(dst, idx, x View, p ConvParams) bool
+	MaxPool2dBackward(dx, gy, idx View) bool
+	AvgPool2d(dst, x View, p ConvParams) bool
+	AvgPool2dBackward(dx, gy View, p ConvParams) bool
+}
+
+// convShapes checks x [N, C, H, W] against w [O, C/groups, KH, KW] and
+// returns the normalised window (KH, KW from w) and the output size.
+func convShapes(op string, xs, ws []int, p ConvParams, groups int) (ConvParams, int, int) {
+	if groups <= 0 {
+		fail(op, "groups %d must be positive", groups)
+	}
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1]*groups || ws[0]%groups != 0 {
+		fail(op, "input shape %v, weight shape %v and %d groups do not match", Shape(xs), Shape(ws), groups)
+	}
+	p.KH, p.KW = ws[2], ws[3]
+	return convGeometry(op, xs, p)
+}
+
+// Conv2d convolves x [N, C, H, W] with w [O, C/groups, KH, KW] (the kernel
+// size of p is taken from w) and adds b [O] when b is not nil, returning
+// [N, O, OH, OW] (cross-correlation, as torch.nn.functional.conv2d). w and
+// b are converted to x's dtype.
+func Conv2d(x, w, b *Tensor, p ConvParams, groups int) *Tensor {
+	const op = "tensor.Conv2d"
+	if b != nil {
+		sameDevice(op, x, w, b)
+	} else {
+		sameDevice(op, x, w)
+	}
+	p, oh, ow := convShapes(op, x.shape, w.shape, p, groups)
+	o := w.shape[0]
+	if b != nil && (b.NDim() != 1 || b.shape[0] != o) {
+		fail(op, "bias shape %v for weight shape %v", Shape(b.shape), Shape(w.shape))
+	}
+	dt := x.DType()
+	w = w.Cast(dt).Contiguous()
+	var bv View
+	if b != nil {
+		b = b.Cast(dt).Contiguous()
+		bv = b.View()
+	}
+	out := alloc(op, x.Device(), dt, []int{x.shape[0], o, oh, ow})
+	if d, ok := x.Device().(ConvDevice); ok && d.Conv2d(out.View(), x.View(), w.View(), bv, p, groups) {
+		return out
+	}
+	// Composed: im2col, one batched product over the groups, NCHW order.
+	n, k := x.shape[0], w.shape[1]*p.KH*p.KW
+	cols := Im2Col(x, p).Reshape(groups, k, n*oh*ow)
+	y := MatMul(w.Reshape(groups, o/groups, k), cols).Reshape(o, n, oh, ow).Permute(1, 0, 2, 3)
+	if b != nil {
+		return AddInto(out, y, b.Reshape(1, o, 1, 1))
+	}
+	return out.CopyFrom(y)
+}
+
+// Conv2dBackwardInput returns the gradient of Conv2d with respect to its
+// input of shape xShape, given the output gradient gy [N, O, OH, OW] and the
+// weight w: the transposed convolution col2im(wᵀ·gy).
+func Conv2dBackwardInput(gy, w *Tensor, xShape []int, p ConvParams, groups int) *Tensor {
+	const op = "tensor.Conv2dBackwardInput"
+	sameDevice(op, gy, w)
+	p, oh, ow := convShapes(op, xShape, w.shape, p, groups)
+	n, o := xShape[0], w.shape[0]
+	if !Shape(gy.shape).Equal(Shape{n, o, oh, ow}) {
+		fail(op, "output gradient shape %v, want %v", Shape(gy.shape), Shape{n, o, oh, ow})
+	}
+	dt := gy.DType()
+	w = w.Cast(dt).Contiguous()
+	gy = gy.Contiguous()
+	dx := alloc(op, gy.Device(), dt, xShape)
+	if d, ok := gy.Device().(ConvDevice); ok && d.Conv2dBackwardInput(dx.View(), gy.View(), w.View(), p, groups) {
+		return dx
+	}
+	k := w.shape[1] * p.KH * p.KW
+	g3 := gy.Permute(1, 0, 2, 3).Reshape(groups, o/groups, n*oh*ow)
+	cols := MatMul(w.Reshape(groups, o/groups, k).Transpose(1, 2), g3)
+	return dx.CopyFrom(Col2Im(cols.Reshape(groups*k, n*oh*ow), xShape, p))
+}
+
+// Conv2dBackwardWeight returns the gradient of Conv2d with respect to its
+// weight of shape wShape, given the input x and the output gradient gy; with
+// bias it also returns the bias gradient (gy summed over N, OH and OW),
+// otherwise db is nil.
+func Conv2dBackwardWeight(x, gy *Tensor, wShape []int, p ConvParams, groups int, bias bool) (dw, db *Tensor) {
+	const op = "tensor.Conv2dBackwardWeight"
+	sameDevice(op, x, gy)
+	p, oh, ow := convShapes(op, x.shape, wShape, p, groups)
+	n, o := x.shape[0], wShape[0]
+	if !Shape(gy.shape).Equal(Shape{n, o, oh, ow}) {
+		fail(op, "output gradient shape %v, want %v", Shape(gy.shape), Shape{n, o, oh, ow})
+	}
+	dt := x.DType()
+	gy = gy.Cast(dt).Contiguous()
+	dw = alloc(op, x.Device(), dt, wShape)
+	var dbv View
+	if bias {
+		db = alloc(op, x.Device(), dt, []int{o})
+		dbv = db.View()
+	}
+	if d, ok := x.Device().(ConvDevice); ok && d.Conv2dBackwardWeight(dw.View(), dbv, x.View(), gy.View(), p, groups) {
+		return dw, db
+	}
+	k := wShape[1] * p.KH * p.KW
+	cols := Im2Col(x, p).Reshape(groups, k, n*oh*ow)
+	g3 := gy.Permute(1, 0, 2, 3).Reshape(groups, o/groups, n*oh*ow)
+	dw.CopyFrom(MatMul(g3, cols.Transpose(1, 2)).Reshape(wShape...))
+	if bias {
+		db.CopyFrom(Sum(gy, false, 0, 2, 3))
+	}
+	return dw, db
+}
+
+// poolShapes checks a pooling input and window; every window must hold at
+// least one input element (so a max has an index).
+func poolShapes(op string, xs []int, p ConvParams) (ConvParams, int, int) {
+	p, oh, ow := convGeometry(op, xs, p)
+	covered := func(out, size, k, s, pad, d int) bool {
+		for o := range out {
+			ok := false
+			for i := range k {
+				if v := o*s - pad + i*d; v >= 0 && v < size {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	if !covered(oh, xs[2], p.KH, p.StrideH, p.PadH, p.DilH) || !covered(ow, xs[3], p.KW, p.StrideW, p.PadW, p.DilW) {
+		fail(op, "window %+v over input shape %v has windows of padding only", p, Shape(xs))
+	}
+	return p, oh, ow
+}
+
+// MaxPool2d returns the maximum over each window of x [N, C, H, W] (padding
+// never wins) and, as an Int64 tensor of the output's shape, the index of
+// each maximum in its input plane (h*W + w), as torch's max_pool2d with
+// return_indices. The first maximum of a window wins; a NaN wins over numbers.
+func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
+	const op = "tensor.MaxPool2d"
+	if !x.DType().IsFloat() {
+		fail(op, "dtype %v is not floating point", x.DType())
+	}
+	p, oh, ow := poolShapes(op, x.shape, p)
+	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	y = alloc(op, x.Device(), x.DType(), []int{n, c, oh, ow})
+	idx = alloc(op, x.Device(), Int64, []int{n, c, oh, ow})
+	if d, ok := x.Device().(PoolDevice); ok && d.MaxPool2d(y.View(), idx.View(), x.View(), p) {
+		return y, idx
+	}
+	// Composed: windows of the -Inf padded input, Max and ArgMax over each,
+	// and the argmax mapped to input positions through an image of positions.
+	xp := Pad(x, []int{p.PadW, p.PadW, p.PadH, p.PadH}, math.Inf(-1))
+	q := p
+	q.PadH, q.PadW = 0, 0
+	kk := p.KH * p.KW
+	win := Im2Col(xp, q).Reshape(c, kk, n, oh, ow)
+	y.CopyFrom(Max(win, false, 1).Permute(1, 0, 2, 3))
+	arg := ArgMax(win, 1, false).Permute(1, 0, 2, 3).Reshape(n*c, 1, oh*ow)
+	pos := Arange(0, float64(h*w), 1, Int64).To(x.Device()).Reshape(1, 1, h, w)
+	pos = Pad(pos, []int{p.PadW, p.PadW, p.PadH, p.PadH}, -1)
+	posCols := Im2Col(pos, q).Reshape(1, kk, oh*ow).Expand(n*c, kk, oh*ow)
+	idx.CopyFrom(Gather(posCols, 1, arg).Reshape(n, c, oh, ow))
+	return y, idx
+}
+
+// MaxPool2dBackward returns the gradient of MaxPool2d with respect to its
+// input of shape xShape: each element of gy added at its index idx.
+func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
+	const op = "tensor.MaxPool2dBackward"
+	sameDevice(op, gy, idx)
+	checkIndex(op, idx)
+	_, oh, ow := poolShapes(op, xShape, p)
+	n, c, h, w := xShape[0], xShape[1], xShape[2], xShape[3]
+	want := Shape{n, c, oh, ow}
+	if !Shape(gy.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
+		fail(op, "gradient shape %v and index shape %v, want %v", Shape(gy.shape), Shape(idx.shape), want)
+	}
+	gy, idx = gy.Contiguous(), idx.Contiguous()
+	dx := alloc(op, gy.Device(), gy.DType(), xShape)
+	if d, ok := gy.Device().(PoolDevice); ok && d.MaxPool2dBackward(dx.View(), gy.View(), idx.View()) {
+		return dx
+	}
+	ScatterAddInto(dx.Reshape(n*c, h*w), 1, idx.Reshape(n*c, oh*ow), gy.Reshape(n*c, oh*ow))
+	return dx
+}
+
+// AvgPool2d returns the mean over each window of x [N, C, H, W], counting
+// padding as zeros (PyTorch's count_include_pad).
+func AvgPool2d(x *Tensor, p ConvParams) *Tensor {
+	const op = "tensor.AvgPool2d"
+	if !x.DType().IsFloat() {
+		fail(op, "dtype %v is not floating point", x.DType())
+	}
+	p, oh, ow := convGeometry(op, x.shape, p)
+	n, c := x.shape[0], x.shape[1]
+	y := alloc(op, x.Device(), x.DType(), []int{n, c, oh, ow})
+	if d, ok := x.Device().(PoolDevice); ok && d.AvgPool2d(y.View(), x.View(), p) {
+		return y
+	}
+	win := Im2Col(x, p).Reshape(c, p.KH*p.KW, n, oh, ow)
+	return y.CopyFrom(Mean(win, false, 1).Permute(1, 0, 2, 3))
+}
+
+// AvgPool2dBackward returns the gradient of AvgPool2d with respect to its
+// input of shape xShape: each element of gy spread evenly over its window.
+func AvgPool2dBackward(gy *Tensor, xShape []int, p ConvParams) *Tensor {
+	const op = "tensor.AvgPool2dBackward"
+	p, oh, ow := convGeometry(op, xShape, p)
+	n, c := xShape[0], xShape[1]
+	if want := (Shape{n, c, oh, ow}); !Shape(gy.shape).Equal(want) {
+		fail(op, "gradient shape %v, want %v", Shape(gy.shape), want)
+	}
+	gy = gy.Contiguous()
+	dx := alloc(op, gy.Device(), gy.DType(), xShape)
+	if d, ok := gy.Device().(PoolDevice); ok && d.AvgPool2dBackward(dx.View(), gy.View(), p) {
+		return dx
+	}
+	kk := p.KH * p.KW
+	cols := MulScalar(gy.Permute(1, 0, 2, 3).Reshape(c, 1, n*oh*ow), 1/float64(kk)).Expand(c, kk, n*oh*ow)
+	return dx.CopyFrom(Col2Im(cols.Reshape(c*kk, n*oh*ow), xShape, p))
+}

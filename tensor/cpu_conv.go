@@ -1,0 +1,422 @@
+package tensor
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tessera-ml/tessera/kernels/cpu"
+)
+
+// CPU convolution kernels (the ConvDevice capability). Work items are
+// (image, group) pairs handed out from an atomic counter to up to GOMAXPROCS
+// goroutines. Each item unfolds its input windows for a block of output rows
+// into a per-worker buffer small enough to stay in cache (im2col) and runs
+// one GEMM on it, so no [K, N*OH*OW] matrix is ever built, the output is
+// written in NCHW order directly, and the bias (forward) and bias gradient
+// (backward) are fused.
+
+// convGeom is the geometry of one convolution call.
+type convGeom struct {
+	n, c, h, w             int
+	o, oh, ow              int
+	groups, cg, og         int
+	kh, kw                 int
+	sh, sw, ph, pw, dh, dw int
+	k, p                   int // cg*kh*kw, oh*ow
+	xs                     [4]int
+	xoff                   int
+}
+
+func newConvGeom(x View, o int, p ConvParams, groups int) *convGeom {
+	g := &convGeom{
+		n: x.Shape[0], c: x.Shape[1], h: x.Shape[2], w: x.Shape[3], o: o,
+		groups: groups, kh: p.KH, kw: p.KW,
+		sh: p.StrideH, sw: p.StrideW, ph: p.PadH, pw: p.PadW, dh: p.DilH, dw: p.DilW,
+		xoff: x.Offset,
+	}
+	copy(g.xs[:], x.Strides)
+	g.oh, g.ow = p.OutSize(g.h, g.w)
+	g.cg, g.og = g.c/groups, o/groups
+	g.k, g.p = g.cg*g.kh*g.kw, g.oh*g.ow
+	return g
+}
+
+// direct reports whether the GEMM can read the input in place (a 1x1
+// window with unit stride and no padding over rows of contiguous planes).
+func (g *convGeom) direct() bool {
+	return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
+		g.xs[3] == 1 && g.xs[2] == g.w
+}
+
+// colsBudget is the number of elements of the per-worker im2col buffer; the
+// output rows of an image are processed in blocks that fit it.
+const colsBudget = 1 << 17
+
+// rowBlock is the number of output rows per im2col block.
+func (g *convGeom) rowBlock() int {
+	return max(1, min(g.oh, colsBudget/max(1, g.k*g.ow)))
+}
+
+// validRange returns the outputs o in [0, n) whose input o*s+off is in [0, size).
+func validRange(n, s, off, size int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	if size-off <= 0 {
+		return 0, 0
+	}
+	hi = min(n, (size-off+s-1)/s)
+	if hi < lo {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// im2col writes the windows of channels c0..c0+cg-1 of image img for output
+// rows [oy0, oy1) into cols as a [k, (oy1-oy0)*ow] row-major matrix.
+func im2col[T float32 | float64](g *convGeom, cols, x []T, img, c0, oy0, oy1 int) {
+	np := (oy1 - oy0) * g.ow
+	xsC, xsH, xsW := g.xs[1], g.xs[2], g.xs[3]
+	r := 0
+	for c := c0; c < c0+g.cg; c++ {
+		cbase := g.xoff + img*g.xs[0] + c*xsC
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[r*np : (r+1)*np]
+				r++
+				off := j*g.dw - g.pw
+				ox0, ox1 := validRange(g.ow, g.sw, off, g.w)
+				for oy := oy0; oy < oy1; oy++ {
+					dst := row[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
+					iy := oy*g.sh - g.ph + i*g.dh
+					if iy < 0 || iy >= g.h || ox0 >= ox1 {
+						clear(dst)
+						continue
+					}
+					clear(dst[:ox0])
+					clear(dst[ox1:])
+					base := cbase + iy*xsH + (ox0*g.sw+off)*xsW
+					if g.sw == 1 && xsW == 1 {
+						copy(dst[ox0:ox1], x[base:base+ox1-ox0])
+						continue
+					}
+					step := g.sw * xsW
+					d := dst[ox0:ox1]
+					for t := range d {
+						d[t] = x[base]
+						base += step
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds cols (a [k, (oy1-oy0)*ow] matrix, as im2col writes) into the
+// contiguous NCHW tensor dx at the positions im2col reads.
+func col2im[T float32 | float64](g *convGeom, dx, cols []T, img, c0, oy0, oy1 int) {
+	np := (oy1 - oy0) * g.ow
+	r := 0
+	for c := c0; c < c0+g.cg; c++ {
+		cbase := (img*g.c + c) * g.h * g.w
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[r*np : (r+1)*np]
+				r++
+				off := j*g.dw - g.pw
+				ox0, ox1 := validRange(g.ow, g.sw, off, g.w)
+				if ox0 >= ox1 {
+					continue
+				}
+				for oy := oy0; oy < oy1; oy++ {
+					iy := oy*g.sh - g.ph + i*g.dh
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					src := row[(oy-oy0)*g.ow+ox0 : (oy-oy0)*g.ow+ox1]
+					base := cbase + iy*g.w + ox0*g.sw + off
+					if g.sw == 1 {
+						d := dx[base : base+len(src)]
+						for t, v := range src {
+							d[t] += v
+						}
+						continue
+					}
+					for _, v := range src {
+						dx[base] += v
+						base += g.sw
+					}
+				}
+			}
+		}
+	}
+}
+
+// scratch pools the per-worker im2col buffers.
+var scratch32, scratch64 sync.Pool
+
+func getScratch[T float32 | float64](n int) *[]T {
+	var z T
+	p := &scratch64
+	if any(z) == any(float32(0)) {
+		p = &scratch32
+	}
+	if v := p.Get(); v != nil {
+		s := v.(*[]T)
+		if cap(*s) >= n {
+			*s = (*s)[:n]
+			return s
+		}
+	}
+	s := make([]T, n)
+	return &s
+}
+
+func putScratch[T float32 | float64](s *[]T) {
+	var z T
+	if any(z) == any(float32(0)) {
+		scratch32.Put(s)
+	} else {
+		scratch64.Put(s)
+	}
+}
+
+// forItems runs body(worker, item) for items 0..n-1 on up to w goroutines
+// that claim items from a shared counter; worker is in [0, w).
+func forItems(n, w int, body func(worker, item int)) {
+	w = max(1, min(w, n))
+	if w == 1 {
+		for i := range n {
+			body(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func(t int) {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			body(t, i)
+		}
+	}
+	for t := 1; t < w; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(t)
+		}()
+	}
+	work(0)
+	wg.Wait()
+}
+
+// convWorkers is the number of goroutines for items of about flops work each.
+func convWorkers(items, flops int) int {
+	if items*flops < 1<<20 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func cpuData[T float32 | float64](v View) []T { return v.Storage.(*cpuStorage).buf.([]T) }
+
+func (cpuDevice) Conv2d(dst, x, w, b View, p ConvParams, groups int) bool {
+	switch {
+	case allDType(Float32, dst, x, w) && (b.Storage == nil || b.DType() == Float32):
+		convForward[float32](dst, x, w, b, p, groups, cpu.Sgemm)
+	case allDType(Float64, dst, x, w) && (b.Storage == nil || b.DType() == Float64):
+		convForward[float64](dst, x, w, b, p, groups, cpu.Dgemm)
+	default:
+		return false
+	}
+	return true
+}
+
+func (cpuDevice) Conv2dBackwardInput(dx, gy, w View, p ConvParams, groups int) bool {
+	switch {
+	case allDType(Float32, dx, gy, w):
+		convBackwardInput[float32](dx, gy, w, p, groups, cpu.Sgemm)
+	case allDType(Float64, dx, gy, w):
+		convBackwardInput[float64](dx, gy, w, p, groups, cpu.Dgemm)
+	default:
+		return false
+	}
+	return true
+}
+
+func (cpuDevice) Conv2dBackwardWeight(dw, db, x, gy View, p ConvParams, groups int) bool {
+	switch {
+	case allDType(Float32, dw, x, gy) && (db.Storage == nil || db.DType() == Float32):
+		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm)
+	case allDType(Float64, dw, x, gy) && (db.Storage == nil || db.DType() == Float64):
+		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm)
+	default:
+		return false
+	}
+	return true
+}
+
+func allDType(dt DType, vs ...View) bool {
+	for _, v := range vs {
+		if _, ok := v.Storage.(*cpuStorage); !ok || v.DType() != dt {
+			return false
+		}
+	}
+	return true
+}
+
+func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	g := newConvGeom(x, w.Shape[0], p, groups)
+	xd, wd, yd := cpuData[T](x), cpuData[T](w)[w.Offset:], cpuData[T](dst)[dst.Offset:]
+	var bd []T
+	if b.Storage != nil {
+		bd = cpuData[T](b)[b.Offset:]
+	}
+	direct := g.direct()
+	rb := g.rowBlock()
+	forItems(g.n*groups, convWorkers(g.n*groups, 2*g.og*g.k*g.p), func(_, item int) {
+		img, gr := item/groups, item%groups
+		var cols *[]T
+		if !direct {
+			cols = getScratch[T](g.k * rb * g.ow)
+			defer putScratch(cols)
+		}
+		wg := wd[gr*g.og*g.k:]
+		for oy0 := 0; oy0 < g.oh; oy0 += rb {
+			oy1 := min(g.oh, oy0+rb)
+			np := (oy1 - oy0) * g.ow
+			var bm []T
+			rsB := np
+			if direct {
+				bm, rsB = xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1]
+			} else {
+				im2col(g, *cols, xd, img, gr*g.cg, oy0, oy1)
+				bm = *cols
+			}
+			c := yd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			var beta T
+			if bd != nil {
+				for o := range g.og {
+					row := c[o*g.p : o*g.p+np]
+					v := bd[gr*g.og+o]
+					for t := range row {
+						row[t] = v
+					}
+				}
+				beta = 1
+			}
+			gemm(g.og, np, g.k, 1, wg, g.k, 1, bm, rsB, 1, beta, c, g.p, 1)
+		}
+	})
+}
+
+func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	// dx is contiguous: its geometry reads like an input with NCHW strides.
+	g := newConvGeom(dx, w.Shape[0], p, groups)
+	xd, wd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](w)[w.Offset:], cpuData[T](gy)[gy.Offset:]
+	direct := g.direct()
+	rb := g.rowBlock()
+	forItems(g.n*groups, convWorkers(g.n*groups, 2*g.og*g.k*g.p), func(_, item int) {
+		img, gr := item/groups, item%groups
+		wg := wd[gr*g.og*g.k:]
+		if direct {
+			// dx rows of this group = wᵀ·gy.
+			gemm(g.k, g.p, g.og, 1, wg, 1, g.k, gd[(img*g.o+gr*g.og)*g.p:], g.p, 1,
+				0, xd[(img*g.c+gr*g.cg)*g.p:], g.p, 1)
+			return
+		}
+		cols := getScratch[T](g.k * rb * g.ow)
+		defer putScratch(cols)
+		for oy0 := 0; oy0 < g.oh; oy0 += rb {
+			oy1 := min(g.oh, oy0+rb)
+			np := (oy1 - oy0) * g.ow
+			gemm(g.k, np, g.og, 1, wg, 1, g.k, gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:], g.p, 1, 0, *cols, np, 1)
+			col2im(g, xd, *cols, img, gr*g.cg, oy0, oy1)
+		}
+	})
+}
+
+func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	g := newConvGeom(x, dw.Shape[0], p, groups)
+	xd, gd, wd := cpuData[T](x), cpuData[T](gy)[gy.Offset:], cpuData[T](dw)[dw.Offset:]
+	var bd []T
+	if db.Storage != nil {
+		bd = cpuData[T](db)[db.Offset:]
+	}
+	direct := g.direct()
+	rb := g.rowBlock()
+	nw := max(1, min(convWorkers(g.n*groups, 2*g.og*g.k*g.p), g.n*groups))
+	// Each worker accumulates into its own dw (and db); the copies are summed
+	// at the end. The GEMM writes dw_g column-major ([k][og]) when that puts
+	// the longer side along the micro-kernel's rows.
+	colMajor := g.og >= 32 || g.og >= g.k
+	per := g.o*g.k + g.o
+	acc := make([]T, nw*per)
+	forItems(g.n*groups, nw, func(t, item int) {
+		img, gr := item/groups, item%groups
+		a := acc[t*per : (t+1)*per]
+		var cols *[]T
+		if !direct {
+			cols = getScratch[T](g.k * rb * g.ow)
+			defer putScratch(cols)
+		}
+		ag := a[gr*g.og*g.k:]
+		rsC, csC := g.k, 1
+		if colMajor {
+			rsC, csC = 1, g.og
+		}
+		for oy0 := 0; oy0 < g.oh; oy0 += rb {
+			oy1 := min(g.oh, oy0+rb)
+			np := (oy1 - oy0) * g.ow
+			var bm []T
+			csB := np
+			if direct {
+				bm, csB = xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1]
+			} else {
+				im2col(g, *cols, xd, img, gr*g.cg, oy0, oy1)
+				bm = *cols
+			}
+			gb := gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			// dw_g[og, k] += gy[og, np] · colsᵀ[np, k]
+			gemm(g.og, g.k, np, 1, gb, g.p, 1, bm, 1, csB, 1, ag, rsC, csC)
+			if bd != nil {
+				ab := a[g.o*g.k+gr*g.og:]
+				for o := range g.og {
+					var s T
+					for _, v := range gb[o*g.p : o*g.p+np] {
+						s += v
+					}
+					ab[o] += s
+				}
+			}
+		}
+	})
+	// Sum the workers' copies into dw (row-major [o][k]) and db.
+	for t := range nw {
+		a := acc[t*per : (t+1)*per]
+		for gr := range groups {
+			ag := a[gr*g.og*g.k : (gr+1)*g.og*g.k]
+			dg := wd[gr*g.og*g.k : (gr+1)*g.og*g.k]
+			if colMajor {
+				for o := range g.og {
+					for k := range g.k {
+						dg[o*g.k+k] += ag[k*g.og+o]
+					}
+				}
+			} else {
+				for i, v := range ag {
+					dg[i] += v
+				}
+			}
+		}
+		if bd != nil {
+			for o, v := range a[g.o*g.k:] {
+				bd[o] += v
+			}
+		}
+	}
+}

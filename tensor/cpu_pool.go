@@ -1,0 +1,195 @@
+package tensor
+
+// CPU pooling kernels (the PoolDevice capability): one pass over each input
+// plane, planes spread over goroutines. Max pooling records the index of
+// each maximum so its backward is a scatter, with no comparisons or masks.
+
+func (cpuDevice) MaxPool2d(dst, idx, x View, p ConvParams) bool {
+	switch {
+	case allDType(Float32, dst, x):
+		maxPool[float32](dst, idx, x, p)
+	case allDType(Float64, dst, x):
+		maxPool[float64](dst, idx, x, p)
+	default:
+		return false
+	}
+	return true
+}
+
+func (cpuDevice) MaxPool2dBackward(dx, gy, idx View) bool {
+	switch {
+	case allDType(Float32, dx, gy):
+		maxPoolBackward[float32](dx, gy, idx)
+	case allDType(Float64, dx, gy):
+		maxPoolBackward[float64](dx, gy, idx)
+	default:
+		return false
+	}
+	return true
+}
+
+func (cpuDevice) AvgPool2d(dst, x View, p ConvParams) bool {
+	switch {
+	case allDType(Float32, dst, x):
+		avgPool[float32](dst, x, p, false)
+	case allDType(Float64, dst, x):
+		avgPool[float64](dst, x, p, false)
+	default:
+		return false
+	}
+	return true
+}
+
+func (cpuDevice) AvgPool2dBackward(dx, gy View, p ConvParams) bool {
+	switch {
+	case allDType(Float32, dx, gy):
+		avgPool[float32](gy, dx, p, true)
+	case allDType(Float64, dx, gy):
+		avgPool[float64](gy, dx, p, true)
+	default:
+		return false
+	}
+	return true
+}
+
+// forPlanes runs body over ranges of the n planes, in parallel when there
+// are about cost element-operations per plane and enough of them.
+func forPlanes(n, cost int, body func(lo, hi int)) {
+	parallelFor(n, workers(n, cost), body)
+}
+
+func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := dst.Shape[2], dst.Shape[3]
+	xd, yd := cpuData[T](x), cpuData[T](dst)[dst.Offset:]
+	id := idx.Storage.(*cpuStorage).buf.([]int64)[idx.Offset:]
+	sN, sC, sH, sW := x.Strides[0], x.Strides[1], x.Strides[2], x.Strides[3]
+	fast := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 &&
+		p.DilH == 1 && p.DilW == 1 && sW == 1
+	forPlanes(n*c, h*w, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			base := x.Offset + (pl/c)*sN + (pl%c)*sC
+			y := yd[pl*oh*ow : (pl+1)*oh*ow]
+			ix := id[pl*oh*ow : (pl+1)*oh*ow]
+			if fast {
+				for oy := range oh {
+					r0 := xd[base+2*oy*sH : base+2*oy*sH+2*ow]
+					r1 := xd[base+(2*oy+1)*sH : base+(2*oy+1)*sH+2*ow]
+					yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
+					q := int64(2 * oy * w)
+					for ox := range yr {
+						a, b, cc, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+						m, mi := a, q+int64(2*ox)
+						if b > m || b != b {
+							m, mi = b, q+int64(2*ox+1)
+						}
+						if cc > m || cc != cc {
+							m, mi = cc, q+int64(w+2*ox)
+						}
+						if d > m || d != d {
+							m, mi = d, q+int64(w+2*ox+1)
+						}
+						yr[ox], ir[ox] = m, mi
+					}
+				}
+				continue
+			}
+			for oy := range oh {
+				iy0 := oy*p.StrideH - p.PadH
+				for ox := range ow {
+					ix0 := ox*p.StrideW - p.PadW
+					first := true
+					var m T
+					var mi int64
+					for i := range p.KH {
+						iy := iy0 + i*p.DilH
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for j := range p.KW {
+							jx := ix0 + j*p.DilW
+							if jx < 0 || jx >= w {
+								continue
+							}
+							v := xd[base+iy*sH+jx*sW]
+							if first || v > m || v != v {
+								m, mi, first = v, int64(iy*w+jx), false
+							}
+						}
+					}
+					y[oy*ow+ox], ix[oy*ow+ox] = m, mi
+				}
+			}
+		}
+	})
+}
+
+func maxPoolBackward[T float32 | float64](dx, gy, idx View) {
+	n, c, h, w := dx.Shape[0], dx.Shape[1], dx.Shape[2], dx.Shape[3]
+	q := gy.Shape[2] * gy.Shape[3]
+	xd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](gy)[gy.Offset:]
+	id := idx.Storage.(*cpuStorage).buf.([]int64)[idx.Offset:]
+	hw := h * w
+	forPlanes(n*c, q, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d := xd[pl*hw : (pl+1)*hw]
+			g := gd[pl*q : (pl+1)*q]
+			for t, i := range id[pl*q : (pl+1)*q] {
+				if uint64(i) >= uint64(hw) {
+					panic(&Error{Op: "tensor.MaxPool2dBackward", Msg: "index out of range"})
+				}
+				d[i] += g[t]
+			}
+		}
+	})
+}
+
+// avgPool averages windows of x into y (backward false), or, with backward
+// true, spreads the gradient y (gy) over the windows of x (dx, contiguous).
+func avgPool[T float32 | float64](y, x View, p ConvParams, backward bool) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := y.Shape[2], y.Shape[3]
+	xd, yd := cpuData[T](x), cpuData[T](y)[y.Offset:]
+	sN, sC, sH, sW := x.Strides[0], x.Strides[1], x.Strides[2], x.Strides[3]
+	inv := 1 / T(p.KH*p.KW)
+	forPlanes(n*c, oh*ow*p.KH*p.KW, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			base := x.Offset + (pl/c)*sN + (pl%c)*sC
+			yp := yd[pl*oh*ow : (pl+1)*oh*ow]
+			for oy := range oh {
+				iy0 := oy*p.StrideH - p.PadH
+				for ox := range ow {
+					ix0 := ox*p.StrideW - p.PadW
+					if backward {
+						gv := yp[oy*ow+ox] * inv
+						for i := range p.KH {
+							iy := iy0 + i*p.DilH
+							if iy < 0 || iy >= h {
+								continue
+							}
+							for j := range p.KW {
+								if jx := ix0 + j*p.DilW; jx >= 0 && jx < w {
+									xd[base+iy*sH+jx*sW] += gv
+								}
+							}
+						}
+						continue
+					}
+					var s T
+					for i := range p.KH {
+						iy := iy0 + i*p.DilH
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for j := range p.KW {
+							if jx := ix0 + j*p.DilW; jx >= 0 && jx < w {
+								s += xd[base+iy*sH+jx*sW]
+							}
+						}
+					}
+					yp[oy*ow+ox] = s * inv
+				}
+			}
+		}
+	})
+}

@@ -23,6 +23,7 @@ PKGS=(
   "cuda/nccl:nccl"
   "cuda/internal/dl:dl"
   "kernels/cuda:cudakernels"
+  "cuda/cudatensor:cudatensor"
 )
 export CGO_ENABLED=1
 for p in "${PKGS[@]}"; do
@@ -31,6 +32,9 @@ for p in "${PKGS[@]}"; do
   go test -c -o "$OUT/$name.test" "./$dir"
   echo "built $OUT/$name.test"
 done
+# The quickstart example, run on device cuda by run.sh.
+go build -o "$OUT/quickstart" ./examples/quickstart
+echo "built $OUT/quickstart"
 
 cat > "$OUT/run.sh" <<'RUN'
 #!/usr/bin/env bash
@@ -52,12 +56,38 @@ export TESSERA_REQUIRE_GPU=1
 nvidia-smi || true
 ldd --version | head -1
 status=0
-for spec in cuda:cuda cuda/nccl:nccl cuda/internal/dl:dl kernels/cuda:cudakernels; do
+for spec in cuda:cuda cuda/nccl:nccl cuda/internal/dl:dl kernels/cuda:cudakernels cuda/cudatensor:cudatensor; do
   dir=${spec%%:*}; name=${spec##*:}
   echo "=== $dir"
   (cd "$dir" && "$ROOT/.gpu/$name.test" -test.v -test.count=1 -test.timeout=600s) \
     2>&1 | tee ".gpu/$name.log" || status=1
 done
+
+# The quickstart example on the GPU (tensor device "cuda").
+echo "=== examples/quickstart -device cuda"
+.gpu/quickstart -device cuda -epochs 5 2>&1 | tee .gpu/quickstart.log || status=1
+
+# GPU benchmarks: the tensor device's primitives, then the same cases in
+# PyTorch (if its CUDA build is importable), side by side.
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  echo "=== benchmarks: cuda/cudatensor vs PyTorch"
+  (cd cuda/cudatensor && "$ROOT/.gpu/cudatensor.test" -test.run '^$' -test.bench GPU -test.benchtime 1s) \
+    2>&1 | tee .gpu/bench-tessera.log || status=1
+  if "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    "$PY" cuda/cudatensor/testdata/torch_gpu_bench.py 2>&1 | tee .gpu/bench-torch.log || status=1
+    echo
+    printf '%-42s %14s %14s %8s\n' case "tessera ns/op" "torch ns/op" ratio | tee .gpu/bench-compare.txt
+    awk 'FNR == NR { if ($1 ~ /^Benchmark/ && $4 == "ns/op") t[$1] = $3; next }
+         $1 ~ /^Benchmark/ && $4 == "ns/op" { n = $1; sub(/-[0-9]+$/, "", n); order[++k] = n; g[n] = $3 }
+         END { for (i = 1; i <= k; i++) { n = order[i]
+               if (n in t) printf "%-42s %14.0f %14.0f %8.2f\n", n, g[n], t[n], g[n] / t[n]
+               else printf "%-42s %14.0f %14s %8s\n", n, g[n], "-", "-" } }' \
+      .gpu/bench-torch.log .gpu/bench-tessera.log | tee -a .gpu/bench-compare.txt
+    echo "(ratio = Tessera time / PyTorch time; below 1 is faster than PyTorch)"
+  else
+    echo "no CUDA-enabled torch importable with $PY: PyTorch comparison skipped" | tee .gpu/bench-torch.log
+  fi
+fi
 echo "logs: .gpu/*.log"
 exit $status
 RUN
@@ -78,6 +108,12 @@ which is, spelled out:
   (cd cuda && ../$OUT/cuda.test -test.v -test.count=1)
   (cd cuda/nccl && ../../$OUT/nccl.test -test.v -test.count=1)
   (cd kernels/cuda && ../../$OUT/cudakernels.test -test.v -test.count=1)
+  (cd cuda/cudatensor && ../../$OUT/cudatensor.test -test.v -test.count=1)
+  $OUT/quickstart -device cuda -epochs 5
+  (cd cuda/cudatensor && ../../$OUT/cudatensor.test -test.run '^\$' -test.bench GPU)
+  python3 cuda/cudatensor/testdata/torch_gpu_bench.py
+
+(SKIP_BENCH=1 bash $OUT/run.sh skips the benchmarks.)
 MSG
 
 if [ "${1:-}" = "--run" ]; then

@@ -79,7 +79,9 @@ func buildHarness(t *testing.T) *harness {
 		}
 	}
 	if cxx == "" {
-		t.Skip("no C++ compiler: cannot check the CUDA device helpers on the host")
+		// Fail rather than skip (CI installs g++ in .ci/run).
+		t.Fatal("no C++ compiler found ($CXX, g++, c++, clang++): the CUDA device helpers are checked " +
+			"as host C++; install one (apt-get install g++) or set CXX")
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "h.cc")

@@ -144,6 +144,13 @@ func (c *comm) fusible(cl Call) bool {
 	if cl.op == Avg && cl.t.DType() == tensor.Bool {
 		return false
 	}
+	// Fusion packs host bytes; tensors a device backend takes directly
+	// (NCCL) have none, so they go one by one.
+	if dev := cl.t.Device(); dev != tensor.CPU {
+		if db, ok := c.b.(DeviceBackend); ok && db.AcceptsDevice(dev) {
+			return false
+		}
+	}
 	return cl.t.NumElements()*cl.t.DType().Size() <= FuseLimit
 }
 

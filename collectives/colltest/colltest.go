@@ -26,8 +26,11 @@ type Case struct {
 	Root  int
 	Seed  uint64
 	// Exact asks for bit-identical results with the canonical order;
-	// backends with their own order (MPI) compare with a tolerance.
+	// backends with their own order (MPI, NCCL) compare with a tolerance.
 	Exact bool
+	// Device, when set, holds the tensors (filled on the CPU and copied
+	// there); nil means the CPU.
+	Device tensor.Device
 }
 
 func (c Case) String() string {
@@ -171,8 +174,11 @@ func refFold(dt tensor.DType, op collectives.RedOp, x []float64, lo, hi int) flo
 	return v
 }
 
-// values reads a CPU tensor as float64.
+// values reads a tensor as float64.
 func values(t *tensor.Tensor) []float64 {
+	if t.Device() != tensor.CPU {
+		t = t.To(tensor.CPU)
+	}
 	c := t.Contiguous()
 	n := c.NumElements()
 	out := make([]float64, n)
@@ -248,9 +254,18 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 	dt, op, cnt, seed := cs.DType, cs.Op, cs.Count, cs.Seed
 	var err error
 	what := fmt.Sprintf("rank %d: %s", r, cs)
+	if cs.Device != nil && cs.Device != tensor.CPU {
+		what += " on " + cs.Device.Name()
+	}
+	on := func(t *tensor.Tensor) *tensor.Tensor {
+		if cs.Device == nil || cs.Device == tensor.CPU {
+			return t
+		}
+		return t.To(cs.Device)
+	}
 	switch cs.Kind {
 	case collectives.KindAllReduce, collectives.KindReduce:
-		t := Fill(dt, op, seed, r, 0, cnt)
+		t := on(Fill(dt, op, seed, r, 0, cnt))
 		if cs.Kind == collectives.KindAllReduce {
 			err = c.AllReduce(ctx, t, op)
 		} else {
@@ -264,14 +279,14 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		}
 		return compare(what, dt, values(t), func(i int) float64 { return Reference(dt, op, seed, n, i) }, cs.Exact, n)
 	case collectives.KindBroadcast:
-		t := Fill(dt, op, seed, r, 0, cnt)
+		t := on(Fill(dt, op, seed, r, 0, cnt))
 		if err = c.Broadcast(ctx, t, cs.Root); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return compare(what, dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, cs.Root, i)) }, true, n)
 	case collectives.KindAllGather:
-		src := Fill(dt, op, seed, r, 0, cnt)
-		dst := tensor.Zeros(dt, n, cnt)
+		src := on(Fill(dt, op, seed, r, 0, cnt))
+		dst := on(tensor.Zeros(dt, n, cnt))
 		if err = c.AllGather(ctx, dst, src); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -279,15 +294,15 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 			return stored(dt, Value(dt, op, seed, i/max(cnt, 1), i%max(cnt, 1)))
 		}, true, n)
 	case collectives.KindReduceScatter:
-		src := Fill(dt, op, seed, r, 0, n*cnt)
-		dst := tensor.Zeros(dt, cnt)
+		src := on(Fill(dt, op, seed, r, 0, n*cnt))
+		dst := on(tensor.Zeros(dt, cnt))
 		if err = c.ReduceScatter(ctx, dst, src, op); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return compare(what, dt, values(dst), func(i int) float64 { return Reference(dt, op, seed, n, r*cnt+i) }, cs.Exact, n)
 	case collectives.KindAllToAll:
-		src := Fill(dt, op, seed, r, 0, n*cnt)
-		dst := tensor.Zeros(dt, n*cnt)
+		src := on(Fill(dt, op, seed, r, 0, n*cnt))
+		dst := on(tensor.Zeros(dt, n*cnt))
 		if err = c.AllToAll(ctx, dst, src); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -298,8 +313,8 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		}, true, n)
 	case collectives.KindSend, collectives.KindRecv:
 		// A ring exchange in one group: send to r+1, receive from r-1.
-		src := Fill(dt, op, seed, r, 0, cnt)
-		dst := tensor.Zeros(dt, cnt)
+		src := on(Fill(dt, op, seed, r, 0, cnt))
+		dst := on(tensor.Zeros(dt, cnt))
 		from := (r + n - 1) % n
 		if err = c.Group(ctx, collectives.SendCall(src, (r+1)%n), collectives.RecvCall(dst, from)); err != nil {
 			return fmt.Errorf("%s: %w", what, err)

@@ -229,6 +229,10 @@ func copyTransposed(dst, src View) bool {
 	}
 	switch d := dst.Storage.(*cpuStorage).buf.(type) {
 	case []float32:
+		if transpose8 {
+			transposeBlocks32(d, src.Storage.(*cpuStorage).buf.([]float32), l)
+			return true
+		}
 		transposeTiles(d, src.Storage.(*cpuStorage).buf.([]float32), l)
 	case []float64:
 		transposeTiles(d, src.Storage.(*cpuStorage).buf.([]float64), l)
@@ -254,6 +258,41 @@ func transposeTiles[T float32 | float64](d, s []T, l *loop) {
 					so := sb + i + j0*sCol
 					for j := range drow {
 						drow[j] = s[so+j*sCol]
+					}
+				}
+			}
+		}
+	})
+}
+
+// transposeBlocks32 is transposeTiles for float32 with 8×8 register
+// transposes: tiles of 32×32 elements (whole cache lines on both sides), each
+// moved as sixteen 8×8 blocks; the ragged edges element by element.
+func transposeBlocks32(d, s []float32, l *loop) {
+	const tile = 32
+	rows, cols := l.shape[0], l.shape[1]
+	dRow, sCol := l.strides[0][0], l.strides[1][1]
+	db, sb := l.base[0], l.base[1]
+	tilesR := (rows + tile - 1) / tile
+	parallelFor(tilesR, workers(l.numel, 2), func(lo, hi int) {
+		for ti := lo; ti < hi; ti++ {
+			i0, i1 := ti*tile, min(ti*tile+tile, rows)
+			for j0 := 0; j0 < cols; j0 += tile {
+				j1 := min(j0+tile, cols)
+				for i := i0; i+8 <= i1; i += 8 {
+					j := j0
+					for ; j+8 <= j1; j += 8 {
+						transpose8x8(d[db+i*dRow+j:], dRow, s[sb+i+j*sCol:], sCol)
+					}
+					for ii := i; ii < i+8; ii++ {
+						for jj := j; jj < j1; jj++ {
+							d[db+ii*dRow+jj] = s[sb+ii+jj*sCol]
+						}
+					}
+				}
+				for i := i0 + (i1-i0)&^7; i < i1; i++ {
+					for j := j0; j < j1; j++ {
+						d[db+i*dRow+j] = s[sb+i+j*sCol]
 					}
 				}
 			}

@@ -402,7 +402,7 @@ func logicalKernel(op BinaryOp) func(d, a, b []bool) {
 func unaryTyped[T number](op UnaryOp, dst, x View, p0, p1 float64) {
 	var z T
 	if _, ok := any(z).(float32); ok {
-		if k, cost := fastFloat32Kernel(op); k != nil {
+		if k, cost := fastFloat32Kernel(op, p0, p1); k != nil {
 			mapUnary(cost, dst, x, k)
 			return
 		}

@@ -46,11 +46,18 @@ func exp32(x float32) float32 {
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
-func expSlice32(d, x []float32) {
+func expSlice32(d, x []float32) { expF32(d, x, 0) }
+
+// expF32Go sets d[i] = exp(x[i] - shift) and returns the sum in float64.
+func expF32Go(d, x []float32, shift float32) float64 {
 	x = x[:len(d)]
+	s := 0.0
 	for i, v := range x {
-		d[i] = exp32(v)
+		e := exp32(v - shift)
+		d[i] = e
+		s += float64(e)
 	}
+	return s
 }
 
 func sigmoidSlice32(d, x []float32) {
@@ -95,24 +102,71 @@ func tanhSlice32(d, x []float32) {
 	}
 }
 
-func reluSlice32(d, x []float32) {
+func reluF32Go(d, x []float32) {
 	x = x[:len(d)]
 	for i, v := range x {
 		d[i] = max(v, 0)
 	}
 }
 
+// reluGradF32Go sets d = g where y > 0, else 0 (the ReLU backward, from the
+// forward output y).
+func reluGradF32Go(d, g, y []float32) {
+	g, y = g[:len(d)], y[:len(d)]
+	for i, v := range y {
+		if v > 0 {
+			d[i] = g[i]
+		} else {
+			d[i] = 0
+		}
+	}
+}
+
+func affineF32Go(d, x []float32, a, b float32) {
+	x = x[:len(d)]
+	for i, v := range x {
+		d[i] = a*v + b
+	}
+}
+
+// sumF32Go sums float32 values in float64 (four partial sums).
+func sumF32Go(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// accF32F64Go adds x into the float64 accumulator acc elementwise.
+func accF32F64Go(acc []float64, x []float32) {
+	x = x[:len(acc)]
+	for i, v := range x {
+		acc[i] += float64(v)
+	}
+}
+
 // fastFloat32Kernel returns a float32-specialised kernel for op, if any.
-func fastFloat32Kernel(op UnaryOp) (func(d, x []float32), int) {
+func fastFloat32Kernel(op UnaryOp, p0, p1 float64) (func(d, x []float32), int) {
 	switch op {
 	case OpExp:
 		return expSlice32, 3
 	case OpSigmoid:
 		return sigmoidSlice32, 4
 	case OpTanh:
-		return tanhSlice32, 4
+		return tanhF32, 4
 	case OpReLU:
-		return reluSlice32, 1
+		return reluF32, 1
+	case OpAffine:
+		a, b := float32(p0), float32(p1)
+		return func(d, x []float32) { affineF32(d, x, a, b) }, 1
 	}
 	return nil, 0
 }

@@ -83,18 +83,7 @@ func (r *reducer[T]) add(x []T) {
 
 // addF32 sums float32 values into a float64 accumulator.
 func (r *reducer[T]) addF32(x []float32) {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i])
-		s1 += float64(x[i+1])
-		s2 += float64(x[i+2])
-		s3 += float64(x[i+3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i])
-	}
-	r.acc += T((s0 + s1) + (s2 + s3))
+	r.acc += T(sumF32(x))
 	r.pos += int64(len(x))
 }
 
@@ -151,6 +140,9 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 	}
 	isArg := op == ReduceArgMax || op == ReduceArgMin
 	// Reducing leading axes of a row-major tensor: accumulate whole rows.
+	if op == ReduceSum && redN > 1 && outerRun(outer) >= 32 && sumRowsFast(dst, outer, red) {
+		return
+	}
 	if !isArg && redN > 1 && redN <= 1<<14 && outerRun(outer) >= 32 {
 		reduceRows[T](op, dst, outer, red)
 		return
@@ -324,44 +316,65 @@ func reduceRows[T float64 | int64](op ReduceOp, dst, outer, red View) {
 }
 
 // sumRowsFast sums rows of a float32 or float64 tensor whose kept axes form
-// one contiguous run, accumulating in float64 over column ranges in parallel.
+// one contiguous run, accumulating in float64 (exact to float64 rounding
+// for float32 input). Wide rows are split by columns across goroutines;
+// otherwise each goroutine sums a contiguous range of rows into its own
+// accumulator and the partial sums are added in order (deterministic for a
+// given GOMAXPROCS).
 func sumRowsFast(dst, outer, red View) bool {
 	ol := makeLoop(outer.Shape, outer)
 	if len(ol.shape) != 1 || ol.inner(0) != 1 {
 		return false
 	}
+	var add func(acc []float64, off int)
+	switch src := outer.Storage.(*cpuStorage).buf.(type) {
+	case []float32:
+		add = func(acc []float64, off int) { accF32F64(acc, src[off:off+len(acc)]) }
+	case []float64:
+		add = func(acc []float64, off int) {
+			row := src[off : off+len(acc)]
+			for j, v := range row {
+				acc[j] += v
+			}
+		}
+	default:
+		return false
+	}
 	cols := ol.shape[0]
 	rl := makeLoop(red.Shape, red)
-	var rowOffs []int
+	rowOffs := make([]int, 0, rl.numel)
 	rl.runRange(0, rl.numel, func(offs []int, n int) {
 		for i := range n {
 			rowOffs = append(rowOffs, outer.Offset+offs[0]+i*rl.inner(0))
 		}
 	})
+	rows := len(rowOffs)
+	w := workers(cols*rows, 1)
 	acc := make([]float64, cols)
-	switch src := outer.Storage.(*cpuStorage).buf.(type) {
-	case []float32:
-		parallelFor(cols, workers(cols*len(rowOffs), 1), func(lo, hi int) {
+	if w == 1 || cols >= w*4096 || rows < 2*w {
+		parallelFor(cols, w, func(lo, hi int) {
 			a := acc[lo:hi]
 			for _, ro := range rowOffs {
-				row := src[ro+lo : ro+hi]
-				for j, v := range row {
-					a[j] += float64(v)
-				}
+				add(a, ro+lo)
 			}
 		})
-	case []float64:
-		parallelFor(cols, workers(cols*len(rowOffs), 1), func(lo, hi int) {
-			a := acc[lo:hi]
-			for _, ro := range rowOffs {
-				row := src[ro+lo : ro+hi]
-				for j, v := range row {
-					a[j] += v
-				}
+	} else {
+		part := make([]float64, (w-1)*cols)
+		parallelParts(rows, w, func(p, lo, hi int) {
+			a := acc
+			if p > 0 {
+				a = part[(p-1)*cols : p*cols]
+			}
+			for _, ro := range rowOffs[lo:hi] {
+				add(a, ro)
 			}
 		})
-	default:
-		return false
+		for p := 1; p < w; p++ {
+			a := part[(p-1)*cols : p*cols]
+			for j, v := range a {
+				acc[j] += v
+			}
+		}
 	}
 	accV := View{Storage: &cpuStorage{dt: Float64, buf: acc}, Shape: outer.Shape, Strides: contiguousStrides(outer.Shape)}
 	CPU.Copy(dst, accV)

@@ -71,34 +71,17 @@ func softmaxRow(x []float64, log bool) {
 
 func softmaxRow32(d, x []float32, log bool) {
 	x = x[:len(d)]
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m || v != v {
-			m = v
-		}
-	}
+	m := maxF32(x) // NaNs reach every output through the sum below
 	if math.IsInf(float64(m), -1) {
 		m = 0
 	}
-	var s float64
-	for i, v := range x {
-		e := exp32(v - m)
-		if !log {
-			d[i] = e
-		}
-		s += float64(e)
-	}
+	s := expF32(d, x, m)
 	if log {
 		// (v - m) is exact for v near m; folding m into log(s) first would
 		// round at m's magnitude and lose digits for large logits.
-		ls := float32(math.Log(s))
-		for i, v := range x {
-			d[i] = (v - m) - ls
-		}
+		affineF32(d, x, 1, -m)
+		affineF32(d, d, 1, -float32(math.Log(s)))
 		return
 	}
-	inv := float32(1 / s)
-	for i := range d {
-		d[i] *= inv
-	}
+	affineF32(d, d, float32(1/s), 0)
 }

@@ -190,7 +190,7 @@ func unaryKernel[T number](op UnaryOp, p0, p1 float64) (func(d, x []T), int) {
 	case OpRsqrt:
 		return f64(func(v float64) float64 { return 1 / math.Sqrt(v) }), 4
 	case OpExp:
-		return f64(math.Exp), 8
+		return f64(expAccurate), 8
 	case OpLog:
 		return f64(math.Log), 8
 	case OpLog1p:
@@ -420,4 +420,13 @@ func binaryTyped[T number](op BinaryOp, dst, a, b View) {
 	default:
 		mapBinary(1, dst, a, b, binaryKernel[T](op))
 	}
+}
+
+// expAccurate is math.Exp with the right overflow threshold: Go's assembly
+// Exp (amd64) returns +Inf for x in (709.436, 709.783], where e^x is finite.
+func expAccurate(x float64) float64 {
+	if x > 709 && x < 710 {
+		return math.Exp(x-1) * math.E
+	}
+	return math.Exp(x)
 }

@@ -487,9 +487,21 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 	src = unsafe.Add(src, uintptr(base)*sz)
 	rstep := uintptr(rs) * sz
 	cstep := uintptr(cs) * sz
+	// Rows contiguous along k (a transposed operand): 8×8 register
+	// transposes for the bulk, element by element for what is left.
+	r8, k8 := 0, 0
+	if cs == 1 {
+		r8, k8 = packTransAsm(dst, x, base, rs, rows, kb, w)
+	}
 	for p := 0; p < kb; p++ {
 		d := dst[p*w : p*w+rows]
+		if p < k8 {
+			d = d[r8:]
+		}
 		q := unsafe.Add(src, uintptr(p)*cstep)
+		if p < k8 {
+			q = unsafe.Add(q, uintptr(r8)*rstep)
+		}
 		for r := range d {
 			d[r] = *(*T)(unsafe.Add(q, uintptr(r)*rstep))
 		}

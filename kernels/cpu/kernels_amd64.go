@@ -69,3 +69,33 @@ func packCopyAsm[T float](dst, x []T, cs, kb, w int) bool {
 	}
 	return true
 }
+
+// transpose8x8F32AVX sets dst[c*ldd+r] = src[r*lds+c] for r, c < 8
+// (leading dimensions in elements; AVX).
+//
+//go:noescape
+func transpose8x8F32AVX(dst *float32, ldd int, src *float32, lds int)
+
+var hasAVX = cpu.X86.HasAVX
+
+// packTransAsm packs the full 8-row groups of a float32 panel whose rows
+// are contiguous along k (element (r,p) at x[base+r*rs+p]) with 8×8
+// register transposes: dst[p*w+r] for r < rows&^7, p < kb&^7. It returns
+// how many rows and k steps it packed (0, 0 when it did nothing).
+func packTransAsm[T float](dst, x []T, base, rs, rows, kb, w int) (int, int) {
+	var z T
+	if !hasAVX || unsafe.Sizeof(z) != 4 || rows < 8 || kb < 8 {
+		return 0, 0
+	}
+	r8, k8 := rows&^7, kb&^7
+	_ = dst[(k8-1)*w+r8-1]
+	_ = x[base+(r8-1)*rs+k8-1]
+	d := unsafe.Pointer(unsafe.SliceData(dst))
+	s := unsafe.Pointer(unsafe.SliceData(x))
+	for rg := 0; rg < r8; rg += 8 {
+		for p := 0; p < k8; p += 8 {
+			transpose8x8F32AVX((*float32)(unsafe.Add(d, 4*(p*w+rg))), w, (*float32)(unsafe.Add(s, 4*(base+rg*rs+p))), rs)
+		}
+	}
+	return r8, k8
+}

@@ -52,6 +52,7 @@ func TestMisusePanicsNameOpAndShapes(t *testing.T) {
 		{func() { tensor.MatMul(a, tensor.Scalar(1, tensor.Float32)) }, "", []string{"tensor.MatMul:", "scalar"}},
 		{func() { tensor.Dot(a, a) }, "", []string{"tensor.Dot:", "[2 3]"}},
 		{func() { tensor.Sum(a, false, 2) }, "tensor.Sum: axis 2 out of range for 2 dimensions", nil},
+		{func() { tensor.Sum(a, false, -3) }, "tensor.Sum: axis -3 out of range for 2 dimensions", nil},
 		{func() { tensor.Max(a, false, 0, -2) }, "", []string{"tensor.Max:", "repeated"}},
 		{func() { tensor.Softmax(a, 5) }, "", []string{"tensor.Softmax:", "axis 5"}},
 		{func() { tensor.Concat([]*tensor.Tensor{a, tensor.Ones(tensor.Float32, 3, 3)}, 1) }, "", []string{"tensor.Concat:", "[2 3]", "[3 3]"}},

@@ -101,13 +101,14 @@ func joinShapes(shapes [][]int) string {
 
 // normAxis resolves a possibly negative axis against ndim, panicking with the op's name.
 func normAxis(op string, axis, ndim int) int {
-	if axis < 0 {
-		axis += ndim
+	a := axis
+	if a < 0 {
+		a += ndim
 	}
-	if axis < 0 || axis >= ndim {
+	if a < 0 || a >= ndim {
 		fail(op, "axis %d out of range for %d dimensions", axis, ndim)
 	}
-	return axis
+	return a
 }
 
 // normAxes resolves axes (nil or empty means all), sorted, without duplicates.

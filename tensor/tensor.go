@@ -194,7 +194,7 @@ func sameDevice(op string, ts ...*Tensor) {
 	d := ts[0].Device()
 	for _, t := range ts[1:] {
 		if t.Device() != d {
-			fail(op, "tensors on different devices %s and %s", d.Name(), t.Device().Name())
+			fail(op, "tensors on different devices: %v on %s and %v on %s", ts[0].Shape(), d.Name(), t.Shape(), t.Device().Name())
 		}
 	}
 }

@@ -122,7 +122,7 @@ func TestTry(t *testing.T) {
 	assert.Equal(t, od, x.Device())
 	err = tensor.Try(func() { tensor.Add(x, tensor.Ones(tensor.Float32, 2)) })
 	require.Error(t, err)
-	assert.Equal(t, "tensor.Add: tensors on different devices other and cpu", err.Error())
+	assert.Equal(t, "tensor.Add: tensors on different devices: [2] on other and [2] on cpu", err.Error())
 }
 
 var registerTestDev sync.Once

@@ -49,13 +49,25 @@ func (g *convGeom) direct() bool {
 		g.xs[3] == 1 && g.xs[2] == g.w
 }
 
-// colsBudget is the number of elements of the per-worker im2col buffer; the
-// output rows of an image are processed in blocks that fit it.
-const colsBudget = 1 << 17
+// colsBudget is the number of elements of the per-worker im2col buffer.
+// Small images are processed several at a time (one GEMM for all, so the
+// weights are packed once per block); large ones in blocks of output rows.
+const colsBudget = 1 << 18
 
-// rowBlock is the number of output rows per im2col block.
-func (g *convGeom) rowBlock() int {
-	return max(1, min(g.oh, colsBudget/max(1, g.k*g.ow)))
+// blocking returns the images per work item and, for one image per item,
+// the output rows per im2col block.
+func (g *convGeom) blocking() (imgs, rows int) {
+	if g.direct() {
+		return 1, g.oh
+	}
+	// Several images per GEMM pay when packing the weights (og*k per call)
+	// costs more than gathering the output rows (og*p per image).
+	per := g.k * g.p
+	if g.k > g.p && per <= colsBudget/2 {
+		imgs = min(colsBudget/per, max(1, g.n/(2*runtime.GOMAXPROCS(0))))
+		return imgs, g.oh
+	}
+	return 1, max(1, min(g.oh, colsBudget/max(1, g.k*g.ow)))
 }
 
 // validRange returns the outputs o in [0, n) whose input o*s+off is in [0, size).
@@ -74,8 +86,8 @@ func validRange(n, s, off, size int) (lo, hi int) {
 }
 
 // im2col writes the windows of channels c0..c0+cg-1 of image img for output
-// rows [oy0, oy1) into cols as a [k, (oy1-oy0)*ow] row-major matrix.
-func im2col[T float32 | float64](g *convGeom, cols, x []T, img, c0, oy0, oy1 int) {
+// rows [oy0, oy1) into cols as a [k, (oy1-oy0)*ow] matrix with row stride ld.
+func im2col[T float32 | float64](g *convGeom, cols []T, ld int, x []T, img, c0, oy0, oy1 int) {
 	np := (oy1 - oy0) * g.ow
 	xsC, xsH, xsW := g.xs[1], g.xs[2], g.xs[3]
 	r := 0
@@ -83,22 +95,40 @@ func im2col[T float32 | float64](g *convGeom, cols, x []T, img, c0, oy0, oy1 int
 		cbase := g.xoff + img*g.xs[0] + c*xsC
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := cols[r*np : (r+1)*np]
+				row := cols[r*ld : r*ld+np]
 				r++
 				off := j*g.dw - g.pw
 				ox0, ox1 := validRange(g.ow, g.sw, off, g.w)
-				for oy := oy0; oy < oy1; oy++ {
+				// Output rows [y0, y1) read input rows inside the image.
+				y0, y1 := validRange(g.oh, g.sh, i*g.dh-g.ph, g.h)
+				y0, y1 = max(y0, oy0), min(y1, oy1)
+				if ox0 >= ox1 || y0 >= y1 {
+					clear(row)
+					continue
+				}
+				clear(row[:(y0-oy0)*g.ow])
+				clear(row[(y1-oy0)*g.ow:])
+				wd := ox1 - ox0
+				inner := g.sw == 1 && xsW == 1 && ox0 == 0 && ox1 == g.ow
+				for oy := y0; oy < y1; oy++ {
 					dst := row[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
-					iy := oy*g.sh - g.ph + i*g.dh
-					if iy < 0 || iy >= g.h || ox0 >= ox1 {
-						clear(dst)
+					base := cbase + (oy*g.sh-g.ph+i*g.dh)*xsH + (ox0*g.sw+off)*xsW
+					if inner {
+						// The common case: a whole row, contiguous.
+						if wd >= 32 {
+							copy(dst, x[base:base+wd])
+							continue
+						}
+						src := x[base : base+wd]
+						for t := range dst {
+							dst[t] = src[t]
+						}
 						continue
 					}
 					clear(dst[:ox0])
 					clear(dst[ox1:])
-					base := cbase + iy*xsH + (ox0*g.sw+off)*xsW
 					if g.sw == 1 && xsW == 1 {
-						copy(dst[ox0:ox1], x[base:base+ox1-ox0])
+						copy(dst[ox0:ox1], x[base:base+wd])
 						continue
 					}
 					step := g.sw * xsW
@@ -113,16 +143,17 @@ func im2col[T float32 | float64](g *convGeom, cols, x []T, img, c0, oy0, oy1 int
 	}
 }
 
-// col2im adds cols (a [k, (oy1-oy0)*ow] matrix, as im2col writes) into the
-// contiguous NCHW tensor dx at the positions im2col reads.
-func col2im[T float32 | float64](g *convGeom, dx, cols []T, img, c0, oy0, oy1 int) {
+// col2im adds cols (a [k, (oy1-oy0)*ow] matrix with row stride ld, as
+// im2col writes) into the contiguous NCHW tensor dx at the positions im2col
+// reads.
+func col2im[T float32 | float64](g *convGeom, dx, cols []T, ld, img, c0, oy0, oy1 int) {
 	np := (oy1 - oy0) * g.ow
 	r := 0
 	for c := c0; c < c0+g.cg; c++ {
 		cbase := (img*g.c + c) * g.h * g.w
 		for i := 0; i < g.kh; i++ {
 			for j := 0; j < g.kw; j++ {
-				row := cols[r*np : (r+1)*np]
+				row := cols[r*ld : r*ld+np]
 				r++
 				off := j*g.dw - g.pw
 				ox0, ox1 := validRange(g.ow, g.sw, off, g.w)
@@ -269,6 +300,16 @@ func allDType(dt DType, vs ...View) bool {
 	return true
 }
 
+// blocks splits the images into work items of nb images and returns the
+// item count; item it covers images [it*nb, min(n, (it+1)*nb)) of one group.
+func (g *convGeom) items(nb int) int { return (g.n + nb - 1) / nb * g.groups }
+
+func (g *convGeom) item(it, nb int) (n0, n1, gr int) {
+	gr = it % g.groups
+	n0 = it / g.groups * nb
+	return n0, min(g.n, n0+nb), gr
+}
+
 func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups int, gemm gemmFunc[T]) {
 	g := newConvGeom(x, w.Shape[0], p, groups)
 	xd, wd, yd := cpuData[T](x), cpuData[T](w)[w.Offset:], cpuData[T](dst)[dst.Offset:]
@@ -277,27 +318,68 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 		bd = cpuData[T](b)[b.Offset:]
 	}
 	direct := g.direct()
-	rb := g.rowBlock()
-	forItems(g.n*groups, convWorkers(g.n*groups, 2*g.og*g.k*g.p), func(_, item int) {
-		img, gr := item/groups, item%groups
-		var cols *[]T
+	nb, rb := g.blocking()
+	var wb []T // [o, k+1]: the weights with the bias as a last column
+	if bd != nil && !direct && nb == 1 {
+		wb = make([]T, g.o*(g.k+1))
+		for o := range g.o {
+			copy(wb[o*(g.k+1):], wd[o*g.k:(o+1)*g.k])
+			wb[o*(g.k+1)+g.k] = bd[o]
+		}
+	}
+	items := g.items(nb)
+	forItems(items, convWorkers(items, 2*g.og*g.k*g.p*nb), func(_, it int) {
+		n0, n1, gr := g.item(it, nb)
+		wg := wd[gr*g.og*g.k:]
+		var cols, tmp *[]T
 		if !direct {
-			cols = getScratch[T](g.k * rb * g.ow)
+			cols = getScratch[T]((g.k + 1) * max(nb*g.p, rb*g.ow))
 			defer putScratch(cols)
 		}
-		wg := wd[gr*g.og*g.k:]
+		if nb > 1 {
+			// All images in one GEMM into tmp [og, nb*p], then to NCHW.
+			np := (n1 - n0) * g.p
+			for img := n0; img < n1; img++ {
+				im2col(g, (*cols)[(img-n0)*g.p:], np, xd, img, gr*g.cg, 0, g.oh)
+			}
+			tmp = getScratch[T](g.og * np)
+			defer putScratch(tmp)
+			gemm(g.og, np, g.k, 1, wg, g.k, 1, *cols, np, 1, 0, *tmp, np, 1)
+			for img := n0; img < n1; img++ {
+				for o := range g.og {
+					src := (*tmp)[o*np+(img-n0)*g.p : o*np+(img-n0+1)*g.p]
+					d := yd[(img*g.o+gr*g.og+o)*g.p : (img*g.o+gr*g.og+o+1)*g.p]
+					if bd == nil {
+						copy(d, src)
+						continue
+					}
+					v := bd[gr*g.og+o]
+					for t, s := range src {
+						d[t] = s + v
+					}
+				}
+			}
+			return
+		}
+		img := n0
 		for oy0 := 0; oy0 < g.oh; oy0 += rb {
 			oy1 := min(g.oh, oy0+rb)
 			np := (oy1 - oy0) * g.ow
-			var bm []T
-			rsB := np
-			if direct {
-				bm, rsB = xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1]
-			} else {
-				im2col(g, *cols, xd, img, gr*g.cg, oy0, oy1)
-				bm = *cols
-			}
 			c := yd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			if !direct {
+				// The bias is one more column of the weights times a row of ones.
+				im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
+				if wb != nil {
+					ones := (*cols)[g.k*np : (g.k+1)*np]
+					for t := range ones {
+						ones[t] = 1
+					}
+					gemm(g.og, np, g.k+1, 1, wb[gr*g.og*(g.k+1):], g.k+1, 1, *cols, np, 1, 0, c, g.p, 1)
+				} else {
+					gemm(g.og, np, g.k, 1, wg, g.k, 1, *cols, np, 1, 0, c, g.p, 1)
+				}
+				continue
+			}
 			var beta T
 			if bd != nil {
 				for o := range g.og {
@@ -309,9 +391,21 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 				}
 				beta = 1
 			}
-			gemm(g.og, np, g.k, 1, wg, g.k, 1, bm, rsB, 1, beta, c, g.p, 1)
+			bm := xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:]
+			gemm(g.og, np, g.k, 1, wg, g.k, 1, bm, g.xs[1], 1, beta, c, g.p, 1)
 		}
 	})
+}
+
+// gatherRows copies the output-gradient rows of group gr for images
+// [n0, n1) into tmp as an [og, (n1-n0)*p] matrix.
+func gatherRows[T float32 | float64](g *convGeom, tmp, gd []T, n0, n1, gr int) {
+	np := (n1 - n0) * g.p
+	for img := n0; img < n1; img++ {
+		for o := range g.og {
+			copy(tmp[o*np+(img-n0)*g.p:o*np+(img-n0+1)*g.p], gd[(img*g.o+gr*g.og+o)*g.p:])
+		}
+	}
 }
 
 func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups int, gemm gemmFunc[T]) {
@@ -319,23 +413,36 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 	g := newConvGeom(dx, w.Shape[0], p, groups)
 	xd, wd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](w)[w.Offset:], cpuData[T](gy)[gy.Offset:]
 	direct := g.direct()
-	rb := g.rowBlock()
-	forItems(g.n*groups, convWorkers(g.n*groups, 2*g.og*g.k*g.p), func(_, item int) {
-		img, gr := item/groups, item%groups
+	nb, rb := g.blocking()
+	items := g.items(nb)
+	forItems(items, convWorkers(items, 2*g.og*g.k*g.p*nb), func(_, it int) {
+		n0, n1, gr := g.item(it, nb)
 		wg := wd[gr*g.og*g.k:]
 		if direct {
 			// dx rows of this group = wᵀ·gy.
-			gemm(g.k, g.p, g.og, 1, wg, 1, g.k, gd[(img*g.o+gr*g.og)*g.p:], g.p, 1,
-				0, xd[(img*g.c+gr*g.cg)*g.p:], g.p, 1)
+			gemm(g.k, g.p, g.og, 1, wg, 1, g.k, gd[(n0*g.o+gr*g.og)*g.p:], g.p, 1,
+				0, xd[(n0*g.c+gr*g.cg)*g.p:], g.p, 1)
 			return
 		}
-		cols := getScratch[T](g.k * rb * g.ow)
+		cols := getScratch[T](g.k * max(nb*g.p, rb*g.ow))
 		defer putScratch(cols)
+		if nb > 1 {
+			np := (n1 - n0) * g.p
+			tmp := getScratch[T](g.og * np)
+			defer putScratch(tmp)
+			gatherRows(g, *tmp, gd, n0, n1, gr)
+			gemm(g.k, np, g.og, 1, wg, 1, g.k, *tmp, np, 1, 0, *cols, np, 1)
+			for img := n0; img < n1; img++ {
+				col2im(g, xd, (*cols)[(img-n0)*g.p:], np, img, gr*g.cg, 0, g.oh)
+			}
+			return
+		}
+		img := n0
 		for oy0 := 0; oy0 < g.oh; oy0 += rb {
 			oy1 := min(g.oh, oy0+rb)
 			np := (oy1 - oy0) * g.ow
 			gemm(g.k, np, g.og, 1, wg, 1, g.k, gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:], g.p, 1, 0, *cols, np, 1)
-			col2im(g, xd, *cols, img, gr*g.cg, oy0, oy1)
+			col2im(g, xd, *cols, np, img, gr*g.cg, oy0, oy1)
 		}
 	})
 }
@@ -348,51 +455,63 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 		bd = cpuData[T](db)[db.Offset:]
 	}
 	direct := g.direct()
-	rb := g.rowBlock()
-	nw := max(1, min(convWorkers(g.n*groups, 2*g.og*g.k*g.p), g.n*groups))
+	nb, rb := g.blocking()
+	items := g.items(nb)
+	nw := max(1, min(convWorkers(items, 2*g.og*g.k*g.p*nb), items))
 	// Each worker accumulates into its own dw (and db); the copies are summed
 	// at the end. The GEMM writes dw_g column-major ([k][og]) when that puts
 	// the longer side along the micro-kernel's rows.
 	colMajor := g.og >= 32 || g.og >= g.k
+	rsC, csC := g.k, 1
+	if colMajor {
+		rsC, csC = 1, g.og
+	}
 	per := g.o*g.k + g.o
 	acc := make([]T, nw*per)
-	forItems(g.n*groups, nw, func(t, item int) {
-		img, gr := item/groups, item%groups
+	forItems(items, nw, func(t, it int) {
+		n0, n1, gr := g.item(it, nb)
 		a := acc[t*per : (t+1)*per]
+		ag, ab := a[gr*g.og*g.k:], a[g.o*g.k+gr*g.og:]
 		var cols *[]T
 		if !direct {
-			cols = getScratch[T](g.k * rb * g.ow)
+			cols = getScratch[T](g.k * max(nb*g.p, rb*g.ow))
 			defer putScratch(cols)
 		}
-		ag := a[gr*g.og*g.k:]
-		rsC, csC := g.k, 1
-		if colMajor {
-			rsC, csC = 1, g.og
-		}
-		for oy0 := 0; oy0 < g.oh; oy0 += rb {
-			oy1 := min(g.oh, oy0+rb)
-			np := (oy1 - oy0) * g.ow
-			var bm []T
-			csB := np
-			if direct {
-				bm, csB = xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1]
-			} else {
-				im2col(g, *cols, xd, img, gr*g.cg, oy0, oy1)
-				bm = *cols
-			}
-			gb := gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
-			// dw_g[og, k] += gy[og, np] · colsᵀ[np, k]
-			gemm(g.og, g.k, np, 1, gb, g.p, 1, bm, 1, csB, 1, ag, rsC, csC)
+		// dw_g[og, k] += gy[og, np] · colsᵀ[np, k]; db += row sums of gy.
+		step := func(gm []T, rsA, np int, bm []T, csB int) {
+			gemm(g.og, g.k, np, 1, gm, rsA, 1, bm, 1, csB, 1, ag, rsC, csC)
 			if bd != nil {
-				ab := a[g.o*g.k+gr*g.og:]
 				for o := range g.og {
 					var s T
-					for _, v := range gb[o*g.p : o*g.p+np] {
+					for _, v := range gm[o*rsA : o*rsA+np] {
 						s += v
 					}
 					ab[o] += s
 				}
 			}
+		}
+		if nb > 1 {
+			np := (n1 - n0) * g.p
+			for img := n0; img < n1; img++ {
+				im2col(g, (*cols)[(img-n0)*g.p:], np, xd, img, gr*g.cg, 0, g.oh)
+			}
+			tmp := getScratch[T](g.og * np)
+			defer putScratch(tmp)
+			gatherRows(g, *tmp, gd, n0, n1, gr)
+			step(*tmp, np, np, *cols, np)
+			return
+		}
+		img := n0
+		for oy0 := 0; oy0 < g.oh; oy0 += rb {
+			oy1 := min(g.oh, oy0+rb)
+			np := (oy1 - oy0) * g.ow
+			gm := gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			if direct {
+				step(gm, g.p, np, xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1])
+				continue
+			}
+			im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
+			step(gm, g.p, np, *cols, np)
 		}
 	})
 	// Sum the workers' copies into dw (row-major [o][k]) and db.

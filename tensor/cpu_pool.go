@@ -78,17 +78,23 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 					yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
 					q := int64(2 * oy * w)
 					for ox := range yr {
+						// Branch-free: pairwise maxima, the earlier index on
+						// ties (!(v <= m) also takes a NaN).
 						a, b, cc, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-						m, mi := a, q+int64(2*ox)
-						if b > m || b != b {
-							m, mi = b, q+int64(2*ox+1)
+						i1 := q + int64(2*ox)
+						i2 := i1 + int64(w)
+						if !(b <= a) {
+							i1++
 						}
-						if cc > m || cc != cc {
-							m, mi = cc, q+int64(w+2*ox)
+						if !(d <= cc) {
+							i2++
 						}
-						if d > m || d != d {
-							m, mi = d, q+int64(w+2*ox+1)
+						m1, m2 := max(a, b), max(cc, d)
+						mi := i1
+						if !(m2 <= m1) {
+							mi = i2
 						}
+						m := max(m1, m2)
 						yr[ox], ir[ox] = m, mi
 					}
 				}

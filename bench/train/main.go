@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/tessera-ml/tessera/autograd"
+	_ "github.com/tessera-ml/tessera/cuda/cudatensor" // registers the "cuda" device for -device cuda
 	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/optim"
 	"github.com/tessera-ml/tessera/tensor"

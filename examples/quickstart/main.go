@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 
+	_ "github.com/tessera-ml/tessera/cuda/cudatensor" // registers the "cuda" device (used when -device cuda and a GPU is present)
 	"github.com/tessera-ml/tessera/data"
 	"github.com/tessera-ml/tessera/examples/internal/fit"
 	"github.com/tessera-ml/tessera/nn"

@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu or cuda (each step ends with loss.item(), a sync)")
     ap.add_argument("--tuned", action="store_true",
                     help="re-run with the tuned environment of issue 5 (OMP_NUM_THREADS=2, ...)")
     a = ap.parse_args()
@@ -64,10 +65,10 @@ def main():
     for case in a.cases.split(","):
         name, batch = case.strip().split(":")
         batch = int(batch)
-        model = {"mlp": mlp, "cnn": cnn}[name]()
+        model = {"mlp": mlp, "cnn": cnn}[name]().to(a.device)
         shape = (batch, 784) if name == "mlp" else (batch, 1, 28, 28)
-        x = torch.rand(shape)
-        y = torch.randint(0, 10, (batch,))
+        x = torch.rand(shape).to(a.device)
+        y = torch.randint(0, 10, (batch,)).to(a.device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         lossf = nn.CrossEntropyLoss()
 
@@ -88,7 +89,7 @@ def main():
         print(json.dumps({"model": name, "batch": batch, "ms_per_step": round(statistics.median(times), 3),
                           "threads": torch.get_num_threads(), "steps": a.steps,
                           "min_ms": round(min(times), 3), "final_loss": loss,
-                          "torch": torch.__version__}), flush=True)
+                          "device": a.device, "torch": torch.__version__}), flush=True)
 
 
 if __name__ == "__main__":

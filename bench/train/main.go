@@ -97,9 +97,13 @@ type result struct {
 
 // torchCase runs bench/compare/train_torch.py (tuned environment) for one
 // case and returns its median ms per step.
-func torchCase(python, script, name string, batch, warmup, steps int) (float64, error) {
+func torchCase(python, script, device, name string, batch, warmup, steps int) (float64, error) {
+	tdev := "cpu"
+	if strings.HasPrefix(device, "cuda") {
+		tdev = device
+	}
 	cmd := exec.Command(python, script, "--tuned", "--cases", fmt.Sprintf("%s:%d", name, batch),
-		"--warmup", strconv.Itoa(warmup), "--steps", strconv.Itoa(steps))
+		"--warmup", strconv.Itoa(warmup), "--steps", strconv.Itoa(steps), "--device", tdev)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -244,7 +248,7 @@ func main() {
 				r.TorchMs = tm
 			}
 			if *torch {
-				ms, err := torchCase(*python, *script, name, batch, *warmup, *steps)
+				ms, err := torchCase(*python, *script, *devName, name, batch, *warmup, *steps)
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "train:", err)
 					os.Exit(1)

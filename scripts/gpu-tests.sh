@@ -35,6 +35,9 @@ done
 # The quickstart example, run on device cuda by run.sh.
 go build -o "$OUT/quickstart" ./examples/quickstart
 echo "built $OUT/quickstart"
+# bench/train: training steps on the GPU against PyTorch eager on the same GPU.
+go build -o "$OUT/train" ./bench/train
+echo "built $OUT/train"
 
 cat > "$OUT/run.sh" <<'RUN'
 #!/usr/bin/env bash
@@ -84,6 +87,8 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
                else printf "%-42s %14.0f %14s %8s\n", n, g[n], "-", "-" } }' \
       .gpu/bench-torch.log .gpu/bench-tessera.log | tee -a .gpu/bench-compare.txt
     echo "(ratio = Tessera time / PyTorch time; below 1 is faster than PyTorch)"
+    echo "=== bench/train -device cuda vs PyTorch"
+    .gpu/train -device cuda -torch -rounds 2 -python "$PY" 2>&1 | tee .gpu/bench-train.log || status=1
   else
     echo "no CUDA-enabled torch importable with $PY: PyTorch comparison skipped" | tee .gpu/bench-torch.log
   fi
@@ -112,6 +117,7 @@ which is, spelled out:
   $OUT/quickstart -device cuda -epochs 5
   (cd cuda/cudatensor && ../../$OUT/cudatensor.test -test.run '^\$' -test.bench GPU)
   python3 cuda/cudatensor/testdata/torch_gpu_bench.py
+  $OUT/train -device cuda -torch -rounds 2 -python python3
 
 (SKIP_BENCH=1 bash $OUT/run.sh skips the benchmarks.)
 MSG

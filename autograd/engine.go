@@ -29,6 +29,46 @@ type node struct {
 type Ctx struct {
 	n      *node
 	create bool
+	p      *pass
+}
+
+// GradBuffer returns a tensor that the rule may overwrite with input i's
+// gradient and then return (wrapped in Constant), instead of allocating
+// one: the existing gradient buffer of a leaf whose gradient ZeroGrad
+// marked as zero, when this op is the leaf's only consumer in a Backward
+// pass that accumulates into Grad. Its contents are undefined and must be
+// overwritten entirely. It returns nil in every other case (create-graph
+// passes, Grad, non-leaves, leaves with a pending or non-zero gradient),
+// and the rule then returns a new tensor as usual.
+func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
+	p := c.p
+	if p == nil || c.create || !p.accumulate {
+		return nil
+	}
+	v := c.n.inputs[i]
+	if v.node != nil || !v.requiresGrad || v.retainGrad {
+		return nil
+	}
+	if _, ok := p.capture[v]; ok {
+		return nil
+	}
+	st := p.states[v]
+	if st == nil || st.deps != 1 || st.grad != nil || st.finalized {
+		return nil
+	}
+	for j, in := range c.n.inputs {
+		if j != i && in == v {
+			return nil
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	g := v.grad
+	if !v.gradZero || !v.gradOwned || g == nil || !g.IsContiguous() || g.DType() != v.value.DType() ||
+		g.Device() != v.value.Device() || !g.Shape().Equal(v.value.Shape()) {
+		return nil
+	}
+	return g
 }
 
 // Input returns input i of the op: the recorded Var in a create-graph pass,
@@ -290,7 +330,7 @@ func (p *pass) run() error {
 			}
 		}
 		if g != nil {
-			grads := n.backward(&Ctx{n: n, create: p.create}, g)
+			grads := n.backward(&Ctx{n: n, create: p.create, p: p}, g)
 			for i, in := range n.inputs {
 				if !in.requiresGrad || i >= len(grads) || grads[i] == nil {
 					continue
@@ -413,6 +453,9 @@ func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
 		return v.grad
 	}
 	switch {
+	case v.grad != nil && g.value == v.grad:
+		// the rule wrote into the buffer (Ctx.GradBuffer)
+		v.gradOwned, v.gradZero = true, false
 	case v.gradZero:
 		v.grad, v.gradOwned, v.gradZero = p.exclusive(g, owned), true, false
 	case v.grad != nil && v.gradOwned:

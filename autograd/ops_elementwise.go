@@ -225,7 +225,13 @@ func step(x *tensor.Tensor) *Var {
 // ReLU returns max(x, 0).
 func ReLU(x *Var) *Var {
 	return unaryOp("autograd.ReLU", x, tensor.ReLU(x.value),
-		func(c *Ctx, g *Var) *Var { return Mul(g, step(c.Input(0).value)) })
+		func(c *Ctx, g *Var) *Var {
+			if !c.CreateGraph() {
+				// one fused pass (g where x > 0), no mask temporaries
+				return Constant(tensor.ReLUGrad(g.value, c.Input(0).value))
+			}
+			return Mul(g, step(c.Input(0).value))
+		})
 }
 
 // LeakyReLU returns x for x > 0 and slope·x otherwise.

@@ -206,9 +206,11 @@ func Linear(x, w, b *Var) *Var {
 	if len(xs) != 2 {
 		x2 = Reshape(x, -1, xs[len(xs)-1])
 	}
-	y := MatMul(x2, T(w))
-	if b != nil {
-		y = Add(y, b)
+	var y *Var
+	if b == nil || (b.NDim() == 1 && b.Dim(0) == w.Dim(0)) {
+		y = linear2D(x2, w, b)
+	} else {
+		y = Add(linear2D(x2, w, nil), b) // a bias of another broadcastable shape
 	}
 	if len(xs) != 2 {
 		out := slices.Clone([]int(xs))
@@ -216,4 +218,44 @@ func Linear(x, w, b *Var) *Var {
 		y = Reshape(y, out...)
 	}
 	return y
+}
+
+// linear2D is x Wᵀ + b for a 2-D x as one op: the bias is the initial value
+// of the GEMM's output (tensor.AddMatMul), and the backward pass writes the
+// weight and bias gradients straight into their zeroed buffers when it can
+// (Ctx.GradBuffer).
+func linear2D(x, w, b *Var) *Var {
+	inputs := []*Var{x, w}
+	var out *tensor.Tensor
+	if b != nil {
+		inputs = append(inputs, b)
+		out = tensor.AddMatMul(b.value, x.value, w.value.T())
+	} else {
+		out = tensor.MatMul(x.value, w.value.T())
+	}
+	return Record("autograd.Linear", out, inputs, func(c *Ctx, g *Var) []*Var {
+		res := make([]*Var, len(inputs))
+		xv, wv := c.Input(0), c.Input(1)
+		if c.NeedsGrad(0) {
+			res[0] = MatMul(g, wv)
+		}
+		if c.NeedsGrad(1) {
+			gw := c.GradBuffer(1)
+			if gw != nil && gw.DType() == g.DType() && xv.DType() == g.DType() {
+				res[1] = Constant(tensor.MatMulInto(gw, g.value.T(), xv.value))
+			} else {
+				res[1] = MatMul(T(g), xv)
+			}
+		}
+		if len(inputs) == 3 && c.NeedsGrad(2) {
+			gb := c.GradBuffer(2)
+			if gb != nil && gb.DType() == g.DType() {
+				gb.Device().Reduce(tensor.ReduceSum, gb.View(), g.value.T().View(), 1)
+				res[2] = Constant(gb)
+			} else {
+				res[2] = Sum(g, false, 0)
+			}
+		}
+		return res
+	})
 }

@@ -93,3 +93,20 @@ func TestSoftmaxFloat32Reference(t *testing.T) {
 		}
 	}
 }
+
+func TestReLUGrad(t *testing.T) {
+	gen := NewGenerator(10)
+	for _, n := range []int{1, 7, 8, 33, 100003} {
+		g, y := gen.Uniform(-1, 1, Float32, n), gen.Uniform(-1, 1, Float32, n)
+		want := Mul(g, UnaryInto(OpStep, EmptyLike(y), y, 0, 0)).Float32s()
+		require.Equal(t, want, ReLUGrad(g, y).Float32s(), "n=%d", n)
+		g64, y64 := g.Cast(Float64), y.Cast(Float64)
+		got64 := ReLUGrad(g64, y64).Float64s()
+		for i := range want {
+			require.Equal(t, float64(want[i]), got64[i])
+		}
+	}
+	// non-contiguous: composed path
+	g, y := gen.Uniform(-1, 1, Float32, 6, 5), gen.Uniform(-1, 1, Float32, 5, 6)
+	require.Equal(t, Mul(g, UnaryInto(OpStep, EmptyLike(y), y, 0, 0).T()).Float32s(), ReLUGrad(g, y.T()).Float32s())
+}

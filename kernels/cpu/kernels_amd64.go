@@ -78,24 +78,27 @@ func transpose8x8F32AVX(dst *float32, ldd int, src *float32, lds int)
 
 var hasAVX = cpu.X86.HasAVX
 
-// packTransAsm packs the full 8-row groups of a float32 panel whose rows
-// are contiguous along k (element (r,p) at x[base+r*rs+p]) with 8×8
-// register transposes: dst[p*w+r] for r < rows&^7, p < kb&^7. It returns
-// how many rows and k steps it packed (0, 0 when it did nothing).
+// packTransAsm packs a float32 panel whose rows are contiguous along k
+// (element (r,p) at x[base+r*rs+p]) with 8×8 register transposes:
+// dst[p*w+r] for r < rows, p < kb. Ragged ends are covered by a last group
+// that overlaps the previous one (rewriting the same values), so with at
+// least 8 rows and 8 k steps it packs everything and returns (rows, kb);
+// otherwise it does nothing and returns (0, 0).
 func packTransAsm[T float](dst, x []T, base, rs, rows, kb, w int) (int, int) {
 	var z T
 	if !hasAVX || unsafe.Sizeof(z) != 4 || rows < 8 || kb < 8 {
 		return 0, 0
 	}
-	r8, k8 := rows&^7, kb&^7
-	_ = dst[(k8-1)*w+r8-1]
-	_ = x[base+(r8-1)*rs+k8-1]
+	_ = dst[(kb-1)*w+rows-1]
+	_ = x[base+(rows-1)*rs+kb-1]
 	d := unsafe.Pointer(unsafe.SliceData(dst))
 	s := unsafe.Pointer(unsafe.SliceData(x))
-	for rg := 0; rg < r8; rg += 8 {
-		for p := 0; p < k8; p += 8 {
-			transpose8x8F32AVX((*float32)(unsafe.Add(d, 4*(p*w+rg))), w, (*float32)(unsafe.Add(s, 4*(base+rg*rs+p))), rs)
+	for rg := 0; rg < rows; rg += 8 {
+		r := min(rg, rows-8)
+		for pg := 0; pg < kb; pg += 8 {
+			p := min(pg, kb-8)
+			transpose8x8F32AVX((*float32)(unsafe.Add(d, 4*(p*w+r))), w, (*float32)(unsafe.Add(s, 4*(base+r*rs+p))), rs)
 		}
 	}
-	return r8, k8
+	return rows, kb
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/tensor"
@@ -105,6 +106,20 @@ func CrossEntropy(logits *autograd.Var, targets *tensor.Tensor, opts ...LossOpti
 	ls := logits.Shape()
 	red := cfg.reduction
 	return autograd.Record(op, loss, []*autograd.Var{logits}, func(ctx *autograd.Ctx, g *autograd.Var) []*autograd.Var {
+		if !ctx.CreateGraph() && x.Device() == tensor.CPU && (dt == tensor.Float32 || dt == tensor.Float64) {
+			// One pass over the saved log-probabilities: (softmax - target)·weight.
+			gv := g.Value()
+			if red == None {
+				gv = gv.Reshape(m)
+			}
+			var gr *tensor.Tensor
+			if dt == tensor.Float32 {
+				gr = crossEntropyGradCPU[float32](logp, safe, valid, scale, gv, eps)
+			} else {
+				gr = crossEntropyGradCPU[float64](logp, safe, valid, scale, gv, eps)
+			}
+			return []*autograd.Var{autograd.Constant(gr.Reshape(ls...))}
+		}
 		classes := tensor.Arange(0, float64(c), 1, tensor.Int64).To(x.Device())
 		q := tensor.Eq(safe.Reshape(m, 1), classes.Reshape(1, c)).Cast(dt)
 		if eps != 0 {
@@ -121,6 +136,35 @@ func CrossEntropy(logits *autograd.Var, targets *tensor.Tensor, opts ...LossOpti
 		}
 		return []*autograd.Var{autograd.Reshape(gr, ls...)}
 	})
+}
+
+// crossEntropyGradCPU returns the gradient of CrossEntropy with respect to
+// the logits, (exp(logp) - q)·scale·g row by row, where q is the (smoothed)
+// one-hot target; rows with an ignored target get exactly zero. g is the
+// output gradient: one element, or one per row (Reduction None).
+func crossEntropyGradCPU[T float32 | float64](logp, safe, valid, scale, g *tensor.Tensor, eps float64) *tensor.Tensor {
+	m, c := logp.Dim(0), logp.Dim(1)
+	lp := tensor.ToSlice[T](logp)
+	ts, ok := tensor.ToSlice[int64](safe), tensor.ToSlice[bool](valid)
+	gs := tensor.ToSlice[T](g)
+	sc := T(scale.Item())
+	out := tensor.Empty(logp.DType(), m, c)
+	d := tensor.HostData(out.Storage()).([]T)
+	off, on := T(eps/float64(c)), T(1-eps+eps/float64(c))
+	for i := range m {
+		row, dr := lp[i*c:(i+1)*c], d[i*c:(i+1)*c]
+		if !ok[i] {
+			clear(dr)
+			continue
+		}
+		w := sc * gs[min(i, len(gs)-1)]
+		for j, v := range row {
+			dr[j] = (T(math.Exp(float64(v))) - off) * w
+		}
+		t := ts[i]
+		dr[t] = (T(math.Exp(float64(row[t]))) - on) * w
+	}
+	return out
 }
 
 // NLLLoss is the negative log-likelihood of log-probabilities logp [..., C]

@@ -26,6 +26,12 @@ type convGeom struct {
 	k, p                   int // cg*kh*kw, oh*ow
 	xs                     [4]int
 	xoff                   int
+	// wide selects the wide layout for blocks of several images: stride 1,
+	// no padding and contiguous rows, so each im2col row of an image is one
+	// contiguous run of the input of oh*w elements (output columns ox >= ow
+	// are computed and dropped). pb is the block columns per image.
+	wide bool
+	pb   int
 }
 
 func newConvGeom(x View, o int, p ConvParams, groups int) *convGeom {
@@ -65,6 +71,13 @@ func (g *convGeom) blocking() (imgs, rows int) {
 	per := g.k * g.p
 	if g.k > g.p && per <= colsBudget/2 {
 		imgs = min(colsBudget/per, max(1, g.n/(2*runtime.GOMAXPROCS(0))))
+		if imgs > 1 {
+			g.wide = g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.xs[3] == 1 && g.xs[2] == g.w
+			g.pb = g.p
+			if g.wide {
+				g.pb = g.oh * g.w
+			}
+		}
 		return imgs, g.oh
 	}
 	return 1, max(1, min(g.oh, colsBudget/max(1, g.k*g.ow)))
@@ -333,32 +346,19 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 		wg := wd[gr*g.og*g.k:]
 		var cols, tmp *[]T
 		if !direct {
-			cols = getScratch[T]((g.k + 1) * max(nb*g.p, rb*g.ow))
+			cols = getScratch[T]((g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow))
 			defer putScratch(cols)
 		}
 		if nb > 1 {
-			// All images in one GEMM into tmp [og, nb*p], then to NCHW.
-			np := (n1 - n0) * g.p
+			// All images in one GEMM into tmp [og, nb*pb], then to NCHW.
+			np := (n1 - n0) * g.pb
 			for img := n0; img < n1; img++ {
-				im2col(g, (*cols)[(img-n0)*g.p:], np, xd, img, gr*g.cg, 0, g.oh)
+				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, false)
 			}
 			tmp = getScratch[T](g.og * np)
 			defer putScratch(tmp)
 			gemm(g.og, np, g.k, 1, wg, g.k, 1, *cols, np, 1, 0, *tmp, np, 1)
-			for img := n0; img < n1; img++ {
-				for o := range g.og {
-					src := (*tmp)[o*np+(img-n0)*g.p : o*np+(img-n0+1)*g.p]
-					d := yd[(img*g.o+gr*g.og+o)*g.p : (img*g.o+gr*g.og+o+1)*g.p]
-					if bd == nil {
-						copy(d, src)
-						continue
-					}
-					v := bd[gr*g.og+o]
-					for t, s := range src {
-						d[t] = s + v
-					}
-				}
-			}
+			scatterRows(g, yd, *tmp, bd, n0, n1, gr)
 			return
 		}
 		img := n0
@@ -397,13 +397,115 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 	})
 }
 
+// blockCols writes the im2col rows of image img (channels c0..c0+cg-1) in
+// the block layout: im2col's, or in the wide layout one contiguous run per
+// row. With clean, the dropped columns of the wide layout are zeroed (they
+// hold neighbouring input otherwise, harmless to the forward product).
+func blockCols[T float32 | float64](g *convGeom, cols []T, ld int, x []T, img, c0 int, clean bool) {
+	if !g.wide {
+		im2col(g, cols, ld, x, img, c0, 0, g.oh)
+		return
+	}
+	r := 0
+	for c := c0; c < c0+g.cg; c++ {
+		cbase := g.xoff + img*g.xs[0] + c*g.xs[1]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[r*ld : r*ld+g.pb]
+				r++
+				start := cbase + i*g.dh*g.w + j*g.dw
+				n := copy(row, x[start:])
+				clear(row[n:])
+				if clean && g.ow < g.w {
+					for oy := range g.oh {
+						clear(row[oy*g.w+g.ow : (oy+1)*g.w])
+					}
+				}
+			}
+		}
+	}
+}
+
+// blockCol2im adds block-layout columns of image img into dx (contiguous).
+func blockCol2im[T float32 | float64](g *convGeom, dx, cols []T, ld, img, c0 int) {
+	if !g.wide {
+		col2im(g, dx, cols, ld, img, c0, 0, g.oh)
+		return
+	}
+	hw := g.h * g.w
+	r := 0
+	for c := c0; c < c0+g.cg; c++ {
+		plane := dx[(img*g.c+c)*hw : (img*g.c+c+1)*hw]
+		for i := 0; i < g.kh; i++ {
+			for j := 0; j < g.kw; j++ {
+				row := cols[r*ld : r*ld+g.pb]
+				r++
+				if g.ow < g.w {
+					// Dropped columns wrap onto the next input row: zero them.
+					for oy := range g.oh {
+						clear(row[oy*g.w+g.ow : (oy+1)*g.w])
+					}
+				}
+				d := plane[i*g.dh*g.w+j*g.dw:]
+				row = row[:min(len(row), len(d))]
+				d = d[:len(row)]
+				for t, v := range row {
+					d[t] += v
+				}
+			}
+		}
+	}
+}
+
 // gatherRows copies the output-gradient rows of group gr for images
-// [n0, n1) into tmp as an [og, (n1-n0)*p] matrix.
+// [n0, n1) into tmp as an [og, (n1-n0)*pb] block-layout matrix (zeros in
+// the dropped columns of the wide layout).
 func gatherRows[T float32 | float64](g *convGeom, tmp, gd []T, n0, n1, gr int) {
-	np := (n1 - n0) * g.p
+	np := (n1 - n0) * g.pb
 	for img := n0; img < n1; img++ {
 		for o := range g.og {
-			copy(tmp[o*np+(img-n0)*g.p:o*np+(img-n0+1)*g.p], gd[(img*g.o+gr*g.og+o)*g.p:])
+			src := gd[(img*g.o+gr*g.og+o)*g.p : (img*g.o+gr*g.og+o+1)*g.p]
+			dst := tmp[o*np+(img-n0)*g.pb : o*np+(img-n0+1)*g.pb]
+			if !g.wide {
+				copy(dst, src)
+				continue
+			}
+			for oy := range g.oh {
+				d := dst[oy*g.w : (oy+1)*g.w]
+				copy(d, src[oy*g.ow:(oy+1)*g.ow])
+				clear(d[g.ow:])
+			}
+		}
+	}
+}
+
+// scatterRows copies the block-layout product tmp [og, (n1-n0)*pb] of group
+// gr to the NCHW output y, adding the bias bd when it is not nil.
+func scatterRows[T float32 | float64](g *convGeom, y, tmp, bd []T, n0, n1, gr int) {
+	np := (n1 - n0) * g.pb
+	rw, rows := g.p, 1 // run width and runs per output plane
+	if g.wide {
+		rw, rows = g.ow, g.oh
+	}
+	sw := g.pb / rows
+	for img := n0; img < n1; img++ {
+		for o := range g.og {
+			src := tmp[o*np+(img-n0)*g.pb : o*np+(img-n0+1)*g.pb]
+			dst := y[(img*g.o+gr*g.og+o)*g.p : (img*g.o+gr*g.og+o+1)*g.p]
+			var v T
+			if bd != nil {
+				v = bd[gr*g.og+o]
+			}
+			for r := range rows {
+				s, d := src[r*sw:r*sw+rw], dst[r*rw:(r+1)*rw]
+				if bd == nil {
+					copy(d, s)
+					continue
+				}
+				for t := range d {
+					d[t] = s[t] + v
+				}
+			}
 		}
 	}
 }
@@ -424,16 +526,16 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 				0, xd[(n0*g.c+gr*g.cg)*g.p:], g.p, 1)
 			return
 		}
-		cols := getScratch[T](g.k * max(nb*g.p, rb*g.ow))
+		cols := getScratch[T](g.k * max(nb*max(g.p, g.pb), rb*g.ow))
 		defer putScratch(cols)
 		if nb > 1 {
-			np := (n1 - n0) * g.p
+			np := (n1 - n0) * g.pb
 			tmp := getScratch[T](g.og * np)
 			defer putScratch(tmp)
 			gatherRows(g, *tmp, gd, n0, n1, gr)
 			gemm(g.k, np, g.og, 1, wg, 1, g.k, *tmp, np, 1, 0, *cols, np, 1)
 			for img := n0; img < n1; img++ {
-				col2im(g, xd, (*cols)[(img-n0)*g.p:], np, img, gr*g.cg, 0, g.oh)
+				blockCol2im(g, xd, (*cols)[(img-n0)*g.pb:], np, img, gr*g.cg)
 			}
 			return
 		}
@@ -474,7 +576,7 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 		ag, ab := a[gr*g.og*g.k:], a[g.o*g.k+gr*g.og:]
 		var cols *[]T
 		if !direct {
-			cols = getScratch[T](g.k * max(nb*g.p, rb*g.ow))
+			cols = getScratch[T](g.k * max(nb*max(g.p, g.pb), rb*g.ow))
 			defer putScratch(cols)
 		}
 		// dw_g[og, k] += gy[og, np] · colsᵀ[np, k]; db += row sums of gy.
@@ -491,9 +593,9 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 			}
 		}
 		if nb > 1 {
-			np := (n1 - n0) * g.p
+			np := (n1 - n0) * g.pb
 			for img := n0; img < n1; img++ {
-				im2col(g, (*cols)[(img-n0)*g.p:], np, xd, img, gr*g.cg, 0, g.oh)
+				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, true)
 			}
 			tmp := getScratch[T](g.og * np)
 			defer putScratch(tmp)

@@ -1,0 +1,341 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// plainDevice is the CPU without the optional capabilities (ConvDevice,
+// PoolDevice, MatMulAdder): its own storage type, every primitive delegated
+// to the CPU kernels. On it the conv and pool ops take the composed path
+// that devices without their own kernels (CUDA) use.
+type plainDevice struct{}
+
+type plainStorage struct{ *cpuStorage }
+
+func (plainStorage) Device() Device { return plainDevice{} }
+
+func unwrap(v View) View {
+	if s, ok := v.Storage.(plainStorage); ok {
+		v.Storage = s.cpuStorage
+	}
+	return v
+}
+
+func (plainDevice) Name() string { return "plain" }
+func (plainDevice) Alloc(dt DType, n int) (Storage, error) {
+	s, err := CPU.Alloc(dt, n)
+	if err != nil {
+		return nil, err
+	}
+	return plainStorage{s.(*cpuStorage)}, nil
+}
+func (plainDevice) ToHost(s Storage) (Storage, error) { return CPU.ToHost(s.(plainStorage).cpuStorage) }
+func (plainDevice) FromHost(s Storage) (Storage, error) {
+	h, err := CPU.FromHost(s)
+	if err != nil {
+		return nil, err
+	}
+	return plainStorage{h.(*cpuStorage)}, nil
+}
+func (plainDevice) Fill(dst View, v float64) { CPU.Fill(unwrap(dst), v) }
+func (plainDevice) Copy(dst, src View)       { CPU.Copy(unwrap(dst), unwrap(src)) }
+func (plainDevice) Unary(op UnaryOp, dst, x View, p0, p1 float64) {
+	CPU.Unary(op, unwrap(dst), unwrap(x), p0, p1)
+}
+func (plainDevice) Binary(op BinaryOp, dst, a, b View) {
+	CPU.Binary(op, unwrap(dst), unwrap(a), unwrap(b))
+}
+func (plainDevice) Where(dst, c, a, b View) { CPU.Where(unwrap(dst), unwrap(c), unwrap(a), unwrap(b)) }
+func (plainDevice) Reduce(op ReduceOp, dst, src View, nred int) {
+	CPU.Reduce(op, unwrap(dst), unwrap(src), nred)
+}
+func (plainDevice) MatMul(dst, a, b View) { CPU.MatMul(unwrap(dst), unwrap(a), unwrap(b)) }
+func (plainDevice) Gather(dst, src, index View, axis int) {
+	CPU.Gather(unwrap(dst), unwrap(src), unwrap(index), axis)
+}
+func (plainDevice) ScatterAdd(dst, index, src View, axis int) {
+	CPU.ScatterAdd(unwrap(dst), unwrap(index), unwrap(src), axis)
+}
+func (plainDevice) Softmax(dst, src View, log bool) { CPU.Softmax(unwrap(dst), unwrap(src), log) }
+func (plainDevice) RandomFill(dst View, dist Distribution, seed, offset uint64, p0, p1 float64) {
+	CPU.RandomFill(unwrap(dst), dist, seed, offset, p0, p1)
+}
+
+// convCase is a convolution geometry; the comments name the CPU path.
+type convCase struct {
+	n, c, h, w, o, kh, kw, groups int
+	p                             ConvParams
+}
+
+var convCases = []convCase{
+	{2, 3, 7, 6, 4, 3, 3, 1, ConvParams{}},                                         // per image
+	{1, 2, 8, 9, 6, 3, 2, 2, ConvParams{StrideH: 2, StrideW: 3, PadH: 1, PadW: 2}}, // strides, padding, groups
+	{2, 4, 9, 9, 4, 3, 3, 4, ConvParams{PadH: 2, PadW: 2, DilH: 2, DilW: 2}},       // depthwise, dilation
+	{3, 2, 5, 5, 3, 1, 1, 1, ConvParams{}},                                         // 1x1: no im2col
+	{1, 1, 5, 5, 2, 1, 1, 1, ConvParams{StrideH: 2, StrideW: 2}},                   // 1x1 strided
+	{9, 8, 5, 5, 6, 3, 3, 1, ConvParams{}},                                         // image blocks, wide layout
+	{9, 4, 7, 6, 4, 2, 3, 1, ConvParams{DilH: 2}},                                  // wide layout, dilation
+	{9, 8, 6, 5, 6, 3, 3, 2, ConvParams{PadH: 1, PadW: 1}},                         // image blocks, padded
+	{9, 6, 7, 7, 4, 3, 3, 1, ConvParams{StrideH: 2, StrideW: 2}},                   // image blocks, strided
+	{1, 3, 150, 101, 2, 3, 3, 1, ConvParams{PadH: 1, PadW: 2, StrideW: 2}},         // row blocks
+	{16, 16, 12, 12, 16, 3, 3, 1, ConvParams{}},                                    // image blocks in parallel
+	{8, 2, 20, 20, 16, 3, 3, 1, ConvParams{PadH: 1}},                               // images in parallel
+}
+
+// convRef64 computes the convolution and its gradients directly in float64:
+// y = conv(x, w) + b, and for an output gradient gy the input, weight and
+// bias gradients.
+func convRef64(tc convCase, x, w, b, gy []float64) (y, dx, dw, db []float64) {
+	p := tc.p
+	p.KH, p.KW = tc.kh, tc.kw
+	p = p.norm("test")
+	oh, ow := p.OutSize(tc.h, tc.w)
+	cg, og := tc.c/tc.groups, tc.o/tc.groups
+	y = make([]float64, tc.n*tc.o*oh*ow)
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	db = make([]float64, tc.o)
+	for in := range tc.n {
+		for oc := range tc.o {
+			gi := oc / og
+			for yy := range oh {
+				for xx := range ow {
+					oi := ((in*tc.o+oc)*oh+yy)*ow + xx
+					s := b[oc]
+					g := gy[oi]
+					db[oc] += g
+					for ic := range cg {
+						ch := gi*cg + ic
+						for i := range tc.kh {
+							for j := range tc.kw {
+								iy, ix := yy*p.StrideH-p.PadH+i*p.DilH, xx*p.StrideW-p.PadW+j*p.DilW
+								if iy < 0 || iy >= tc.h || ix < 0 || ix >= tc.w {
+									continue
+								}
+								xi := ((in*tc.c+ch)*tc.h+iy)*tc.w + ix
+								wi := ((oc*cg+ic)*tc.kh+i)*tc.kw + j
+								s += x[xi] * w[wi]
+								dx[xi] += g * w[wi]
+								dw[wi] += g * x[xi]
+							}
+						}
+					}
+					y[oi] = s
+				}
+			}
+		}
+	}
+	return y, dx, dw, db
+}
+
+// strided returns a non-contiguous tensor with x's values: channels stored
+// outermost, rows padded by two elements.
+func strided(x *Tensor) *Tensor {
+	s := x.shape
+	buf := alloc("test", x.Device(), x.DType(), []int{s[1], s[0], s[2], s[3] + 2})
+	return buf.Permute(1, 0, 2, 3).Narrow(3, 1, s[3]).CopyFrom(x)
+}
+
+func requireClose(t *testing.T, want []float64, got *Tensor, tol float64, what string) {
+	t.Helper()
+	g := got.Float64s()
+	require.Len(t, g, len(want), what)
+	for i := range want {
+		if math.Abs(g[i]-want[i]) > tol*(1+math.Abs(want[i])) {
+			require.InDelta(t, want[i], g[i], tol*(1+math.Abs(want[i])), "%s: element %d", what, i)
+		}
+	}
+}
+
+// TestConv2dKernelsReference checks Conv2d, Conv2dBackwardInput and
+// Conv2dBackwardWeight against direct float64 loops on random data, for
+// every CPU path (per image, 1x1, image blocks compact and wide, row blocks),
+// contiguous and strided inputs, float64 (tolerance 1e-10) and float32
+// (1e-4 relative), on the CPU and through the composed fallback.
+func TestConv2dKernelsReference(t *testing.T) {
+	g := NewGenerator(7)
+	for ci, tc := range convCases {
+		x := g.Normal(0, 1, Float64, tc.n, tc.c, tc.h, tc.w)
+		w := g.Normal(0, 1, Float64, tc.o, tc.c/tc.groups, tc.kh, tc.kw)
+		b := g.Normal(0, 1, Float64, tc.o)
+		p := tc.p
+		p.KH, p.KW = tc.kh, tc.kw
+		oh, ow := p.OutSize(tc.h, tc.w)
+		gy := g.Normal(0, 1, Float64, tc.n, tc.o, oh, ow)
+		wantY, wantDX, wantDW, wantDB := convRef64(tc, x.Float64s(), w.Float64s(), b.Float64s(), gy.Float64s())
+		for _, dev := range []Device{CPU, plainDevice{}} {
+			for _, dt := range []DType{Float64, Float32} {
+				tol := 1e-10
+				if dt == Float32 {
+					tol = 1e-4
+				}
+				for _, str := range []bool{false, true} {
+					if dev != CPU && (str || tc.h > 100) {
+						continue
+					}
+					what := fmt.Sprintf("case %d %+v on %s, %v, strided %v", ci, tc, dev.Name(), dt, str)
+					xt, wt, bt, gt := x.Cast(dt).To(dev), w.Cast(dt).To(dev), b.Cast(dt).To(dev), gy.Cast(dt).To(dev)
+					if str {
+						xt, gt = strided(xt), strided(gt)
+						require.False(t, xt.IsContiguous())
+					}
+					y := Conv2d(xt, wt, bt, tc.p, tc.groups)
+					require.Equal(t, Shape{tc.n, tc.o, oh, ow}, y.Shape(), what)
+					requireClose(t, wantY, y, tol, what+": forward")
+					yn := Conv2d(xt, wt, nil, tc.p, tc.groups)
+					requireClose(t, Sub(y, b.Cast(dt).To(dev).Reshape(1, tc.o, 1, 1)).Float64s(), yn, tol, what+": forward without bias")
+					dx := Conv2dBackwardInput(gt, wt, xt.Shape(), tc.p, tc.groups)
+					requireClose(t, wantDX, dx, tol, what+": input gradient")
+					dw, db := Conv2dBackwardWeight(xt, gt, wt.Shape(), tc.p, tc.groups, true)
+					requireClose(t, wantDW, dw, tol, what+": weight gradient")
+					requireClose(t, wantDB, db, tol, what+": bias gradient")
+					dw2, db2 := Conv2dBackwardWeight(xt, gt, wt.Shape(), tc.p, tc.groups, false)
+					require.Nil(t, db2)
+					requireClose(t, wantDW, dw2, tol, what+": weight gradient without bias")
+				}
+			}
+		}
+	}
+}
+
+func TestConv2dMisuse(t *testing.T) {
+	x := Ones(Float32, 2, 4, 5, 5)
+	w := Ones(Float32, 6, 2, 3, 3)
+	require.Panics(t, func() { Conv2d(x, w, nil, ConvParams{}, 1) })              // channels
+	require.Panics(t, func() { Conv2d(x, w, Ones(Float32, 5), ConvParams{}, 2) }) // bias
+	require.Panics(t, func() { Conv2d(x, w, nil, ConvParams{}, 0) })              // groups
+	require.Panics(t, func() { Conv2d(x.Reshape(8, 5, 5), w, nil, ConvParams{}, 2) })
+	require.Panics(t, func() { Conv2dBackwardInput(Ones(Float32, 2, 6, 4, 4), w, x.Shape(), ConvParams{}, 2) })
+	require.Panics(t, func() { Conv2dBackwardWeight(x, Ones(Float32, 2, 6, 4, 4), w.Shape(), ConvParams{}, 2, true) })
+	require.NotPanics(t, func() { Conv2d(x, w, Ones(Float32, 6), ConvParams{}, 2) })
+}
+
+// poolRef64 pools x directly in float64: max (first maximum, its index in
+// the plane) or average (padding counted as zeros), and the input gradient
+// for the output gradient gy.
+func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []float64, idx []int64, dx []float64) {
+	p = p.norm("test")
+	oh, ow := p.OutSize(h, w)
+	dx = make([]float64, len(x))
+	for pl := range n * c {
+		for oy := range oh {
+			for ox := range ow {
+				best, bi, sum := math.Inf(-1), int64(-1), 0.0
+				var pos []int
+				for i := range p.KH {
+					for j := range p.KW {
+						iy, ix := oy*p.StrideH-p.PadH+i*p.DilH, ox*p.StrideW-p.PadW+j*p.DilW
+						if iy < 0 || iy >= h || ix < 0 || ix >= w {
+							continue
+						}
+						v := x[pl*h*w+iy*w+ix]
+						pos = append(pos, pl*h*w+iy*w+ix)
+						sum += v
+						if bi < 0 || v > best {
+							best, bi = v, int64(iy*w+ix)
+						}
+					}
+				}
+				g := gy[(pl*oh+oy)*ow+ox]
+				if isMax {
+					y = append(y, best)
+					idx = append(idx, bi)
+					dx[pl*h*w+int(bi)] += g
+				} else {
+					y = append(y, sum/float64(p.KH*p.KW))
+					for _, q := range pos {
+						dx[q] += g / float64(p.KH*p.KW)
+					}
+				}
+			}
+		}
+	}
+	return y, idx, dx
+}
+
+// TestPoolKernelsReference checks MaxPool2d (values and indices),
+// AvgPool2d and their backwards against direct float64 loops, on the CPU
+// (fast 2x2 path and general path, contiguous and strided inputs) and
+// through the composed fallback, in float64 (1e-12) and float32 (1e-6).
+func TestPoolKernelsReference(t *testing.T) {
+	g := NewGenerator(8)
+	for _, p := range []ConvParams{
+		{KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1},
+		{KH: 2, KW: 2, DilH: 2, DilW: 3},
+		{KH: 1, KW: 3, StrideW: 3, PadW: 1},
+	} {
+		n, c, h, w := 2, 3, 7, 9
+		x := g.Normal(0, 1, Float64, n, c, h, w)
+		q := p.norm("test")
+		oh, ow := q.OutSize(h, w)
+		gy := g.Normal(0, 1, Float64, n, c, oh, ow)
+		for _, isMax := range []bool{true, false} {
+			wantY, wantIdx, wantDX := poolRef64(x.Float64s(), gy.Float64s(), n, c, h, w, p, isMax)
+			for _, dev := range []Device{CPU, plainDevice{}} {
+				for _, dt := range []DType{Float64, Float32} {
+					tol := 1e-12
+					if dt == Float32 {
+						tol = 1e-6
+					}
+					for _, str := range []bool{false, true} {
+						what := fmt.Sprintf("%+v max=%v on %s, %v, strided %v", p, isMax, dev.Name(), dt, str)
+						xt, gt := x.Cast(dt).To(dev), gy.Cast(dt).To(dev)
+						if str {
+							xt, gt = strided(xt), strided(gt)
+						}
+						if isMax {
+							y, idx := MaxPool2d(xt, p)
+							requireClose(t, wantY, y, tol, what)
+							require.Equal(t, Int64, idx.DType())
+							require.Equal(t, wantIdx, ToSlice[int64](idx), what)
+							requireClose(t, wantDX, MaxPool2dBackward(gt, idx, xt.Shape(), p), tol, what+": backward")
+						} else {
+							requireClose(t, wantY, AvgPool2d(xt, p), tol, what)
+							requireClose(t, wantDX, AvgPool2dBackward(gt, xt.Shape(), p), tol, what+": backward")
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// The first maximum of a window wins, on every path.
+func TestMaxPool2dTies(t *testing.T) {
+	for _, dev := range []Device{CPU, plainDevice{}} {
+		for _, p := range []ConvParams{{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, {KH: 3, KW: 3, PadH: 1, PadW: 1}} {
+			x := Ones(Float32, 1, 1, 4, 4).To(dev)
+			_, idx := MaxPool2d(x, p)
+			q := p.norm("test")
+			oh, ow := q.OutSize(4, 4)
+			var want []int64
+			for oy := range oh {
+				for ox := range ow {
+					want = append(want, int64(max(0, oy*q.StrideH-q.PadH)*4+max(0, ox*q.StrideW-q.PadW)))
+				}
+			}
+			require.Equal(t, want, ToSlice[int64](idx), "%+v on %s", p, dev.Name())
+		}
+	}
+}
+
+func TestPoolMisuse(t *testing.T) {
+	x := Ones(Float32, 1, 1, 4, 4)
+	// Windows of padding only have no maximum.
+	require.Panics(t, func() { MaxPool2d(x, ConvParams{KH: 1, KW: 1, PadH: 1}) })
+	require.Panics(t, func() { MaxPool2d(Ones(Int64, 1, 1, 4, 4), ConvParams{KH: 2, KW: 2}) })
+	require.Panics(t, func() { AvgPool2d(x.Reshape(4, 4), ConvParams{KH: 2, KW: 2}) })
+	_, idx := MaxPool2d(x, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+	require.Panics(t, func() {
+		MaxPool2dBackward(Ones(Float32, 1, 1, 3, 3), idx, x.Shape(), ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+	})
+	require.Panics(t, func() {
+		AvgPool2dBackward(Ones(Float32, 1, 1, 3, 3), x.Shape(), ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+	})
+}

@@ -266,33 +266,40 @@ func transposeTiles[T float32 | float64](d, s []T, l *loop) {
 }
 
 // transposeBlocks32 is transposeTiles for float32 with 8×8 register
-// transposes: tiles of 32×32 elements (whole cache lines on both sides), each
-// moved as sixteen 8×8 blocks; the ragged edges element by element.
+// transposes. A tile of tile×tile elements is transposed into a small
+// contiguous buffer and then copied out row by row, so the destination gets
+// whole cache lines written in sequence: transposing straight into a
+// destination whose row stride is a power of two makes every row of a tile
+// land in the same cache set and thrash. Goroutines take ranges of source
+// rows; each sweeps along them, so the source is read as a few sequential
+// streams. Ragged edges go element by element.
 func transposeBlocks32(d, s []float32, l *loop) {
-	const tile = 32
+	const tile = 64
 	rows, cols := l.shape[0], l.shape[1]
 	dRow, sCol := l.strides[0][0], l.strides[1][1]
 	db, sb := l.base[0], l.base[1]
-	tilesR := (rows + tile - 1) / tile
-	parallelFor(tilesR, workers(l.numel, 2), func(lo, hi int) {
-		for ti := lo; ti < hi; ti++ {
-			i0, i1 := ti*tile, min(ti*tile+tile, rows)
-			for j0 := 0; j0 < cols; j0 += tile {
-				j1 := min(j0+tile, cols)
-				for i := i0; i+8 <= i1; i += 8 {
-					j := j0
-					for ; j+8 <= j1; j += 8 {
-						transpose8x8(d[db+i*dRow+j:], dRow, s[sb+i+j*sCol:], sCol)
-					}
-					for ii := i; ii < i+8; ii++ {
-						for jj := j; jj < j1; jj++ {
-							d[db+ii*dRow+jj] = s[sb+ii+jj*sCol]
+	tilesC := (cols + tile - 1) / tile
+	parallelFor(tilesC, workers(l.numel, 2), func(lo, hi int) {
+		buf := make([]float32, tile*tile)
+		for tj := lo; tj < hi; tj++ {
+			j0, j1 := tj*tile, min(tj*tile+tile, cols)
+			for i0 := 0; i0 < rows; i0 += tile {
+				i1 := min(i0+tile, rows)
+				if i1-i0 == tile && j1-j0 == tile {
+					for j := 0; j < tile; j += 8 {
+						for i := 0; i < tile; i += 8 {
+							transpose8x8(buf[i*tile+j:], tile, s[sb+i0+i+(j0+j)*sCol:], sCol)
 						}
 					}
+					for i := range tile {
+						copy(d[db+(i0+i)*dRow+j0:db+(i0+i)*dRow+j1], buf[i*tile:i*tile+tile])
+					}
+					continue
 				}
-				for i := i0 + (i1-i0)&^7; i < i1; i++ {
-					for j := j0; j < j1; j++ {
-						d[db+i*dRow+j] = s[sb+i+j*sCol]
+				for i := i0; i < i1; i++ {
+					drow := d[db+i*dRow+j0 : db+i*dRow+j1]
+					for j := range drow {
+						drow[j] = s[sb+i+(j0+j)*sCol]
 					}
 				}
 			}

@@ -165,6 +165,9 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 		return
 	}
 	st := src.Storage.(*cpuStorage)
+	if op == ReduceSum && sumInnerFast(dst, outer, rl, ol, st) {
+		return
+	}
 	ol.run(redN, func() func([]int, int) {
 		w := newRedWalker[T](op, rl, st)
 		return func(offs []int, n int) {
@@ -378,5 +381,27 @@ func sumRowsFast(dst, outer, red View) bool {
 	}
 	accV := View{Storage: &cpuStorage{dt: Float64, buf: acc}, Shape: outer.Shape, Strides: contiguousStrides(outer.Shape)}
 	CPU.Copy(dst, accV)
+	return true
+}
+
+// sumInnerFast sums contiguous float32 runs (the reduced axes form one run
+// with unit stride) into a float32 destination, one vectorised float64
+// accumulation per output element with no per-element dispatch.
+func sumInnerFast(dst, outer View, rl, ol *loop, st *cpuStorage) bool {
+	src, ok1 := st.buf.([]float32)
+	d, ok2 := dst.Storage.(*cpuStorage).buf.([]float32)
+	if !ok1 || !ok2 || len(rl.shape) != 1 || rl.inner(0) != 1 {
+		return false
+	}
+	n := rl.shape[0]
+	s0, s1 := ol.inner(0), ol.inner(1)
+	ol.run(n, func() func([]int, int) {
+		return func(offs []int, cnt int) {
+			for i := range cnt {
+				o := offs[1] + i*s1
+				d[offs[0]+i*s0] = float32(sumF32(src[o : o+n]))
+			}
+		}
+	})
 	return true
 }

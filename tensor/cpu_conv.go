@@ -416,17 +416,28 @@ func blockCols[T float32 | float64](g *convGeom, cols []T, ld int, x []T, img, c
 				start := cbase + i*g.dh*g.w + j*g.dw
 				n := copy(row, x[start:])
 				clear(row[n:])
-				if clean && g.ow < g.w {
-					for oy := range g.oh {
-						clear(row[oy*g.w+g.ow : (oy+1)*g.w])
-					}
+				if clean {
+					zeroGaps(row, g.oh, g.w, g.ow)
 				}
 			}
 		}
 	}
 }
 
+// zeroGaps zeroes the dropped columns ow..w-1 of each of the oh rows of a
+// wide-layout row.
+func zeroGaps[T float32 | float64](row []T, oh, w, ow int) {
+	for oy := range oh {
+		for t := oy*w + ow; t < (oy+1)*w; t++ {
+			row[t] = 0
+		}
+	}
+}
+
 // blockCol2im adds block-layout columns of image img into dx (contiguous).
+// The dropped columns of the wide layout wrap onto the next input row; they
+// are zero (wᵀ times the zero columns gatherRows leaves), so adding them
+// changes nothing as long as the weights are finite.
 func blockCol2im[T float32 | float64](g *convGeom, dx, cols []T, ld, img, c0 int) {
 	if !g.wide {
 		col2im(g, dx, cols, ld, img, c0, 0, g.oh)
@@ -440,20 +451,26 @@ func blockCol2im[T float32 | float64](g *convGeom, dx, cols []T, ld, img, c0 int
 			for j := 0; j < g.kw; j++ {
 				row := cols[r*ld : r*ld+g.pb]
 				r++
-				if g.ow < g.w {
-					// Dropped columns wrap onto the next input row: zero them.
-					for oy := range g.oh {
-						clear(row[oy*g.w+g.ow : (oy+1)*g.w])
-					}
-				}
 				d := plane[i*g.dh*g.w+j*g.dw:]
-				row = row[:min(len(row), len(d))]
-				d = d[:len(row)]
-				for t, v := range row {
-					d[t] += v
-				}
+				addTo(d[:min(len(row), len(d))], row)
 			}
 		}
+	}
+}
+
+// addTo adds s to d (len(d) <= len(s)), four elements a step.
+func addTo[T float32 | float64](d, s []T) {
+	s = s[:len(d)]
+	t := 0
+	for ; t+4 <= len(d); t += 4 {
+		dd, ss := d[t:t+4:t+4], s[t:t+4:t+4]
+		dd[0] += ss[0]
+		dd[1] += ss[1]
+		dd[2] += ss[2]
+		dd[3] += ss[3]
+	}
+	for ; t < len(d); t++ {
+		d[t] += s[t]
 	}
 }
 

@@ -72,32 +72,7 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 			y := yd[pl*oh*ow : (pl+1)*oh*ow]
 			ix := id[pl*oh*ow : (pl+1)*oh*ow]
 			if fast {
-				for oy := range oh {
-					r0 := xd[base+2*oy*sH : base+2*oy*sH+2*ow]
-					r1 := xd[base+(2*oy+1)*sH : base+(2*oy+1)*sH+2*ow]
-					yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
-					q := int64(2 * oy * w)
-					for ox := range yr {
-						// Branch-free: pairwise maxima, the earlier index on
-						// ties (!(v <= m) also takes a NaN).
-						a, b, cc, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-						i1 := q + int64(2*ox)
-						i2 := i1 + int64(w)
-						if !(b <= a) {
-							i1++
-						}
-						if !(d <= cc) {
-							i2++
-						}
-						m1, m2 := max(a, b), max(cc, d)
-						mi := i1
-						if !(m2 <= m1) {
-							mi = i2
-						}
-						m := max(m1, m2)
-						yr[ox], ir[ox] = m, mi
-					}
-				}
+				maxPool2x2Plane(y, ix, xd[base:], sH, oh, ow, w)
 				continue
 			}
 			for oy := range oh {
@@ -128,6 +103,35 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 			}
 		}
 	})
+}
+
+// maxPool2x2Plane pools one plane (rows sH apart in x) with a 2x2 window
+// and stride 2, branch-free: pairwise maxima, the earlier index on ties
+// (!(v <= m) also takes a NaN).
+func maxPool2x2Plane[T float32 | float64](y []T, ix []int64, x []T, sH, oh, ow, w int) {
+	for oy := range oh {
+		r0 := x[2*oy*sH : 2*oy*sH+2*ow]
+		r1 := x[(2*oy+1)*sH : (2*oy+1)*sH+2*ow]
+		yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
+		ir = ir[:len(yr)]
+		q := int64(2 * oy * w)
+		for ox := range yr {
+			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+			i1 := q + int64(2*ox)
+			i2 := i1 + int64(w)
+			if !(b <= a) {
+				i1++
+			}
+			if !(d <= c) {
+				i2++
+			}
+			m1, m2 := max(a, b), max(c, d)
+			if !(m2 <= m1) {
+				i1 = i2
+			}
+			yr[ox], ir[ox] = max(m1, m2), i1
+		}
+	}
 }
 
 func maxPoolBackward[T float32 | float64](dx, gy, idx View) {

@@ -110,3 +110,10 @@ func TestReLUGrad(t *testing.T) {
 	g, y := gen.Uniform(-1, 1, Float32, 6, 5), gen.Uniform(-1, 1, Float32, 5, 6)
 	require.Equal(t, Mul(g, UnaryInto(OpStep, EmptyLike(y), y, 0, 0).T()).Float32s(), ReLUGrad(g, y.T()).Float32s())
 }
+
+func TestSoftmaxInto(t *testing.T) {
+	x := NewGenerator(11).Uniform(-3, 3, Float32, 4, 9)
+	require.Equal(t, Softmax(x, 0).Float32s(), SoftmaxInto(EmptyLike(x), x, 0).Float32s())
+	require.Equal(t, LogSoftmax(x, -1).Float32s(), LogSoftmaxInto(EmptyLike(x), x, -1).Float32s())
+	require.Panics(t, func() { SoftmaxInto(Empty(Float32, 9, 4), x, 1) })
+}

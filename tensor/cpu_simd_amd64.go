@@ -115,11 +115,31 @@ func maxF32(x []float32) float32 {
 	return m
 }
 
+//go:noescape
+func expF32AVX512(d, x *float32, n int, shift float32, sum *float64) int
+
+// hasAVX512 selects the AVX-512 exp (blocks of 16).
+var hasAVX512 = hasSIMD && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
 // expF32 sets d[i] = exp(x[i] - shift) and returns Σ d[i] in float64.
 func expF32(d, x []float32, shift float32) float64 {
 	x = x[:len(d)]
-	sum := 0.0
-	i := 0
+	sum, i := 0.0, 0
+	for hasAVX512 && i+16 <= len(d) {
+		i += expF32AVX512(&d[i], &x[i], (len(d)-i)&^15, shift, &sum)
+		if i+16 > len(d) {
+			break
+		}
+		// a block with an input outside the vector range
+		sum += expF32Vec8(d[i:i+16], x[i:i+16], shift)
+		i += 16
+	}
+	return sum + expF32Vec8(d[i:], x[i:], shift)
+}
+
+// expF32Vec8 is expF32 with the 8-wide kernel (and Go for what it declines).
+func expF32Vec8(d, x []float32, shift float32) float64 {
+	sum, i := 0.0, 0
 	if hasSIMD {
 		for {
 			n := (len(d) - i) &^ 7

@@ -449,3 +449,85 @@ TEXT ·transpose8x8F32AVX(SB), NOSPLIT, $0-32
 	VMOVUPS Y15, (R9)(R8*1)
 	VZEROUPPER
 	RET
+
+// EXP16 is EXP8 on Z registers: Z4 = exp(Z0) for lanes in [-87, 88]; Z1,
+// Z2, Z3, Z5 scratch; Z11 log2(e), Z12 ln2 hi, Z13 ln2 lo.
+#define EXP16 \
+	VBROADCASTSS simdc<>+0(SB), Z1 \
+	VFMADD231PS  Z11, Z0, Z1 \
+	VRNDSCALEPS  $1, Z1, Z1 \
+	VMOVAPS      Z0, Z2 \
+	VFNMADD231PS Z12, Z1, Z2 \
+	VFNMADD231PS Z13, Z1, Z2 \
+	VMULPS       Z2, Z2, Z3 \
+	VBROADCASTSS simdc<>+36(SB), Z4 \
+	VBROADCASTSS simdc<>+40(SB), Z5 \
+	VFMADD213PS  Z5, Z2, Z4 \
+	VBROADCASTSS simdc<>+44(SB), Z5 \
+	VFMADD213PS  Z5, Z2, Z4 \
+	VBROADCASTSS simdc<>+48(SB), Z5 \
+	VFMADD213PS  Z5, Z2, Z4 \
+	VBROADCASTSS simdc<>+52(SB), Z5 \
+	VFMADD213PS  Z5, Z2, Z4 \
+	VBROADCASTSS simdc<>+56(SB), Z5 \
+	VFMADD213PS  Z5, Z2, Z4 \
+	VFMADD213PS  Z2, Z3, Z4 \
+	VBROADCASTSS simdc<>+4(SB), Z5 \
+	VADDPS       Z5, Z4, Z4 \
+	VCVTTPS2DQ   Z1, Z1 \
+	VPBROADCASTD simdc<>+20(SB), Z5 \
+	VPADDD       Z5, Z1, Z1 \
+	VPSLLD       $23, Z1, Z1 \
+	VMULPS       Z1, Z4, Z4
+
+// func expF32AVX512(d, x *float32, n int, shift float32, sum *float64) int
+// expF32AVX2 over blocks of 16 with AVX-512 (F and DQ).
+TEXT ·expF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Z8
+	MOVQ sum+32(FP), R9
+	VBROADCASTSS simdc<>+60(SB), Z9
+	VBROADCASTSS simdc<>+64(SB), Z10
+	VBROADCASTSS simdc<>+24(SB), Z11
+	VBROADCASTSS simdc<>+28(SB), Z12
+	VBROADCASTSS simdc<>+32(SB), Z13
+	VXORPD Z14, Z14, Z14
+	VXORPD Z15, Z15, Z15
+	XORQ BX, BX
+
+exp16:
+	CMPQ BX, CX
+	JGE  exp16done
+	VMOVUPS (SI)(BX*4), Z0
+	VSUBPS  Z8, Z0, Z0
+	VCMPPS  $0x1d, Z9, Z0, K1  // x >= lo (false for NaN)
+	VCMPPS  $0x12, Z10, Z0, K2 // x <= hi
+	KANDW   K1, K2, K1
+	KMOVW   K1, AX
+	CMPL    AX, $0xffff
+	JNE     exp16done
+	EXP16
+	VMOVUPS       Z4, (DI)(BX*4)
+	VCVTPS2PD     Y4, Z6
+	VEXTRACTF32X8 $1, Z4, Y7
+	VCVTPS2PD     Y7, Z7
+	VADDPD        Z6, Z14, Z14
+	VADDPD        Z7, Z15, Z15
+	ADDQ          $16, BX
+	JMP           exp16
+
+exp16done:
+	VADDPD        Z15, Z14, Z14
+	VEXTRACTF64X4 $1, Z14, Y1
+	VADDPD        Y1, Y14, Y14
+	VEXTRACTF128  $1, Y14, X1
+	VADDPD        X1, X14, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VADDSD        (R9), X0, X0
+	MOVSD         X0, (R9)
+	MOVQ          BX, ret+40(FP)
+	VZEROUPPER
+	RET

@@ -225,6 +225,38 @@ func Softmax(x *Tensor, axis int) *Tensor { return softmax("tensor.Softmax", x, 
 // LogSoftmax returns log(softmax(x)) along axis, computed stably.
 func LogSoftmax(x *Tensor, axis int) *Tensor { return softmax("tensor.LogSoftmax", x, axis, true) }
 
+// SoftmaxInto writes the softmax of x along axis into dst (same shape and
+// dtype as x, a floating dtype) and returns dst.
+func SoftmaxInto(dst, x *Tensor, axis int) *Tensor {
+	return softmaxInto("tensor.SoftmaxInto", dst, x, axis, false)
+}
+
+// LogSoftmaxInto writes the log-softmax of x along axis into dst.
+func LogSoftmaxInto(dst, x *Tensor, axis int) *Tensor {
+	return softmaxInto("tensor.LogSoftmaxInto", dst, x, axis, true)
+}
+
+func softmaxInto(op string, dst, x *Tensor, axis int, log bool) *Tensor {
+	sameDevice(op, dst, x)
+	if !x.DType().IsFloat() || dst.DType() != x.DType() || !Shape(dst.shape).Equal(x.shape) {
+		fail(op, "destination %v%v for input %v%v (want the same floating dtype and shape)", dst.DType(), Shape(dst.shape), x.DType(), Shape(x.shape))
+	}
+	if x.NDim() == 0 {
+		softmaxInto(op, dst.Reshape(1), x.Reshape(1), 0, log)
+		return dst
+	}
+	axis = normAxis(op, axis, x.NDim())
+	perm := make([]int, 0, x.NDim())
+	for i := range x.NDim() {
+		if i != axis {
+			perm = append(perm, i)
+		}
+	}
+	perm = append(perm, axis)
+	x.Device().Softmax(dst.Permute(perm...).View(), x.Permute(perm...).View(), log)
+	return dst
+}
+
 func softmax(op string, x *Tensor, axis int, log bool) *Tensor {
 	x = floatOf(x)
 	if x.NDim() == 0 {

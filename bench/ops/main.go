@@ -91,6 +91,10 @@ func main() {
 		{"sum(cols)", bytes4, func() { tensor.Sum(x.Reshape(-1, 1024), false, 0) }},
 		{"softmax(1024)", 2 * bytes4, func() { tensor.Softmax(x.Reshape(-1, 1024), 1) }},
 		{"transpose-copy", 2 * bytes4, func() { x.Reshape(-1, 1024).T().Contiguous() }},
+		// the same two into a preallocated output (the rows above include
+		// allocating and zeroing a fresh output, like add(alloc))
+		{"softmax(into)", 2 * bytes4, func() { tensor.SoftmaxInto(out.Reshape(-1, 1024), x.Reshape(-1, 1024), 1) }},
+		{"transpose(into)", 2 * bytes4, func() { out.Reshape(1024, -1).CopyFrom(x.Reshape(-1, 1024).T()) }},
 	}
 	if !*asJSON {
 		fmt.Printf("%d MiB float32 operands, %d threads, median of %d; copy anchor %.1f GB/s\n", *mib, w, *reps, copyGB)

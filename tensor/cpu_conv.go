@@ -128,7 +128,7 @@ func im2col[T float32 | float64](g *convGeom, cols []T, ld int, x []T, img, c0, 
 					base := cbase + (oy*g.sh-g.ph+i*g.dh)*xsH + (ox0*g.sw+off)*xsW
 					if inner {
 						// The common case: a whole row, contiguous.
-						if wd >= 32 {
+						if wd >= 16 {
 							copy(dst, x[base:base+wd])
 							continue
 						}
@@ -577,47 +577,51 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 	nb, rb := g.blocking()
 	items := g.items(nb)
 	nw := max(1, min(convWorkers(items, 2*g.og*g.k*g.p*nb), items))
-	// Each worker accumulates into its own dw (and db); the copies are summed
-	// at the end. The GEMM writes dw_g column-major ([k][og]) when that puts
-	// the longer side along the micro-kernel's rows.
-	colMajor := g.og >= 32 || g.og >= g.k
-	rsC, csC := g.k, 1
+	// With a bias (and an im2col buffer) the columns get a last row of ones,
+	// so the GEMM's last output column is the bias gradient.
+	kb := g.k
+	if bd != nil && !direct {
+		kb++
+	}
+	// Each worker accumulates into its own [og, kb] per group (and, for the
+	// direct path, bias sums); the copies are summed at the end. The GEMM
+	// writes column-major ([kb][og]) when that puts the longer side along
+	// the micro-kernel's rows.
+	colMajor := g.og >= 32 || g.og >= kb
+	rsC, csC := kb, 1
 	if colMajor {
 		rsC, csC = 1, g.og
 	}
-	per := g.o*g.k + g.o
+	per := g.o*kb + g.o
 	acc := make([]T, nw*per)
 	forItems(items, nw, func(t, it int) {
 		n0, n1, gr := g.item(it, nb)
 		a := acc[t*per : (t+1)*per]
-		ag, ab := a[gr*g.og*g.k:], a[g.o*g.k+gr*g.og:]
+		ag, ab := a[gr*g.og*kb:], a[g.o*kb+gr*g.og:]
 		var cols *[]T
 		if !direct {
-			cols = getScratch[T](g.k * max(nb*max(g.p, g.pb), rb*g.ow))
+			cols = getScratch[T]((g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow))
 			defer putScratch(cols)
 		}
-		// dw_g[og, k] += gy[og, np] · colsᵀ[np, k]; db += row sums of gy.
-		step := func(gm []T, rsA, np int, bm []T, csB int) {
-			gemm(g.og, g.k, np, 1, gm, rsA, 1, bm, 1, csB, 1, ag, rsC, csC)
-			if bd != nil {
-				for o := range g.og {
-					var s T
-					for _, v := range gm[o*rsA : o*rsA+np] {
-						s += v
-					}
-					ab[o] += s
+		ones := func(np int) {
+			if kb > g.k {
+				row := (*cols)[g.k*np : (g.k+1)*np]
+				for t := range row {
+					row[t] = 1
 				}
 			}
 		}
+		// dw_g[og, kb] += gy[og, np] · colsᵀ[np, kb]
 		if nb > 1 {
 			np := (n1 - n0) * g.pb
 			for img := n0; img < n1; img++ {
 				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, true)
 			}
+			ones(np)
 			tmp := getScratch[T](g.og * np)
 			defer putScratch(tmp)
 			gatherRows(g, *tmp, gd, n0, n1, gr)
-			step(*tmp, np, np, *cols, np)
+			gemm(g.og, kb, np, 1, *tmp, np, 1, *cols, 1, np, 1, ag, rsC, csC)
 			return
 		}
 		img := n0
@@ -625,36 +629,56 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 			oy1 := min(g.oh, oy0+rb)
 			np := (oy1 - oy0) * g.ow
 			gm := gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
-			if direct {
-				step(gm, g.p, np, xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], g.xs[1])
+			if !direct {
+				im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
+				ones(np)
+				gemm(g.og, kb, np, 1, gm, g.p, 1, *cols, 1, np, 1, ag, rsC, csC)
 				continue
 			}
-			im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
-			step(gm, g.p, np, *cols, np)
+			gemm(g.og, g.k, np, 1, gm, g.p, 1, xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], 1, g.xs[1], 1, ag, rsC, csC)
+			if bd != nil {
+				for o := range g.og {
+					ab[o] += sum4(gm[o*g.p : o*g.p+np])
+				}
+			}
 		}
 	})
 	// Sum the workers' copies into dw (row-major [o][k]) and db.
 	for t := range nw {
 		a := acc[t*per : (t+1)*per]
 		for gr := range groups {
-			ag := a[gr*g.og*g.k : (gr+1)*g.og*g.k]
+			ag := a[gr*g.og*kb : (gr+1)*g.og*kb]
 			dg := wd[gr*g.og*g.k : (gr+1)*g.og*g.k]
-			if colMajor {
-				for o := range g.og {
-					for k := range g.k {
-						dg[o*g.k+k] += ag[k*g.og+o]
-					}
+			for o := range g.og {
+				for k := range g.k {
+					dg[o*g.k+k] += ag[o*rsC+k*csC]
 				}
-			} else {
-				for i, v := range ag {
-					dg[i] += v
+				if kb > g.k {
+					bd[gr*g.og+o] += ag[o*rsC+g.k*csC]
 				}
 			}
 		}
-		if bd != nil {
-			for o, v := range a[g.o*g.k:] {
+		if bd != nil && kb == g.k {
+			for o, v := range a[g.o*kb:] {
 				bd[o] += v
 			}
 		}
 	}
+}
+
+// sum4 sums s with four accumulators.
+func sum4[T float32 | float64](s []T) T {
+	var a, b, c, d T
+	t := 0
+	for ; t+4 <= len(s); t += 4 {
+		q := s[t : t+4 : t+4]
+		a += q[0]
+		b += q[1]
+		c += q[2]
+		d += q[3]
+	}
+	for ; t < len(s); t++ {
+		a += s[t]
+	}
+	return (a + b) + (c + d)
 }

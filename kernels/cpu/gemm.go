@@ -498,6 +498,9 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 		if p < k8 {
 			d = d[r8:]
 		}
+		if len(d) == 0 {
+			continue // (no pointer past the operand: checkptr)
+		}
 		q := unsafe.Add(src, uintptr(p)*cstep)
 		if p < k8 {
 			q = unsafe.Add(q, uintptr(r8)*rstep)

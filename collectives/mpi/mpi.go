@@ -159,6 +159,7 @@ import (
 	"unsafe"
 
 	"github.com/tessera-ml/tessera/collectives"
+	"github.com/tessera-ml/tessera/collectives/internal/argcheck"
 	"github.com/tessera-ml/tessera/collectives/internal/kern"
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -376,91 +377,36 @@ func (m *comm) wait(ctx context.Context, k collectives.Kind, req *C.MPI_Request,
 	}
 }
 
-// header is what ranks compare before a collective.
-const hdrLen = 16
-
-func header(k collectives.Kind, op collectives.RedOp, root int, a, b collectives.Buffer) [hdrLen]int64 {
-	var h [hdrLen]int64
-	h[0], h[1], h[2], h[3] = int64(k), int64(a.DType), int64(op), int64(root)
-	put := func(at int, x collectives.Buffer) {
-		h[at] = int64(x.Count)
-		h[at+1] = int64(len(x.Shape))
-		for i, d := range x.Shape {
-			if i < 4 {
-				h[at+2+i] = int64(d)
-			}
-		}
-	}
-	put(4, a)
-	put(10, b)
-	return h
-}
-
-func describe(h []int64, at int) string {
-	dt := tensor.DType(h[1])
-	nd := int(h[at+1])
-	if nd > 4 {
-		return fmt.Sprintf("%s[%d elements in %d dims]", dt, h[at], nd)
-	}
-	dims := make([]int64, nd)
-	copy(dims, h[at+2:at+2+nd])
-	return fmt.Sprintf("%s%v", dt, dims)
-}
-
-// agree compares every rank's header; on a mismatch every rank learns all
-// headers and returns the same error naming the first disagreeing pair.
-func (m *comm) agree(ctx context.Context, k collectives.Kind, h [hdrLen]int64) error {
+// agree compares every rank's header (package argcheck); on a mismatch
+// every rank learns all headers and returns the same error naming the
+// first disagreeing pair.
+func (m *comm) agree(ctx context.Context, k collectives.Kind, h [argcheck.Len]int64) error {
 	if !m.check || m.size == 1 {
 		return nil
 	}
-	var both [2 * hdrLen]int64
-	for i, v := range h {
-		both[i], both[hdrLen+i] = v, -v
-	}
+	both := argcheck.Pack(h)
 	bb := unsafe.Slice((*byte)(unsafe.Pointer(&both[0])), len(both)*8)
 	err := m.do(ctx, k, "MPI_Allreduce (argument check)", [][]byte{bb},
 		func(req *C.MPI_Request) C.int {
-			return C.tess_allreduce(unsafe.Pointer(&both[0]), 2*hdrLen, C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
+			return C.tess_allreduce(unsafe.Pointer(&both[0]), 2*argcheck.Len, C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
 		})
 	if err != nil {
 		return err
 	}
-	same := true
-	for i, v := range h {
-		if both[i] != v || both[hdrLen+i] != -v {
-			same = false
-		}
-	}
-	if same {
+	if argcheck.Agreed(h, both) {
 		return nil
 	}
-	all := make([]int64, hdrLen*m.size)
+	all := make([]int64, argcheck.Len*m.size)
 	ab := unsafe.Slice((*byte)(unsafe.Pointer(&all[0])), len(all)*8)
-	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), hdrLen*8)
+	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), argcheck.Len*8)
 	err = m.do(ctx, k, "MPI_Allgather (argument check)", [][]byte{ab, hb},
 		func(req *C.MPI_Request) C.int {
-			return C.tess_allgather(unsafe.Pointer(&h[0]), unsafe.Pointer(&all[0]), hdrLen, C.int(tensor.Int64), m.c, req)
+			return C.tess_allgather(unsafe.Pointer(&h[0]), unsafe.Pointer(&all[0]), argcheck.Len, C.int(tensor.Int64), m.c, req)
 		})
 	if err != nil {
 		return err
 	}
-	h0 := all[:hdrLen]
-	for r := 1; r < m.size; r++ {
-		hr := all[r*hdrLen : (r+1)*hdrLen]
-		switch {
-		case hr[0] != h0[0]:
-			return fmt.Errorf("%w: rank 0 called %s but rank %d called %s", collectives.ErrMismatch, collectives.Kind(h0[0]), r, collectives.Kind(hr[0]))
-		case !slices.Equal(hr[4:10], h0[4:10]) || hr[1] != h0[1]:
-			return fmt.Errorf("%w: %s: rank 0 passed %s but rank %d passed %s", collectives.ErrMismatch, k, describe(h0, 4), r, describe(hr, 4))
-		case !slices.Equal(hr[10:], h0[10:]):
-			return fmt.Errorf("%w: %s: rank 0 passed src %s but rank %d passed src %s", collectives.ErrMismatch, k, describe(h0, 10), r, describe(hr, 10))
-		case hr[2] != h0[2]:
-			return fmt.Errorf("%w: %s: rank 0 passed op %s but rank %d passed op %s", collectives.ErrMismatch, k, collectives.RedOp(h0[2]), r, collectives.RedOp(hr[2]))
-		case hr[3] != h0[3]:
-			return fmt.Errorf("%w: %s: rank 0 passed root %d but rank %d passed root %d", collectives.ErrMismatch, k, h0[3], r, hr[3])
-		}
-	}
-	return fmt.Errorf("%w: %s: headers differ", collectives.ErrMismatch, k)
+	return argcheck.Mismatch(k, all)
 }
 
 func fits(k collectives.Kind, bs ...collectives.Buffer) error {
@@ -477,7 +423,7 @@ func (m *comm) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, op, 0, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, op, 0, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -494,7 +440,7 @@ func (m *comm) Broadcast(ctx context.Context, b collectives.Buffer, root int) er
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, 0, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, 0, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -507,7 +453,7 @@ func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, op, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, op, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -530,7 +476,7 @@ func (m *comm) AllGather(ctx context.Context, dst, src collectives.Buffer) error
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count)
@@ -543,7 +489,7 @@ func (m *comm) ReduceScatter(ctx context.Context, dst, src collectives.Buffer, o
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, op, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, op, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(dst.DType), ptr(src.Host), ptr(dst.Host), C.int(dst.Count)
@@ -560,7 +506,7 @@ func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error 
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, header(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count/m.size)
@@ -570,7 +516,7 @@ func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error 
 
 func (m *comm) Barrier(ctx context.Context) error {
 	k := collectives.KindBarrier
-	if err := m.agree(ctx, k, header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
 		return err
 	}
 	return m.do(ctx, k, "MPI_Barrier", nil,
@@ -650,7 +596,7 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 
 func (m *comm) Split(ctx context.Context, color, key int) (collectives.Backend, error) {
 	k := collectives.KindSplit
-	if err := m.agree(ctx, k, header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
 		return nil, err
 	}
 	if err := m.Err(); err != nil {

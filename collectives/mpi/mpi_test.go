@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tessera-ml/tessera/collectives"
@@ -124,6 +125,95 @@ func TestMismatchNamesBoth(t *testing.T) {
 	require.Contains(t, err.Error(), "float32[4 4]")
 	// The communicator is still usable after a mismatch.
 	require.NoError(t, world.Barrier(ctx))
+
+	dt := tensor.Float32
+	if world.Rank() == world.Size()-1 {
+		dt = tensor.Float64
+	}
+	n := world.Size()
+	err = world.AllGather(ctx, tensor.Zeros(dt, n, 5), tensor.Ones(dt, 5))
+	require.ErrorIs(t, err, collectives.ErrMismatch)
+	require.Contains(t, err.Error(), fmt.Sprintf("rank 0 passed float32[%d 5] but rank %d passed float64[%d 5]", n, n-1, n))
+	require.NoError(t, world.Barrier(ctx))
+}
+
+// call runs kind on c with small tensors.
+func call(ctx context.Context, c collectives.Comm, kind collectives.Kind) error {
+	n, r := c.Size(), c.Rank()
+	x := tensor.Ones(tensor.Float32, 8)
+	switch kind {
+	case collectives.KindAllReduce:
+		return c.AllReduce(ctx, x, collectives.Sum)
+	case collectives.KindBroadcast:
+		return c.Broadcast(ctx, x, 0)
+	case collectives.KindReduce:
+		return c.Reduce(ctx, x, collectives.Sum, 0)
+	case collectives.KindAllGather:
+		return c.AllGather(ctx, tensor.Zeros(tensor.Float32, n*8), x)
+	case collectives.KindReduceScatter:
+		return c.ReduceScatter(ctx, tensor.Zeros(tensor.Float32, 8), tensor.Ones(tensor.Float32, n*8), collectives.Sum)
+	case collectives.KindAllToAll:
+		return c.AllToAll(ctx, tensor.Zeros(tensor.Float32, n*8), tensor.Ones(tensor.Float32, n*8))
+	case collectives.KindSend:
+		return c.Group(ctx, collectives.SendCall(x, (r+1)%n), collectives.RecvCall(tensor.Zeros(tensor.Float32, 8), (r+n-1)%n))
+	case collectives.KindBarrier:
+		return c.Barrier(ctx)
+	}
+	return fmt.Errorf("unknown kind %v", kind)
+}
+
+// TestZZFaultStallEveryCollective: for every collective, a rank that
+// stalls past its peers' deadline makes their pending call fail with the
+// deadline and their later calls fail at once with ErrAborted; nothing
+// hangs. Each kind uses its own sub-communicator (an aborted one stays
+// aborted), and the world is resynchronised after each.
+func TestZZFaultStallEveryCollective(t *testing.T) {
+	if world.Size() < 2 {
+		t.Skip("needs 2 ranks")
+	}
+	ctx := deadline(t)
+	const stalled = 1
+	for _, kind := range []collectives.Kind{
+		collectives.KindAllReduce, collectives.KindBroadcast, collectives.KindReduce, collectives.KindAllGather,
+		collectives.KindReduceScatter, collectives.KindAllToAll, collectives.KindSend, collectives.KindBarrier,
+	} {
+		sub, err := world.Split(ctx, 0, world.Rank())
+		require.NoError(t, err)
+		require.NoError(t, call(ctx, sub, kind), "%s: the good round", kind) // one good round
+		start := time.Now()
+		if sub.Rank() == stalled {
+			time.Sleep(300 * time.Millisecond) // peers give up at 100 ms
+		}
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err = call(cctx, sub, kind)
+		cancel()
+		// assert, not require: a failed check must not skip the resync
+		// below, or the peers would wait there for this rank.
+		// Point-to-point is the exception to "every peer fails": an eager
+		// MPI send completes without the receiver, so only the stalled
+		// rank's receiver (its successor in the ring) must fail.
+		mustFail := sub.Rank() != stalled
+		if kind == collectives.KindSend {
+			mustFail = sub.Rank() == (stalled+1)%sub.Size()
+		}
+		if mustFail {
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "%s", kind)
+			assert.ErrorIs(t, err, collectives.ErrAborted, "%s", kind)
+			assert.Less(t, time.Since(start), 5*time.Second, "%s", kind)
+		}
+		if sub.Rank() != stalled {
+			lctx, lcancel := context.WithTimeout(ctx, time.Second)
+			later := call(lctx, sub, kind)
+			lcancel()
+			if kind != collectives.KindSend {
+				assert.Error(t, later, "%s later call", kind)
+			}
+			if mustFail {
+				assert.ErrorIs(t, later, collectives.ErrAborted, "%s later call", kind)
+			}
+		}
+		require.NoError(t, world.Barrier(ctx), "%s: resync", kind)
+	}
 }
 
 // TestFaultStall runs last: a rank that stalls past its peers' deadline

@@ -121,7 +121,7 @@ func maxPoolBackward(g *Var, idx *tensor.Tensor, xs []int, p tensor.ConvParams) 
 	gs := g.value.Shape()
 	return unaryOp("autograd.MaxPool2dBackward", g, tensor.MaxPool2dBackward(g.value, idx, xs, p), func(_ *Ctx, gg *Var) *Var {
 		plane := Reshape(gg, xs[0]*xs[1], xs[2]*xs[3])
-		return Reshape(Gather(plane, 1, idx.Reshape(gs[0]*gs[1], gs[2]*gs[3])), gs...)
+		return Reshape(Gather(plane, 1, idx.Cast(tensor.Int64).Reshape(gs[0]*gs[1], gs[2]*gs[3])), gs...)
 	})
 }
 

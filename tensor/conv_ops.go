@@ -21,7 +21,7 @@ type ConvDevice interface {
 }
 
 // PoolDevice is an optional Device capability: direct 2-D pooling kernels.
-// MaxPool2d writes the maximum of each window and its Int64 index into the
+// MaxPool2d writes the maximum of each window and its Int32 index into the
 // input plane (h*W + w, as PyTorch's indices); MaxPool2dBackward adds each
 // output gradient at its index. AvgPool2d averages each window counting
 // padding as zeros; AvgPool2dBackward spreads each output gradient over its
@@ -168,9 +168,10 @@ func poolShapes(op string, xs []int, p ConvParams) (ConvParams, int, int) {
 }
 
 // MaxPool2d returns the maximum over each window of x [N, C, H, W] (padding
-// never wins) and, as an Int64 tensor of the output's shape, the index of
+// never wins) and, as an Int32 tensor of the output's shape, the index of
 // each maximum in its input plane (h*W + w), as torch's max_pool2d with
-// return_indices. The first maximum of a window wins; a NaN wins over numbers.
+// return_indices (Cast them to Int64 for Gather or ScatterAdd; Int32 halves
+// the memory traffic of the indices). The first maximum of a window wins; a NaN wins over numbers.
 func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 	const op = "tensor.MaxPool2d"
 	if !x.DType().IsFloat() {
@@ -179,7 +180,10 @@ func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 	p, oh, ow := poolShapes(op, x.shape, p)
 	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	y = alloc(op, x.Device(), x.DType(), []int{n, c, oh, ow})
-	idx = alloc(op, x.Device(), Int64, []int{n, c, oh, ow})
+	if h*w > math.MaxInt32 {
+		fail(op, "input planes of %d elements exceed Int32 indices", h*w)
+	}
+	idx = alloc(op, x.Device(), Int32, []int{n, c, oh, ow})
 	if d, ok := x.Device().(PoolDevice); ok && d.MaxPool2d(y.View(), idx.View(), x.View(), p) {
 		return y, idx
 	}
@@ -204,19 +208,21 @@ func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
 	const op = "tensor.MaxPool2dBackward"
 	sameDevice(op, gy, idx)
-	checkIndex(op, idx)
+	if !idx.DType().IsInt() {
+		fail(op, "index dtype %v, want int32 or int64", idx.DType())
+	}
 	_, oh, ow := poolShapes(op, xShape, p)
 	n, c, h, w := xShape[0], xShape[1], xShape[2], xShape[3]
 	want := Shape{n, c, oh, ow}
 	if !Shape(gy.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
 		fail(op, "gradient shape %v and index shape %v, want %v", Shape(gy.shape), Shape(idx.shape), want)
 	}
-	gy, idx = gy.Contiguous(), idx.Contiguous()
+	gy = gy.Contiguous()
 	dx := alloc(op, gy.Device(), gy.DType(), xShape)
-	if d, ok := gy.Device().(PoolDevice); ok && d.MaxPool2dBackward(dx.View(), gy.View(), idx.View()) {
+	if d, ok := gy.Device().(PoolDevice); ok && d.MaxPool2dBackward(dx.View(), gy.View(), idx.Cast(Int32).Contiguous().View()) {
 		return dx
 	}
-	ScatterAddInto(dx.Reshape(n*c, h*w), 1, idx.Reshape(n*c, oh*ow), gy.Reshape(n*c, oh*ow))
+	ScatterAddInto(dx.Reshape(n*c, h*w), 1, idx.Cast(Int64).Reshape(n*c, oh*ow), gy.Reshape(n*c, oh*ow))
 	return dx
 }
 

@@ -217,14 +217,14 @@ func TestConv2dMisuse(t *testing.T) {
 // poolRef64 pools x directly in float64: max (first maximum, its index in
 // the plane) or average (padding counted as zeros), and the input gradient
 // for the output gradient gy.
-func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []float64, idx []int64, dx []float64) {
+func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []float64, idx []int32, dx []float64) {
 	p = p.norm("test")
 	oh, ow := p.OutSize(h, w)
 	dx = make([]float64, len(x))
 	for pl := range n * c {
 		for oy := range oh {
 			for ox := range ow {
-				best, bi, sum := math.Inf(-1), int64(-1), 0.0
+				best, bi, sum := math.Inf(-1), int32(-1), 0.0
 				var pos []int
 				for i := range p.KH {
 					for j := range p.KW {
@@ -236,7 +236,7 @@ func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []f
 						pos = append(pos, pl*h*w+iy*w+ix)
 						sum += v
 						if bi < 0 || v > best {
-							best, bi = v, int64(iy*w+ix)
+							best, bi = v, int32(iy*w+ix)
 						}
 					}
 				}
@@ -292,9 +292,10 @@ func TestPoolKernelsReference(t *testing.T) {
 						if isMax {
 							y, idx := MaxPool2d(xt, p)
 							requireClose(t, wantY, y, tol, what)
-							require.Equal(t, Int64, idx.DType())
-							require.Equal(t, wantIdx, ToSlice[int64](idx), what)
+							require.Equal(t, Int32, idx.DType())
+							require.Equal(t, wantIdx, ToSlice[int32](idx), what)
 							requireClose(t, wantDX, MaxPool2dBackward(gt, idx, xt.Shape(), p), tol, what+": backward")
+							requireClose(t, wantDX, MaxPool2dBackward(gt, idx.Cast(Int64), xt.Shape(), p), tol, what+": backward, int64 indices")
 						} else {
 							requireClose(t, wantY, AvgPool2d(xt, p), tol, what)
 							requireClose(t, wantDX, AvgPool2dBackward(gt, xt.Shape(), p), tol, what+": backward")
@@ -314,13 +315,13 @@ func TestMaxPool2dTies(t *testing.T) {
 			_, idx := MaxPool2d(x, p)
 			q := p.norm("test")
 			oh, ow := q.OutSize(4, 4)
-			var want []int64
+			var want []int32
 			for oy := range oh {
 				for ox := range ow {
-					want = append(want, int64(max(0, oy*q.StrideH-q.PadH)*4+max(0, ox*q.StrideW-q.PadW)))
+					want = append(want, int32(max(0, oy*q.StrideH-q.PadH)*4+max(0, ox*q.StrideW-q.PadW)))
 				}
 			}
-			require.Equal(t, want, ToSlice[int64](idx), "%+v on %s", p, dev.Name())
+			require.Equal(t, want, ToSlice[int32](idx), "%+v on %s", p, dev.Name())
 		}
 	}
 }

@@ -62,7 +62,7 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := dst.Shape[2], dst.Shape[3]
 	xd, yd := cpuData[T](x), cpuData[T](dst)[dst.Offset:]
-	id := idx.Storage.(*cpuStorage).buf.([]int64)[idx.Offset:]
+	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	sN, sC, sH, sW := x.Strides[0], x.Strides[1], x.Strides[2], x.Strides[3]
 	fast := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 &&
 		p.DilH == 1 && p.DilW == 1 && sW == 1
@@ -81,7 +81,7 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 					ix0 := ox*p.StrideW - p.PadW
 					first := true
 					var m T
-					var mi int64
+					var mi int32
 					for i := range p.KH {
 						iy := iy0 + i*p.DilH
 						if iy < 0 || iy >= h {
@@ -94,7 +94,7 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 							}
 							v := xd[base+iy*sH+jx*sW]
 							if first || v > m || v != v {
-								m, mi, first = v, int64(iy*w+jx), false
+								m, mi, first = v, int32(iy*w+jx), false
 							}
 						}
 					}
@@ -108,17 +108,17 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 // maxPool2x2Plane pools one plane (rows sH apart in x) with a 2x2 window
 // and stride 2, branch-free: pairwise maxima, the earlier index on ties
 // (!(v <= m) also takes a NaN).
-func maxPool2x2Plane[T float32 | float64](y []T, ix []int64, x []T, sH, oh, ow, w int) {
+func maxPool2x2Plane[T float32 | float64](y []T, ix []int32, x []T, sH, oh, ow, w int) {
 	for oy := range oh {
 		r0 := x[2*oy*sH : 2*oy*sH+2*ow]
 		r1 := x[(2*oy+1)*sH : (2*oy+1)*sH+2*ow]
 		yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
 		ir = ir[:len(yr)]
-		q := int64(2 * oy * w)
+		q := int32(2 * oy * w)
 		for ox := range yr {
 			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-			i1 := q + int64(2*ox)
-			i2 := i1 + int64(w)
+			i1 := q + int32(2*ox)
+			i2 := i1 + int32(w)
 			if !(b <= a) {
 				i1++
 			}
@@ -138,14 +138,14 @@ func maxPoolBackward[T float32 | float64](dx, gy, idx View) {
 	n, c, h, w := dx.Shape[0], dx.Shape[1], dx.Shape[2], dx.Shape[3]
 	q := gy.Shape[2] * gy.Shape[3]
 	xd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](gy)[gy.Offset:]
-	id := idx.Storage.(*cpuStorage).buf.([]int64)[idx.Offset:]
+	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	hw := h * w
 	forPlanes(n*c, q, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			d := xd[pl*hw : (pl+1)*hw]
 			g := gd[pl*q : (pl+1)*q]
 			for t, i := range id[pl*q : (pl+1)*q] {
-				if uint64(i) >= uint64(hw) {
+				if uint32(i) >= uint32(hw) {
 					panic(&Error{Op: "tensor.MaxPool2dBackward", Msg: "index out of range"})
 				}
 				d[i] += g[t]

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/tensor"
@@ -174,6 +175,56 @@ func refFold(dt tensor.DType, op collectives.RedOp, x []float64, lo, hi int) flo
 	return v
 }
 
+// refCache shares one reference vector between the ranks of an
+// in-process world (each rank would otherwise recompute all n inputs of
+// every element). Ranks of a world are at most a case apart, so the last
+// few entries suffice; an evicted entry is just recomputed.
+var refCache struct {
+	sync.Mutex
+	m     map[refKey]*refEntry
+	order []refKey
+}
+
+type refKey struct {
+	kind      collectives.Kind
+	dt        tensor.DType
+	op        collectives.RedOp
+	seed      uint64
+	n, length int
+}
+
+type refEntry struct {
+	once sync.Once
+	want []float64
+}
+
+// references returns Reference(dt, op, seed, n, i) for i in [0, length).
+func references(k collectives.Kind, dt tensor.DType, op collectives.RedOp, seed uint64, n, length int) []float64 {
+	key := refKey{kind: k, dt: dt, op: op, seed: seed, n: n, length: length}
+	refCache.Lock()
+	if refCache.m == nil {
+		refCache.m = map[refKey]*refEntry{}
+	}
+	e := refCache.m[key]
+	if e == nil {
+		e = &refEntry{}
+		refCache.m[key] = e
+		refCache.order = append(refCache.order, key)
+		if len(refCache.order) > 8 {
+			delete(refCache.m, refCache.order[0])
+			refCache.order = refCache.order[1:]
+		}
+	}
+	refCache.Unlock()
+	e.once.Do(func() {
+		e.want = make([]float64, length)
+		for i := range e.want {
+			e.want[i] = Reference(dt, op, seed, n, i)
+		}
+	})
+	return e.want
+}
+
 // values reads a tensor as float64.
 func values(t *tensor.Tensor) []float64 {
 	if t.Device() != tensor.CPU {
@@ -277,7 +328,8 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		if cs.Kind == collectives.KindReduce && r != cs.Root {
 			return compare(what+" (non-root unchanged)", dt, values(t), func(i int) float64 { return stored(dt, Value(dt, op, seed, r, i)) }, true, n)
 		}
-		return compare(what, dt, values(t), func(i int) float64 { return Reference(dt, op, seed, n, i) }, cs.Exact, n)
+		want := references(cs.Kind, dt, op, seed, n, cnt)
+		return compare(what, dt, values(t), func(i int) float64 { return want[i] }, cs.Exact, n)
 	case collectives.KindBroadcast:
 		t := on(Fill(dt, op, seed, r, 0, cnt))
 		if err = c.Broadcast(ctx, t, cs.Root); err != nil {
@@ -299,7 +351,8 @@ func Check(ctx context.Context, c collectives.Comm, cs Case) error {
 		if err = c.ReduceScatter(ctx, dst, src, op); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		return compare(what, dt, values(dst), func(i int) float64 { return Reference(dt, op, seed, n, r*cnt+i) }, cs.Exact, n)
+		want := references(cs.Kind, dt, op, seed, n, n*cnt)
+		return compare(what, dt, values(dst), func(i int) float64 { return want[r*cnt+i] }, cs.Exact, n)
 	case collectives.KindAllToAll:
 		src := on(Fill(dt, op, seed, r, 0, n*cnt))
 		dst := on(tensor.Zeros(dt, n*cnt))

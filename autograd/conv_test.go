@@ -146,3 +146,65 @@ func TestConv2dStridedInput(t *testing.T) {
 	y2 := Conv2d(Constant(Conv2d(Constant(x), w, nil, tensor.ConvParams{PadH: 1, PadW: 1}, 1).Value().Contiguous()), w2, nil, tensor.ConvParams{}, 1)
 	require.True(t, tensor.AllClose(y.Value(), y2.Value(), 1e-12, 1e-12))
 }
+
+// TestConv2dGradCheckPaths checks the gradients of Conv2d (input, weight,
+// bias; central finite differences in float64) on each CPU kernel path:
+// image blocks in the wide layout (stride 1, no padding), image blocks with
+// padding and strides, a 1x1 convolution read in place, and a strided input.
+// The second-order check (the gradient rules differentiated again) runs on
+// the wide layout too.
+func TestConv2dGradCheckPaths(t *testing.T) {
+	cases := []struct {
+		name   string
+		x, w   []int
+		p      tensor.ConvParams
+		groups int
+		permX  bool
+	}{
+		{"wide", []int{9, 4, 5, 5}, []int{3, 4, 3, 3}, tensor.ConvParams{}, 1, false},
+		{"wide/dilated", []int{9, 2, 6, 5}, []int{2, 2, 2, 2}, tensor.ConvParams{DilH: 2}, 1, false},
+		{"blocks/padded-strided", []int{9, 4, 5, 6}, []int{4, 2, 3, 3}, tensor.ConvParams{StrideH: 2, PadH: 1, PadW: 1}, 2, false},
+		{"1x1", []int{3, 4, 3, 3}, []int{5, 4, 1, 1}, tensor.ConvParams{}, 1, false},
+		{"strided-input", []int{9, 4, 5, 5}, []int{3, 4, 3, 3}, tensor.ConvParams{}, 1, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := func(xs []*Var) *Var {
+				x := xs[0]
+				if tc.permX {
+					x = Permute(Contiguous(Permute(x, 1, 0, 2, 3)), 1, 0, 2, 3)
+				}
+				return Conv2d(x, xs[1], xs[2], tc.p, tc.groups)
+			}
+			in := []*tensor.Tensor{randn(tc.x...), randn(tc.w...), randn(tc.w[0])}
+			require.NoError(t, GradCheck(f, in, gcEps, gcTol))
+		})
+	}
+	t.Run("wide/second-order", func(t *testing.T) {
+		proj := randn(9, 3, 3, 3)
+		first := func(xs []*Var) *Var {
+			y := Conv2d(xs[0], xs[1], xs[2], tensor.ConvParams{}, 1)
+			gs, err := Grad([]*Var{Sum(Mul(y, Constant(proj)), false)}, xs, nil, BackwardOpts{CreateGraph: true})
+			require.NoError(t, err)
+			return Add(Sum(Mul(gs[0], gs[0]), false), Sum(Mul(gs[1], gs[1]), false))
+		}
+		require.NoError(t, GradCheck(first, []*tensor.Tensor{randn(9, 4, 5, 5), randn(3, 4, 3, 3), randn(3)}, gcEps, 1e-5))
+	})
+}
+
+// TestPoolGradCheckPaths checks pooling gradients with dilation and with
+// non-contiguous inputs, and that a max-pool gradient goes to the first
+// maximum of a window (PyTorch's choice) when values tie.
+func TestPoolGradCheckPaths(t *testing.T) {
+	perm := func(x *Var) *Var { return Permute(Contiguous(Permute(x, 1, 0, 2, 3)), 1, 0, 2, 3) }
+	for _, p := range []tensor.ConvParams{
+		{KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{KH: 2, KW: 3, DilH: 2, StrideW: 2, PadW: 1},
+	} {
+		require.NoError(t, GradCheck(func(xs []*Var) *Var { return MaxPool2d(perm(xs[0]), p) }, []*tensor.Tensor{randn(2, 3, 6, 7)}, gcEps, gcTol), "%+v", p)
+		require.NoError(t, GradCheck(func(xs []*Var) *Var { return AvgPool2d(perm(xs[0]), p) }, []*tensor.Tensor{randn(2, 3, 6, 7)}, gcEps, gcTol), "%+v", p)
+	}
+	x := Param(tensor.Ones(tensor.Float64, 1, 1, 2, 2))
+	require.NoError(t, Sum(MaxPool2d(x, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}), false).Backward())
+	require.Equal(t, []float64{1, 0, 0, 0}, x.Grad().Float64s())
+}

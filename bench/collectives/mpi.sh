@@ -8,6 +8,9 @@
 #
 # Extra arguments go to both programs (-b, -e, -f, -n, -w, -maxtime).
 # TESSERA_MPI_CHECK=0 in the environment turns off the backend's argument check.
+# MPI_ARGS adds mpirun options, e.g. MPI_ARGS="-H node1,node2" NP=2 for two
+# machines (the binaries are built into OUT, which must then be a folder
+# every host sees at the same path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NP=${NP:-4}
@@ -15,6 +18,8 @@ REPS=${REPS:-3}
 OUT=${OUT:-$(mktemp -d)}
 MPIRUN=(mpirun --oversubscribe -np "$NP")
 [ "$(id -u)" = 0 ] && MPIRUN=(mpirun --allow-run-as-root --oversubscribe -np "$NP")
+# shellcheck disable=SC2206
+MPIRUN+=(${MPI_ARGS:-})
 go build -tags mpi -o "$OUT/bench" ./bench/collectives
 mpicc -O2 -o "$OUT/allreduce" bench/collectives/cmpi/allreduce.c
 : >"$OUT/go.json"

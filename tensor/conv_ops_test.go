@@ -340,3 +340,40 @@ func TestPoolMisuse(t *testing.T) {
 		AvgPool2dBackward(Ones(Float32, 1, 1, 3, 3), x.Shape(), ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 	})
 }
+
+// requireSameNonFinite compares got with want where want is finite and
+// requires Inf (with its sign) and NaN exactly where want has them.
+func requireSameNonFinite(t *testing.T, want []float64, got *Tensor, what string) {
+	t.Helper()
+	g := got.Float64s()
+	for i, w := range want {
+		switch {
+		case math.IsNaN(w):
+			require.True(t, math.IsNaN(g[i]), "%s: element %d is %v, want NaN", what, i, g[i])
+		case math.IsInf(w, 0):
+			require.Equal(t, w, g[i], "%s: element %d", what, i)
+		default:
+			require.InDelta(t, w, g[i], 1e-9*(1+math.Abs(w)), "%s: element %d", what, i)
+		}
+	}
+}
+
+// An Inf in the input (weight gradient) or a NaN in the weights (input
+// gradient) reaches exactly the entries it reaches in the direct loops:
+// the dropped columns of the wide layout do not spread it.
+func TestConv2dNonFinite(t *testing.T) {
+	g := NewGenerator(9)
+	tc := convCase{9, 8, 5, 5, 6, 3, 3, 1, ConvParams{}}
+	x := g.Normal(0, 1, Float64, tc.n, tc.c, tc.h, tc.w)
+	w := g.Normal(0, 1, Float64, tc.o, tc.c, tc.kh, tc.kw)
+	b := g.Normal(0, 1, Float64, tc.o)
+	gy := g.Normal(0, 1, Float64, tc.n, tc.o, 3, 3)
+	xs, ws := x.Float64s(), w.Float64s()
+	xs[(2*tc.c+3)*25+2*5+4] = math.Inf(1) // image 2, channel 3, row 2, last column
+	ws[(4*tc.c+5)*9+4] = math.NaN()
+	x, w = FromSlice(xs, x.Shape()...), FromSlice(ws, w.Shape()...)
+	_, wantDX, wantDW, _ := convRef64(tc, xs, ws, b.Float64s(), gy.Float64s())
+	dw, _ := Conv2dBackwardWeight(x, gy, w.Shape(), tc.p, 1, true)
+	requireSameNonFinite(t, wantDW, dw, "weight gradient")
+	requireSameNonFinite(t, wantDX, Conv2dBackwardInput(gy, w, x.Shape(), tc.p, 1), "input gradient")
+}

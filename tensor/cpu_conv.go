@@ -424,6 +424,35 @@ func blockCols[T float32 | float64](g *convGeom, cols []T, ld int, x []T, img, c
 	}
 }
 
+// allFinite reports whether x holds no Inf or NaN (v-v is 0 for every
+// finite v and NaN otherwise).
+func allFinite[T float32 | float64](x []T) bool {
+	var a, b T
+	t := 0
+	for ; t+2 <= len(x); t += 2 {
+		a += x[t] - x[t]
+		b += x[t+1] - x[t+1]
+	}
+	for ; t < len(x); t++ {
+		a += x[t] - x[t]
+	}
+	return a+b == 0
+}
+
+// planesFinite reports whether the input planes of group gr for images
+// [n0, n1) are finite (contiguous planes, as the wide layout requires).
+func planesFinite[T float32 | float64](g *convGeom, x []T, n0, n1, gr int) bool {
+	for img := n0; img < n1; img++ {
+		for c := gr * g.cg; c < (gr+1)*g.cg; c++ {
+			b := g.xoff + img*g.xs[0] + c*g.xs[1]
+			if !allFinite(x[b : b+g.h*g.w]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // zeroGaps zeroes the dropped columns ow..w-1 of each of the oh rows of a
 // wide-layout row.
 func zeroGaps[T float32 | float64](row []T, oh, w, ow int) {
@@ -458,8 +487,17 @@ func blockCol2im[T float32 | float64](g *convGeom, dx, cols []T, ld, img, c0 int
 	}
 }
 
-// addTo adds s to d (len(d) <= len(s)), four elements a step.
+// addTo adds s to d (len(d) <= len(s)): AVX2 for float32 where available.
 func addTo[T float32 | float64](d, s []T) {
+	if df, ok := any(d).([]float32); ok {
+		addF32(df, any(s).([]float32))
+		return
+	}
+	addToGo(d, s)
+}
+
+// addToGo is addTo in portable Go, four elements a step.
+func addToGo[T float32 | float64](d, s []T) {
 	s = s[:len(d)]
 	t := 0
 	for ; t+4 <= len(d); t += 4 {
@@ -533,6 +571,9 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 	xd, wd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](w)[w.Offset:], cpuData[T](gy)[gy.Offset:]
 	direct := g.direct()
 	nb, rb := g.blocking()
+	// The dropped columns of the wide layout come out of the GEMM as zeros
+	// (wᵀ times zero columns) unless the weights hold Inf or NaN.
+	wFinite := !g.wide || allFinite(wd[:g.o*g.k])
 	items := g.items(nb)
 	forItems(items, convWorkers(items, 2*g.og*g.k*g.p*nb), func(_, it int) {
 		n0, n1, gr := g.item(it, nb)
@@ -551,6 +592,11 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 			defer putScratch(tmp)
 			gatherRows(g, *tmp, gd, n0, n1, gr)
 			gemm(g.k, np, g.og, 1, wg, 1, g.k, *tmp, np, 1, 0, *cols, np, 1)
+			if !wFinite {
+				for r := range g.k {
+					zeroGaps((*cols)[r*np:(r+1)*np], (n1-n0)*g.oh, g.w, g.ow)
+				}
+			}
 			for img := n0; img < n1; img++ {
 				blockCol2im(g, xd, (*cols)[(img-n0)*g.pb:], np, img, gr*g.cg)
 			}
@@ -614,8 +660,11 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 		// dw_g[og, kb] += gy[og, np] · colsᵀ[np, kb]
 		if nb > 1 {
 			np := (n1 - n0) * g.pb
+			// The dropped columns of the wide layout meet zeros of gy;
+			// they need clearing only when the input holds Inf or NaN.
+			clean := g.wide && !planesFinite(g, xd, n0, n1, gr)
 			for img := n0; img < n1; img++ {
-				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, true)
+				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, clean)
 			}
 			ones(np)
 			tmp := getScratch[T](g.og * np)

@@ -512,6 +512,18 @@ func addToGo[T float32 | float64](d, s []T) {
 	}
 }
 
+// addScalar sets d = s + v (AVX2 for float32 where available).
+func addScalar[T float32 | float64](d, s []T, v T) {
+	if df, ok := any(d).([]float32); ok {
+		affineF32(df, any(s).([]float32), 1, float32(v))
+		return
+	}
+	s = s[:len(d)]
+	for t := range d {
+		d[t] = s[t] + v
+	}
+}
+
 // gatherRows copies the output-gradient rows of group gr for images
 // [n0, n1) into tmp as an [og, (n1-n0)*pb] block-layout matrix (zeros in
 // the dropped columns of the wide layout).
@@ -557,9 +569,7 @@ func scatterRows[T float32 | float64](g *convGeom, y, tmp, bd []T, n0, n1, gr in
 					copy(d, s)
 					continue
 				}
-				for t := range d {
-					d[t] = s[t] + v
-				}
+				addScalar(d, s, v)
 			}
 		}
 	}

@@ -179,10 +179,7 @@ func run(ctx context.Context, c collectives.Comm, cfg config, emit func(Row)) er
 			if c.Backend() == "local" && op == "allreduce" {
 				algo := cfg.algo
 				if algo == local.Auto {
-					algo = local.Ring
-					if size <= local.DefaultDirectMax {
-						algo = local.Direct
-					}
+					algo = local.AutoAlgorithm(n, size, local.DefaultDirectMax)
 				}
 				r.Algo = algo.String()
 			}
@@ -291,7 +288,7 @@ func mainErr() error {
 		dtS     = flag.String("type", "float32", "element type")
 		opS     = flag.String("op", "sum", "reduction")
 		jsonOut = flag.Bool("json", false, "print one JSON object per row instead of the table")
-		algoS   = flag.String("algo", "auto", "local all-reduce algorithm: auto, ring or direct")
+		algoS   = flag.String("algo", "auto", "local all-reduce algorithm: auto, ring, direct or tree")
 		maxTime = flag.Float64("maxtime", 1, "time budget per size, in seconds")
 		nocopy  = flag.Bool("nocopy", false, "skip the memory copy rate measurement")
 		compare = flag.String("compare", "", "go.json,c.json: print the MPI backend / plain MPI_Allreduce ratio table and exit")
@@ -322,6 +319,8 @@ func mainErr() error {
 		cfg.algo = local.Ring
 	case "direct":
 		cfg.algo = local.Direct
+	case "tree":
+		cfg.algo = local.Tree
 	default:
 		return fmt.Errorf("unknown -algo %q", *algoS)
 	}

@@ -19,7 +19,7 @@ type Algorithm uint8
 // The AllReduce algorithms. Both give bit-identical results (the canonical
 // order), so the choice only affects speed.
 const (
-	// Auto uses Direct up to the direct threshold and Ring above it.
+	// Auto picks with AutoAlgorithm.
 	Auto Algorithm = iota
 	// Ring is reduce-scatter + all-gather: rank r owns slice r of the
 	// buffer; it folds that slice of every rank's buffer block by block in
@@ -33,11 +33,20 @@ const (
 	// Direct has every rank fold the whole buffer of every rank into a
 	// private scratch buffer and copy it into its own tensor after the
 	// others have read it: more reads, no shared writes and no partitioning,
-	// best for small messages.
+	// best for small messages. It is the one-level (flat) tree.
 	Direct
+	// Tree reduces up the canonical binary tree: at stage h the first
+	// rank of every subtree of height h folds its right half's partial
+	// result into its own, block by block; after the last stage every rank
+	// copies rank 0's result. A stage is a barrier, so it takes
+	// ceil(log2 n)+1 synchronisations and the work of stage h falls on
+	// n/2^h ranks: the structure a network implementation uses, but in
+	// shared memory it loses to Ring at every size measured (see
+	// AutoAlgorithm), so Auto never picks it.
+	Tree
 )
 
-var algoNames = [...]string{"auto", "ring", "direct"}
+var algoNames = [...]string{"auto", "ring", "direct", "tree"}
 
 func (a Algorithm) String() string {
 	if int(a) < len(algoNames) {
@@ -47,8 +56,21 @@ func (a Algorithm) String() string {
 }
 
 // DefaultDirectMax is the largest AllReduce, in bytes, that Auto runs with
-// Direct (measured with go run ./bench/collectives -algo).
-const DefaultDirectMax = 16 << 10
+// Direct on two ranks.
+const DefaultDirectMax = 2 << 10
+
+// AutoAlgorithm is Auto's choice for an all-reduce of nbytes over n ranks
+// with the given direct threshold: Direct for two ranks up to directMax
+// bytes, Ring otherwise. Measured with go run ./bench/collectives -algo
+// {direct,tree,ring} (bench/results/collectives.md): Direct wins only on
+// two ranks below a few KiB, by about 0.5 µs; with 4 and 8 ranks Ring is as
+// fast at 8 bytes and 2-5x faster from 8 KiB; Tree is never fastest.
+func AutoAlgorithm(n, nbytes, directMax int) Algorithm {
+	if n <= 2 && nbytes <= directMax {
+		return Direct
+	}
+	return Ring
+}
 
 type config struct {
 	algo      Algorithm
@@ -61,7 +83,7 @@ type Option func(*config)
 // WithAlgorithm forces an AllReduce algorithm.
 func WithAlgorithm(a Algorithm) Option { return func(c *config) { c.algo = a } }
 
-// WithDirectMax sets the largest message Auto sends with Direct.
+// WithDirectMax sets the largest message Auto sends with Direct (on two ranks).
 func WithDirectMax(bytes int) Option { return func(c *config) { c.directMax = bytes } }
 
 // New returns the n communicators of an in-process world, one per rank.
@@ -122,6 +144,8 @@ type rank struct {
 	w      *world
 	r      int
 	red    map[[2]uint8]kern.Reducer
+	red2   map[[2]uint8]kern.Reducer // two-input reducers on AccType, for Tree
+	acc    []byte                    // Tree's partial result
 	srcs   [][]byte
 	dsts   [][]byte
 	one    [][]byte
@@ -132,7 +156,7 @@ type rank struct {
 }
 
 func newRank(w *world, r int) *rank {
-	return &rank{w: w, r: r, red: map[[2]uint8]kern.Reducer{},
+	return &rank{w: w, r: r, red: map[[2]uint8]kern.Reducer{}, red2: map[[2]uint8]kern.Reducer{},
 		srcs: make([][]byte, w.n), dsts: make([][]byte, w.n), one: make([][]byte, 1)}
 }
 
@@ -214,10 +238,7 @@ func (p *rank) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 	algo := w.cfg.algo
 	nbytes := b.Count * b.DType.Size()
 	if algo == Auto {
-		algo = Ring
-		if nbytes <= w.cfg.directMax {
-			algo = Direct
-		}
+		algo = AutoAlgorithm(w.n, nbytes, w.cfg.directMax)
 	}
 	if w.n == 1 {
 		algo = Ring
@@ -226,6 +247,8 @@ func (p *rank) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 	var work, after func()
 	red := p.reducer(b.DType, op)
 	switch algo {
+	case Tree:
+		return p.treeAllReduce(ctx, b, op)
 	case Direct:
 		if cap(p.direct) < nbytes {
 			p.direct = make([]byte, nbytes)
@@ -252,6 +275,86 @@ func (p *rank) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 		}
 	}
 	return p.collective(ctx, s, work, after)
+}
+
+// treeAllReduce is AllReduce with the Tree algorithm.
+func (p *rank) treeAllReduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp) error {
+	w := p.w
+	acc := kern.AccType(b.DType)
+	nb := b.Count * acc.Size()
+	if cap(p.acc) < nb {
+		p.acc = make([]byte, nb)
+	}
+	mine := p.acc[:nb]
+	op2 := op
+	if op == collectives.Avg {
+		op2 = collectives.Sum // divide once at the end
+	}
+	k := [2]uint8{uint8(acc), uint8(op2)}
+	if b.DType == tensor.Bool {
+		k[0] = uint8(tensor.Bool)
+	}
+	red, ok := p.red2[k]
+	if !ok {
+		red = kern.New(tensor.DType(k[0]), kern.Op(op2), 2)
+		p.red2[k] = red
+	}
+	var stageErr error
+	s := slot{kind: collectives.KindAllReduce, a: b, op: op, scratch: mine}
+	err := p.collective(ctx, s, func() {
+		for i := 0; i < b.Count; i += kern.BlockElems {
+			kern.Widen(b.DType, mine, b.Host, i, min(kern.BlockElems, b.Count-i))
+		}
+		pair := make([][]byte, 2)
+		for h := 1; h <= treeHeight(0, w.n); h++ {
+			if stageErr = w.barrier(ctx, p.r, collectives.KindAllReduce); stageErr != nil {
+				return
+			}
+			if mid, ok := treeMerge(0, w.n, p.r, h); ok {
+				pair[0], pair[1] = mine, w.slots[mid].scratch
+				foldRange(red, pair, pair[:1], 0, b.Count)
+			}
+		}
+		if p.r == 0 && op == collectives.Avg && w.n > 1 {
+			kern.Divide(acc, mine, w.n)
+		}
+		if stageErr = w.barrier(ctx, p.r, collectives.KindAllReduce); stageErr != nil {
+			return
+		}
+		root := w.slots[0].scratch
+		for i := 0; i < b.Count; i += kern.BlockElems {
+			kern.Narrow(b.DType, b.Host, root, i, min(kern.BlockElems, b.Count-i))
+		}
+	}, nil)
+	if err == nil {
+		err = stageErr
+	}
+	return err
+}
+
+// treeHeight is the height of the canonical tree over ranks [lo, hi).
+func treeHeight(lo, hi int) int {
+	if hi-lo <= 1 {
+		return 0
+	}
+	mid := lo + (hi-lo+1)/2
+	return 1 + max(treeHeight(lo, mid), treeHeight(mid, hi))
+}
+
+// treeMerge reports whether rank r leads a subtree of height h in the
+// canonical tree over [lo, hi), and the first rank of its right half.
+func treeMerge(lo, hi, r, h int) (mid int, ok bool) {
+	if hi-lo <= 1 {
+		return 0, false
+	}
+	mid = lo + (hi-lo+1)/2
+	if r == lo && treeHeight(lo, hi) == h {
+		return mid, true
+	}
+	if r < mid {
+		return treeMerge(lo, mid, r, h)
+	}
+	return treeMerge(mid, hi, r, h)
 }
 
 func (p *rank) Reduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp, root int) error {

@@ -113,11 +113,15 @@ func TestConformanceLargeAll(t *testing.T) {
 // Both algorithms give the canonical order, so results are bit-identical
 // whichever runs.
 func TestAlgorithmsAgree(t *testing.T) {
-	for _, algo := range []local.Algorithm{local.Ring, local.Direct} {
-		for _, n := range []int{3, 4} {
+	for _, algo := range []local.Algorithm{local.Ring, local.Direct, local.Tree} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
 			for _, cnt := range []int{0, 1, 13, 5000, 70001} {
-				for _, dt := range []tensor.DType{tensor.Float32, tensor.Float16} {
-					cs := colltest.Case{Kind: collectives.KindAllReduce, DType: dt, Op: collectives.Sum, Count: cnt, Seed: 7, Exact: true}
+				for i, dt := range colltest.DTypes {
+					op := collectives.RedOps()[(i+cnt+n)%5]
+					if dt == tensor.Bool && op == collectives.Avg {
+						op = collectives.Min
+					}
+					cs := colltest.Case{Kind: collectives.KindAllReduce, DType: dt, Op: op, Count: cnt, Seed: 7, Exact: true}
 					require.NoError(t, local.Run(context.Background(), n, func(ctx context.Context, c collectives.Comm) error {
 						return colltest.Check(ctx, c, cs)
 					}, local.WithAlgorithm(algo)), "%s n=%d", algo, n)
@@ -373,68 +377,74 @@ func TestFaults(t *testing.T) {
 	const n, bad = 4, 2
 	faults := []string{"error", "panic", "stall", "return", "abort"}
 	for _, kind := range allKinds {
+		algos := []local.Algorithm{local.Auto}
+		if kind == collectives.KindAllReduce {
+			algos = []local.Algorithm{local.Ring, local.Direct, local.Tree}
+		}
 		for _, fault := range faults {
-			t.Run(kind.String()+"/"+fault, func(t *testing.T) {
-				base := runtime.NumGoroutine()
-				start := time.Now()
-				later := make([]error, n)
-				reached := make([]bool, n) // a peer's fault may fail even the good round
-				err := local.Run(context.Background(), n, func(ctx context.Context, c collectives.Comm) error {
-					// One good round first, with async work in flight.
-					if err := call(ctx, c, kind); err != nil {
+			for _, algo := range algos {
+				t.Run(kind.String()+"/"+fault+"/"+algo.String(), func(t *testing.T) {
+					base := runtime.NumGoroutine()
+					start := time.Now()
+					later := make([]error, n)
+					reached := make([]bool, n) // a peer's fault may fail even the good round
+					err := local.Run(context.Background(), n, func(ctx context.Context, c collectives.Comm) error {
+						// One good round first, with async work in flight.
+						if err := call(ctx, c, kind); err != nil {
+							return err
+						}
+						if c.Rank() == bad {
+							switch fault {
+							case "error":
+								return errors.New("boom")
+							case "panic":
+								panic("boom")
+							case "stall":
+								time.Sleep(300 * time.Millisecond)
+							case "return":
+								return nil
+							case "abort":
+								c.Abort(errors.New("boom"))
+							}
+						}
+						cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+						defer cancel()
+						h := c.Start(cctx, collectives.BarrierCall())
+						err := call(cctx, c, kind)
+						if err == nil {
+							err = h.Wait()
+						}
+						// A later call fails at once.
+						later[c.Rank()] = call(ctx, c, kind)
+						reached[c.Rank()] = true
 						return err
+					}, local.WithAlgorithm(algo))
+					require.Error(t, err)
+					require.Less(t, time.Since(start), 5*time.Second)
+					for r, e := range later {
+						if !reached[r] {
+							continue
+						}
+						require.Error(t, e, "rank %d later call", r)
+						require.ErrorIs(t, e, collectives.ErrAborted, "rank %d", r)
 					}
-					if c.Rank() == bad {
-						switch fault {
-						case "error":
-							return errors.New("boom")
-						case "panic":
-							panic("boom")
-						case "stall":
-							time.Sleep(300 * time.Millisecond)
-						case "return":
-							return nil
-						case "abort":
-							c.Abort(errors.New("boom"))
+					msg := err.Error()
+					switch fault {
+					case "error", "panic", "abort":
+						require.Contains(t, msg, "boom")
+					case "stall":
+						require.ErrorIs(t, err, context.DeadlineExceeded)
+					case "return":
+						require.Contains(t, msg, fmt.Sprintf("rank %d closed", bad))
+					}
+					for r := range n {
+						if r != bad || fault == "stall" {
+							require.True(t, strings.Contains(msg, fmt.Sprintf("rank %d: ", r)), "rank %d has no error in %q", r, msg)
 						}
 					}
-					cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-					defer cancel()
-					h := c.Start(cctx, collectives.BarrierCall())
-					err := call(cctx, c, kind)
-					if err == nil {
-						err = h.Wait()
-					}
-					// A later call fails at once.
-					later[c.Rank()] = call(ctx, c, kind)
-					reached[c.Rank()] = true
-					return err
+					settle(t, base)
 				})
-				require.Error(t, err)
-				require.Less(t, time.Since(start), 5*time.Second)
-				for r, e := range later {
-					if !reached[r] {
-						continue
-					}
-					require.Error(t, e, "rank %d later call", r)
-					require.ErrorIs(t, e, collectives.ErrAborted, "rank %d", r)
-				}
-				msg := err.Error()
-				switch fault {
-				case "error", "panic", "abort":
-					require.Contains(t, msg, "boom")
-				case "stall":
-					require.ErrorIs(t, err, context.DeadlineExceeded)
-				case "return":
-					require.Contains(t, msg, fmt.Sprintf("rank %d closed", bad))
-				}
-				for r := range n {
-					if r != bad || fault == "stall" {
-						require.True(t, strings.Contains(msg, fmt.Sprintf("rank %d: ", r)), "rank %d has no error in %q", r, msg)
-					}
-				}
-				settle(t, base)
-			})
+			}
 		}
 	}
 }

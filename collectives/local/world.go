@@ -17,6 +17,7 @@ type slot struct {
 	op         collectives.RedOp
 	root       int
 	color, key int
+	scratch    []byte // a rank's partial result (Tree); not compared
 }
 
 // world is the state the ranks of one communicator share.

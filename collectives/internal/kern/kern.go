@@ -260,3 +260,52 @@ func divide[T num](x []T, n T) {
 		x[i] /= n
 	}
 }
+
+// AccType is the dtype partial results of dt are kept in: float32 for
+// Float16 and BFloat16 (the canonical order rounds once, at the end), dt
+// otherwise.
+func AccType(dt tensor.DType) tensor.DType {
+	if dt == tensor.Float16 || dt == tensor.BFloat16 {
+		return tensor.Float32
+	}
+	return dt
+}
+
+// Widen writes elements [i0, i0+m) of src (dtype dt) to the same elements
+// of dst (dtype AccType(dt)).
+func Widen(dt tensor.DType, dst, src []byte, i0, m int) {
+	switch dt {
+	case tensor.Float16:
+		d, s := cast[float32](dst)[i0:i0+m], cast[uint16](src)[i0:i0+m]
+		for i, v := range s {
+			d[i] = tensor.Float16ToFloat32(v)
+		}
+	case tensor.BFloat16:
+		d, s := cast[float32](dst)[i0:i0+m], cast[uint16](src)[i0:i0+m]
+		for i, v := range s {
+			d[i] = tensor.BFloat16ToFloat32(v)
+		}
+	default:
+		sz := dt.Size()
+		copy(dst[i0*sz:(i0+m)*sz], src[i0*sz:(i0+m)*sz])
+	}
+}
+
+// Narrow is Widen's inverse: elements of src (AccType(dt)) rounded to dt.
+func Narrow(dt tensor.DType, dst, src []byte, i0, m int) {
+	switch dt {
+	case tensor.Float16:
+		d, s := cast[uint16](dst)[i0:i0+m], cast[float32](src)[i0:i0+m]
+		for i, v := range s {
+			d[i] = tensor.Float32ToFloat16(v)
+		}
+	case tensor.BFloat16:
+		d, s := cast[uint16](dst)[i0:i0+m], cast[float32](src)[i0:i0+m]
+		for i, v := range s {
+			d[i] = tensor.Float32ToBFloat16(v)
+		}
+	default:
+		sz := dt.Size()
+		copy(dst[i0*sz:(i0+m)*sz], src[i0*sz:(i0+m)*sz])
+	}
+}

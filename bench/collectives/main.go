@@ -341,24 +341,53 @@ func mainErr() error {
 	if !cfg.jsonOut {
 		fmt.Printf("# tessera collectives bench: local backend, GOMAXPROCS %d, %s\n", runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
 	}
+	var copyAll, copyOne float64
 	if !*nocopy {
 		for _, th := range []int{1, runtime.GOMAXPROCS(0)} {
-			p.row(Row{Kind: "memcpy", Threads: th, AlgBW: copyRate(th) / 1e9, Bytes: 256 << 20})
+			r := copyRate(th) / 1e9
+			p.row(Row{Kind: "memcpy", Threads: th, AlgBW: r, Bytes: 256 << 20})
+			if th == 1 {
+				copyOne = r
+			}
+			copyAll = r
 			if runtime.GOMAXPROCS(0) == 1 {
 				break
 			}
 		}
 	}
+	var summary []string
 	for _, s := range strings.Split(*ranks, ",") {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("bad -ranks: %w", err)
 		}
+		var last Row
 		err = local.Run(ctx, n, func(ctx context.Context, c collectives.Comm) error {
-			return run(ctx, c, cfg, p.row)
+			return run(ctx, c, cfg, func(r Row) {
+				if r.Op == "allreduce" && r.Bytes >= last.Bytes {
+					last = r
+				}
+				p.row(r)
+			})
 		}, local.WithAlgorithm(cfg.algo))
 		if err != nil {
 			return err
+		}
+		if copyAll > 0 && last.Bytes > 0 && n > 1 {
+			// Traffic model: in shared memory an in-place all-reduce must
+			// read and write each of the n buffers once, as much traffic as
+			// a copy of n·S bytes, so at the copy rate busbw would be
+			// copy rate · 2(n-1)/n² (a cache that holds the n buffers but
+			// not the copy's source and destination can beat it).
+			model := 2 * float64(n-1) / float64(n*n)
+			summary = append(summary, fmt.Sprintf("# allreduce %d ranks at %d B: busbw %.2f GB/s = %.2f× the %d-thread copy rate (%.2f GB/s), %.2f× the 1-thread copy rate (%.2f GB/s); traffic model at the copy rate: %.3f×",
+				n, last.Bytes, last.BusBW, last.BusBW/copyAll, runtime.GOMAXPROCS(0), copyAll, last.BusBW/copyOne, copyOne, model))
+		}
+	}
+	if !cfg.jsonOut && len(summary) > 0 {
+		fmt.Println()
+		for _, l := range summary {
+			fmt.Println(l)
 		}
 	}
 	return nil

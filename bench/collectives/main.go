@@ -282,7 +282,7 @@ func mainErr() error {
 		ops     = flag.String("ops", "allreduce,allgather,reducescatter,broadcast,reduce,alltoall", "operations")
 		minS    = flag.String("b", "8", "smallest size in bytes (K, M, G suffixes)")
 		maxS    = flag.String("e", "64M", "largest size in bytes")
-		factor  = flag.Int("f", 4, "size multiplication factor")
+		factor  = flag.Int("f", 2, "size multiplication factor")
 		iters   = flag.Int("n", 20, "iterations per size (fewer if one size would exceed -maxtime)")
 		warmup  = flag.Int("w", 3, "warm-up iterations")
 		dtS     = flag.String("type", "float32", "element type")

@@ -12,7 +12,8 @@ import "math"
 //
 // The tensor layer has checked the shapes (see Conv2d) and passes: p with
 // KH and KW set and zero strides/dilations normalised to 1; destinations
-// (dst, dx, dw, db) freshly allocated, contiguous and zeroed; w and gy
+// freshly allocated and contiguous, dx, dw and db zeroed, dst possibly not
+// (a recycled CPU buffer: the kernel writes every element); w and gy
 // contiguous; x with any strides. b or db with a nil Storage means no bias.
 type ConvDevice interface {
 	Conv2d(dst, x, w, b View, p ConvParams, groups int) bool
@@ -25,7 +26,8 @@ type ConvDevice interface {
 // input plane (h*W + w, as PyTorch's indices); MaxPool2dBackward adds each
 // output gradient at its index. AvgPool2d averages each window counting
 // padding as zeros; AvgPool2dBackward spreads each output gradient over its
-// window. Destinations are fresh, contiguous and zeroed; gy and idx are
+// window. Destinations are fresh and contiguous; dx is zeroed, the forward
+// outputs possibly not (the kernels write every element); gy and idx are
 // contiguous; x may have any strides. A kernel returns false to fall back
 // to the composed implementation.
 type PoolDevice interface {
@@ -71,7 +73,7 @@ func Conv2d(x, w, b *Tensor, p ConvParams, groups int) *Tensor {
 		b = b.Cast(dt).Contiguous()
 		bv = b.View()
 	}
-	out := alloc(op, x.Device(), dt, []int{x.shape[0], o, oh, ow})
+	out := allocDirty(op, x.Device(), dt, []int{x.shape[0], o, oh, ow})
 	if d, ok := x.Device().(ConvDevice); ok && d.Conv2d(out.View(), x.View(), w.View(), bv, p, groups) {
 		return out
 	}
@@ -99,7 +101,7 @@ func Conv2dBackwardInput(gy, w *Tensor, xShape []int, p ConvParams, groups int) 
 	dt := gy.DType()
 	w = w.Cast(dt).Contiguous()
 	gy = gy.Contiguous()
-	dx := alloc(op, gy.Device(), dt, xShape)
+	dx := allocZeroed(op, gy.Device(), dt, xShape)
 	if d, ok := gy.Device().(ConvDevice); ok && d.Conv2dBackwardInput(dx.View(), gy.View(), w.View(), p, groups) {
 		return dx
 	}
@@ -179,11 +181,11 @@ func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 	}
 	p, oh, ow := poolShapes(op, x.shape, p)
 	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	y = alloc(op, x.Device(), x.DType(), []int{n, c, oh, ow})
+	y = allocDirty(op, x.Device(), x.DType(), []int{n, c, oh, ow})
 	if h*w > math.MaxInt32 {
 		fail(op, "input planes of %d elements exceed Int32 indices", h*w)
 	}
-	idx = alloc(op, x.Device(), Int32, []int{n, c, oh, ow})
+	idx = allocDirty(op, x.Device(), Int32, []int{n, c, oh, ow})
 	if d, ok := x.Device().(PoolDevice); ok && d.MaxPool2d(y.View(), idx.View(), x.View(), p) {
 		return y, idx
 	}
@@ -218,7 +220,7 @@ func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
 		fail(op, "gradient shape %v and index shape %v, want %v", Shape(gy.shape), Shape(idx.shape), want)
 	}
 	gy = gy.Contiguous()
-	dx := alloc(op, gy.Device(), gy.DType(), xShape)
+	dx := allocZeroed(op, gy.Device(), gy.DType(), xShape)
 	if d, ok := gy.Device().(PoolDevice); ok && d.MaxPool2dBackward(dx.View(), gy.View(), idx.Cast(Int32).Contiguous().View()) {
 		return dx
 	}
@@ -235,7 +237,7 @@ func AvgPool2d(x *Tensor, p ConvParams) *Tensor {
 	}
 	p, oh, ow := convGeometry(op, x.shape, p)
 	n, c := x.shape[0], x.shape[1]
-	y := alloc(op, x.Device(), x.DType(), []int{n, c, oh, ow})
+	y := allocDirty(op, x.Device(), x.DType(), []int{n, c, oh, ow})
 	if d, ok := x.Device().(PoolDevice); ok && d.AvgPool2d(y.View(), x.View(), p) {
 		return y
 	}
@@ -253,7 +255,7 @@ func AvgPool2dBackward(gy *Tensor, xShape []int, p ConvParams) *Tensor {
 		fail(op, "gradient shape %v, want %v", Shape(gy.shape), want)
 	}
 	gy = gy.Contiguous()
-	dx := alloc(op, gy.Device(), gy.DType(), xShape)
+	dx := allocZeroed(op, gy.Device(), gy.DType(), xShape)
 	if d, ok := gy.Device().(PoolDevice); ok && d.AvgPool2dBackward(dx.View(), gy.View(), p) {
 		return dx
 	}

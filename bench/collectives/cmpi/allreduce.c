@@ -7,7 +7,7 @@
  * same form as `go run ./bench/collectives -json`.
  *
  *   mpicc -O2 -o allreduce allreduce.c
- *   mpirun -np 4 ./allreduce [-b 8] [-e 64M] [-f 4] [-n 20] [-w 3] [-maxtime 1]
+ *   mpirun -np 4 ./allreduce [-b 8] [-e 64M] [-f 2] [-n 20] [-w 3] [-maxtime 1]
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@ static long parse_size(const char *s) {
 
 int main(int argc, char **argv) {
 	long minb = 8, maxb = 64L << 20;
-	int factor = 4, iters = 20, warmup = 3;
+	int factor = 2, iters = 20, warmup = 3;
 	double maxtime = 1.0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];

@@ -13,8 +13,18 @@
 //   - collectives/mpi: OpenMPI through cgo, behind the mpi build tag; run
 //     the program with `mpirun -np 4 ./prog` and get the communicator from
 //     Init (docs/multi-machine.md covers runs across machines).
+//   - collectives/nccl: NCCL (libnccl.so.2, loaded at run time) for GPU
+//     tensors; rank 0's unique id reaches the others over an existing
+//     communicator (NewFromComm, e.g. the MPI world) or a TCP rendezvous
+//     (Init with TESSERA_BACKEND=nccl and MASTER_ADDR/MASTER_PORT).
 //   - "self": the single-rank communicator Init returns to a program that
 //     was not launched by mpirun.
+//
+// The local backend's all-reduce algorithms are Ring (reduce-scatter fused
+// with all-gather, block by block), Direct (every rank folds every buffer;
+// a flat tree) and Tree (stages up a binary tree); local.AutoAlgorithm
+// picks by world and message size. bench/collectives prints nccl-tests
+// style tables for every backend.
 //
 // # Semantics
 //
@@ -34,8 +44,9 @@
 // (x0 ⊕ x1) ⊕ (x2 ⊕ x3), for 3 ranks (x0 ⊕ x1) ⊕ x2). Float16 and BFloat16
 // are accumulated in float32 and rounded once; Avg divides the sum by the
 // world size once at the end. Every rank therefore gets bit-identical
-// results, equal to a serial fold in that order. The MPI backend uses
-// MPI's reduction order, which OpenMPI keeps identical on every rank.
+// results, equal to a serial fold in that order. The MPI and NCCL backends
+// use their library's reduction order (all ranks of an MPI or NCCL
+// all-reduce get the same result, but not necessarily the canonical one).
 //
 // # Faults
 //

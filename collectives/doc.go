@@ -45,8 +45,9 @@
 // are accumulated in float32 and rounded once; Avg divides the sum by the
 // world size once at the end. Every rank therefore gets bit-identical
 // results, equal to a serial fold in that order. The MPI and NCCL backends
-// use their library's reduction order (all ranks of an MPI or NCCL
-// all-reduce get the same result, but not necessarily the canonical one).
+// use their library's reduction order: not the canonical one, and bitwise
+// equality across ranks is up to the library (the MPI standard advises it
+// but does not require it).
 //
 // # Faults
 //

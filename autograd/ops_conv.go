@@ -47,10 +47,19 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
 	return Record("autograd.Conv2d", y, inputs, func(c *Ctx, g *Var) []*Var {
 		res := make([]*Var, len(inputs))
+		needB := len(inputs) == 3 && c.NeedsGrad(2)
+		if !c.CreateGraph() && c.NeedsGrad(0) && c.NeedsGrad(1) {
+			// First order: both gradients in one pass over g.
+			dx, dw, db := tensor.Conv2dBackward(c.Input(0).value, g.value, c.Input(1).value, p, groups, needB)
+			res[0], res[1] = Constant(dx), Constant(dw)
+			if needB {
+				res[2] = Constant(db)
+			}
+			return res
+		}
 		if c.NeedsGrad(0) {
 			res[0] = conv2dInputGrad(g, c.Input(1), xs, p, groups)
 		}
-		needB := len(inputs) == 3 && c.NeedsGrad(2)
 		if c.NeedsGrad(1) {
 			var db *Var
 			res[1], db = conv2dWeightGrad(c.Input(0), g, ws, p, groups, needB)

@@ -56,6 +56,9 @@ func BenchmarkConvCNN(b *testing.B) {
 				tensor.Conv2dBackwardInput(gy, w, x.Shape(), k3, 1)
 			})
 		})
+		b.Run(c.name+"/backward-both", func(b *testing.B) {
+			loopCPU(b, func() { tensor.Conv2dBackward(x, gy, w, k3, 1, true) })
+		})
 		b.Run(c.name+"/backward-weight", func(b *testing.B) {
 			loopCPU(b, func() {
 				tensor.Conv2dBackwardWeight(x, gy, w.Shape(), k3, 1, true)

@@ -144,6 +144,46 @@ func Conv2dBackwardWeight(x, gy *Tensor, wShape []int, p ConvParams, groups int,
 	return dw, db
 }
 
+// ConvBackwarder is an optional Device capability: the input, weight and
+// bias gradients of a convolution in one pass over the output gradient.
+// Conv2dBackward calls it with dx, dw and db (nil Storage: no bias) fresh,
+// contiguous and zeroed, gy and w contiguous, x with any strides; the
+// kernel returns false to have the gradients computed one at a time.
+type ConvBackwarder interface {
+	Conv2dBackward(dx, dw, db, x, gy, w View, p ConvParams, groups int) bool
+}
+
+// Conv2dBackward returns the gradients of Conv2d with respect to its input
+// x, its weight w and, with bias, its bias, for the output gradient gy: the
+// results of Conv2dBackwardInput and Conv2dBackwardWeight, computed in one
+// pass where the device can (db is nil without bias).
+func Conv2dBackward(x, gy, w *Tensor, p ConvParams, groups int, bias bool) (dx, dw, db *Tensor) {
+	const op = "tensor.Conv2dBackward"
+	sameDevice(op, x, gy, w)
+	p, oh, ow := convShapes(op, x.shape, w.shape, p, groups)
+	n, o := x.shape[0], w.shape[0]
+	if !Shape(gy.shape).Equal(Shape{n, o, oh, ow}) {
+		fail(op, "output gradient shape %v, want %v", Shape(gy.shape), Shape{n, o, oh, ow})
+	}
+	if d, ok := x.Device().(ConvBackwarder); ok {
+		dt := x.DType()
+		gyc, wc := gy.Cast(dt).Contiguous(), w.Cast(dt).Contiguous()
+		dx = allocZeroed(op, x.Device(), dt, x.shape)
+		dw = alloc(op, x.Device(), dt, w.shape)
+		var dbv View
+		if bias {
+			db = alloc(op, x.Device(), dt, []int{o})
+			dbv = db.View()
+		}
+		if d.Conv2dBackward(dx.View(), dw.View(), dbv, x.View(), gyc.View(), wc.View(), p, groups) {
+			return dx, dw, db
+		}
+	}
+	dx = Conv2dBackwardInput(gy, w, x.shape, p, groups)
+	dw, db = Conv2dBackwardWeight(x, gy, w.shape, p, groups, bias)
+	return dx, dw, db
+}
+
 // poolShapes checks a pooling input and window; every window must hold at
 // least one input element (so a max has an index).
 func poolShapes(op string, xs []int, p ConvParams) (ConvParams, int, int) {

@@ -295,9 +295,28 @@ func (cpuDevice) Conv2dBackwardInput(dx, gy, w View, p ConvParams, groups int) b
 func (cpuDevice) Conv2dBackwardWeight(dw, db, x, gy View, p ConvParams, groups int) bool {
 	switch {
 	case allDType(Float32, dw, x, gy) && (db.Storage == nil || db.DType() == Float32):
-		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm)
+		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, View{}, View{})
 	case allDType(Float64, dw, x, gy) && (db.Storage == nil || db.DType() == Float64):
-		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm)
+		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, View{}, View{})
+	default:
+		return false
+	}
+	return true
+}
+
+// Conv2dBackward implements ConvBackwarder for geometries processed in
+// image blocks (the input and weight gradients share the gathered output
+// gradient and the column buffer); it declines the others.
+func (cpuDevice) Conv2dBackward(dx, dw, db, x, gy, w View, p ConvParams, groups int) bool {
+	g := newConvGeom(x, w.Shape[0], p, groups)
+	if nb, _ := g.blocking(); nb < 2 || g.direct() {
+		return false
+	}
+	switch {
+	case allDType(Float32, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float32):
+		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, dx, w)
+	case allDType(Float64, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float64):
+		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, dx, w)
 	default:
 		return false
 	}
@@ -622,7 +641,10 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 	})
 }
 
-func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T]) {
+// convBackwardWeight computes the weight (and bias) gradient; with dx (and
+// w) given it also computes the input gradient in the same pass over the
+// image blocks (the caller has checked that the geometry has image blocks).
+func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T], dx, w View) {
 	g := newConvGeom(x, dw.Shape[0], p, groups)
 	xd, gd, wd := cpuData[T](x), cpuData[T](gy)[gy.Offset:], cpuData[T](dw)[dw.Offset:]
 	var bd []T
@@ -631,6 +653,12 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 	}
 	direct := g.direct()
 	nb, rb := g.blocking()
+	var dxd, wtd []T
+	wFinite := true
+	if dx.Storage != nil {
+		dxd, wtd = cpuData[T](dx)[dx.Offset:], cpuData[T](w)[w.Offset:]
+		wFinite = !g.wide || allFinite(wtd[:g.o*g.k])
+	}
 	items := g.items(nb)
 	nw := max(1, min(convWorkers(items, 2*g.og*g.k*g.p*nb), items))
 	// With a bias (and an im2col buffer) the columns get a last row of ones,
@@ -681,6 +709,19 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 			defer putScratch(tmp)
 			gatherRows(g, *tmp, gd, n0, n1, gr)
 			gemm(g.og, kb, np, 1, *tmp, np, 1, *cols, 1, np, 1, ag, rsC, csC)
+			if dxd != nil {
+				// The input gradient from the same gathered rows: the
+				// columns wᵀ·gy into the now free cols, then col2im.
+				gemm(g.k, np, g.og, 1, wtd[gr*g.og*g.k:], 1, g.k, *tmp, np, 1, 0, *cols, np, 1)
+				if !wFinite {
+					for r := range g.k {
+						zeroGaps((*cols)[r*np:(r+1)*np], (n1-n0)*g.oh, g.w, g.ow)
+					}
+				}
+				for img := n0; img < n1; img++ {
+					blockCol2im(g, dxd, (*cols)[(img-n0)*g.pb:], np, img, gr*g.cg)
+				}
+			}
 			return
 		}
 		img := n0

@@ -26,7 +26,7 @@ const (
 	// left to the garbage collector.
 	recycleCap = 256 << 20
 	// recyclePerSize bounds the buffers held for one (dtype, length).
-	recyclePerSize = 4
+	recyclePerSize = 8
 )
 
 type recycleKey struct {

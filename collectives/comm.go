@@ -270,8 +270,10 @@ func (c *comm) Start(ctx context.Context, calls ...Call) *Handle {
 	}
 	go func() {
 		h.err = c.exec(ctx, prev, func() error { return c.run(ctx, calls) })
-		close(done)
+		// The handle completes before the next call may start, so a call
+		// issued after Start finds the handle done when it returns.
 		close(h.done)
+		close(done)
 	}()
 	return h
 }

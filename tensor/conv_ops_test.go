@@ -388,3 +388,16 @@ func TestConv2dNonFinite(t *testing.T) {
 	requireSameNonFinite(t, wantDX, dx, "both gradients, input")
 	requireSameNonFinite(t, wantDW, dw2, "both gradients, weight")
 }
+
+// Indices outside their 2x2 windows (not from MaxPool2d) still scatter
+// correctly on the CPU's one-pass 2x2 path.
+func TestMaxPool2dBackwardForeignIndices(t *testing.T) {
+	p := ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	gy := NewGenerator(11).Normal(0, 1, Float64, 1, 2, 2, 2)
+	idx := FromSlice([]int32{0, 0, 24, 5, 1, 2, 3, 4}, 1, 2, 2, 2)
+	want := make([]float64, 2*5*5)
+	for i, v := range gy.Float64s() {
+		want[i/4*25+int(ToSlice[int32](idx)[i])] += v
+	}
+	requireClose(t, want, MaxPool2dBackward(gy, idx, []int{1, 2, 5, 5}, p), 1e-12, "foreign indices")
+}

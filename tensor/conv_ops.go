@@ -260,6 +260,13 @@ func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
 		fail(op, "gradient shape %v and index shape %v, want %v", Shape(gy.shape), Shape(idx.shape), want)
 	}
 	gy = gy.Contiguous()
+	if _, ok := gy.Device().(cpuDevice); ok && (gy.DType() == Float32 || gy.DType() == Float64) {
+		// each plane of dx is cleared just before its scatter, while it is
+		// in cache, instead of in a separate pass over all of dx
+		dx := allocDirty(op, gy.Device(), gy.DType(), xShape)
+		cpuMaxPool2dBackward(dx.View(), gy.View(), idx.Cast(Int32).Contiguous().View(), true)
+		return dx
+	}
 	dx := allocZeroed(op, gy.Device(), gy.DType(), xShape)
 	if d, ok := gy.Device().(PoolDevice); ok && d.MaxPool2dBackward(dx.View(), gy.View(), idx.Cast(Int32).Contiguous().View()) {
 		return dx

@@ -17,11 +17,17 @@ func (cpuDevice) MaxPool2d(dst, idx, x View, p ConvParams) bool {
 }
 
 func (cpuDevice) MaxPool2dBackward(dx, gy, idx View) bool {
+	return cpuMaxPool2dBackward(dx, gy, idx, false)
+}
+
+// cpuMaxPool2dBackward is MaxPool2dBackward; with clear it first sets each
+// plane of dx to zero (dx may then hold anything on entry).
+func cpuMaxPool2dBackward(dx, gy, idx View, clear bool) bool {
 	switch {
 	case allDType(Float32, dx, gy):
-		maxPoolBackward[float32](dx, gy, idx)
+		maxPoolBackward[float32](dx, gy, idx, clear)
 	case allDType(Float64, dx, gy):
-		maxPoolBackward[float64](dx, gy, idx)
+		maxPoolBackward[float64](dx, gy, idx, clear)
 	default:
 		return false
 	}
@@ -134,7 +140,7 @@ func maxPool2x2Plane[T float32 | float64](y []T, ix []int32, x []T, sH, oh, ow, 
 	}
 }
 
-func maxPoolBackward[T float32 | float64](dx, gy, idx View) {
+func maxPoolBackward[T float32 | float64](dx, gy, idx View, zero bool) {
 	n, c, h, w := dx.Shape[0], dx.Shape[1], dx.Shape[2], dx.Shape[3]
 	q := gy.Shape[2] * gy.Shape[3]
 	xd, gd := cpuData[T](dx)[dx.Offset:], cpuData[T](gy)[gy.Offset:]
@@ -144,6 +150,9 @@ func maxPoolBackward[T float32 | float64](dx, gy, idx View) {
 		for pl := lo; pl < hi; pl++ {
 			d := xd[pl*hw : (pl+1)*hw]
 			g := gd[pl*q : (pl+1)*q]
+			if zero {
+				clear(d)
+			}
 			for t, i := range id[pl*q : (pl+1)*q] {
 				if uint32(i) >= uint32(hw) {
 					panic(&Error{Op: "tensor.MaxPool2dBackward", Msg: "index out of range"})

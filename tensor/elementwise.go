@@ -30,7 +30,7 @@ func binary(op string, bop BinaryOp, a, b *Tensor) *Tensor {
 	if bop.isCompare() || bop.isLogical() {
 		odt = Bool
 	}
-	out := alloc(op, a.Device(), odt, shape)
+	out := allocDirty(op, a.Device(), odt, shape) // Binary writes every element
 	a.Device().Binary(bop, out.View(), a.Cast(dt).broadcastTo(op, shape).View(), b.Cast(dt).broadcastTo(op, shape).View())
 	return out
 }
@@ -181,7 +181,7 @@ func Where(cond, a, b *Tensor) *Tensor {
 		fail("tensor.Where", "shapes %v, %v and %v do not broadcast", Shape(cond.shape), Shape(a.shape), Shape(b.shape))
 	}
 	dt := promote(a.DType(), b.DType())
-	out := alloc("tensor.Where", a.Device(), dt, shape)
+	out := allocDirty("tensor.Where", a.Device(), dt, shape)
 	a.Device().Where(out.View(), cond.Cast(Bool).broadcastTo("tensor.Where", shape).View(),
 		a.Cast(dt).broadcastTo("tensor.Where", shape).View(), b.Cast(dt).broadcastTo("tensor.Where", shape).View())
 	return out
@@ -193,7 +193,7 @@ func MaskedFill(x, mask *Tensor, v float64) *Tensor {
 }
 
 func unaryOp(op string, uop UnaryOp, x *Tensor, p0, p1 float64) *Tensor {
-	out := alloc(op, x.Device(), x.DType(), x.shape)
+	out := allocDirty(op, x.Device(), x.DType(), x.shape) // Unary writes every element
 	x.Device().Unary(uop, out.View(), x.View(), p0, p1)
 	return out
 }

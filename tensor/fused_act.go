@@ -13,7 +13,7 @@ func ReLUGrad(g, y *Tensor) *Tensor {
 	}
 	if g.Device() == CPU && g.DType() == Float32 && g.IsContiguous() && y.IsContiguous() {
 		n := g.NumElements()
-		out := alloc(op, CPU, Float32, g.shape)
+		out := allocDirty(op, CPU, Float32, g.shape) // written in full below
 		d, gs, ys := hostSlice[float32](out, n), hostSlice[float32](g, n), hostSlice[float32](y, n)
 		parallelFor(n, workers(n, 1), func(lo, hi int) { reluGradF32(d[lo:hi], gs[lo:hi], ys[lo:hi]) })
 		return out

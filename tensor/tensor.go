@@ -143,7 +143,7 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a contiguous copy of t on the same device.
 func (t *Tensor) Clone() *Tensor {
-	out := EmptyLike(t)
+	out := allocDirty("Tensor.Clone", t.Device(), t.DType(), t.shape) // Copy writes every element
 	t.Device().Copy(out.View(), t.View())
 	return out
 }
@@ -162,7 +162,7 @@ func (t *Tensor) Cast(dt DType) *Tensor {
 	if t.DType() == dt {
 		return t
 	}
-	out := alloc("Tensor.Cast", t.Device(), dt, t.shape)
+	out := allocDirty("Tensor.Cast", t.Device(), dt, t.shape)
 	t.Device().Copy(out.View(), t.View())
 	return out
 }

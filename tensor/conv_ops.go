@@ -144,6 +144,44 @@ func Conv2dBackwardWeight(x, gy *Tensor, wShape []int, p ConvParams, groups int,
 	return dw, db
 }
 
+// Conv2dMaxPoolBackwardWeight returns the weight (and, with bias, bias)
+// gradients of a convolution of x whose output y was max-pooled with pp:
+// Conv2dBackwardWeight(x, MaxPool2dBackward(gp, idx, y's shape, pp), ...)
+// for the pooled gradient gp and the indices idx of MaxPool2d(y, pp). On the
+// CPU, for convolutions processed one image at a time, the output gradient
+// is never materialised: each image's planes are scattered into a small
+// buffer just before its products.
+func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams, groups int, bias bool, pp ConvParams) (dw, db *Tensor) {
+	const op = "tensor.Conv2dMaxPoolBackwardWeight"
+	sameDevice(op, x, gp, idx)
+	if !idx.DType().IsInt() {
+		fail(op, "index dtype %v, want int32 or int64", idx.DType())
+	}
+	p, oh, ow := convShapes(op, x.shape, wShape, p, groups)
+	n, o := x.shape[0], wShape[0]
+	yShape := []int{n, o, oh, ow}
+	_, ph, pw := poolShapes(op, yShape, pp)
+	want := Shape{n, o, ph, pw}
+	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
+		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
+	}
+	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) {
+		dt := x.DType()
+		gpc, idc := gp.Cast(dt).Contiguous(), idx.Cast(Int32).Contiguous()
+		dw = alloc(op, x.Device(), dt, wShape)
+		var dbv View
+		if bias {
+			db = alloc(op, x.Device(), dt, []int{o})
+			dbv = db.View()
+		}
+		if conv2dMaxPoolBackwardWeight(dw.View(), dbv, x.View(), gpc.View(), idc.View(), p, groups) {
+			return dw, db
+		}
+	}
+	gy := MaxPool2dBackward(gp, idx, yShape, pp)
+	return Conv2dBackwardWeight(x, gy, wShape, p, groups, bias)
+}
+
 // ConvBackwarder is an optional Device capability: the input, weight and
 // bias gradients of a convolution in one pass over the output gradient.
 // Conv2dBackward calls it with dx, dw and db (nil Storage: no bias) fresh,

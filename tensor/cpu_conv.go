@@ -295,9 +295,9 @@ func (cpuDevice) Conv2dBackwardInput(dx, gy, w View, p ConvParams, groups int) b
 func (cpuDevice) Conv2dBackwardWeight(dw, db, x, gy View, p ConvParams, groups int) bool {
 	switch {
 	case allDType(Float32, dw, x, gy) && (db.Storage == nil || db.DType() == Float32):
-		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, View{}, View{})
+		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, View{}, View{}, nil)
 	case allDType(Float64, dw, x, gy) && (db.Storage == nil || db.DType() == Float64):
-		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, View{}, View{})
+		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, View{}, View{}, nil)
 	default:
 		return false
 	}
@@ -314,9 +314,9 @@ func (cpuDevice) Conv2dBackward(dx, dw, db, x, gy, w View, p ConvParams, groups 
 	}
 	switch {
 	case allDType(Float32, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float32):
-		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, dx, w)
+		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, dx, w, nil)
 	case allDType(Float64, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float64):
-		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, dx, w)
+		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, dx, w, nil)
 	default:
 		return false
 	}
@@ -644,9 +644,17 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 // convBackwardWeight computes the weight (and bias) gradient; with dx (and
 // w) given it also computes the input gradient in the same pass over the
 // image blocks (the caller has checked that the geometry has image blocks).
-func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T], dx, w View) {
+//
+// With pg, the output gradient is not in gy (unused) but given pooled: each
+// image's rows are scattered from pg into a scratch buffer just before its
+// products (only for one image per item; see convPooledWeightOK).
+func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T], dx, w View, pg *pooledGrad[T]) {
 	g := newConvGeom(x, dw.Shape[0], p, groups)
-	xd, gd, wd := cpuData[T](x), cpuData[T](gy)[gy.Offset:], cpuData[T](dw)[dw.Offset:]
+	xd, wd := cpuData[T](x), cpuData[T](dw)[dw.Offset:]
+	var gd []T
+	if pg == nil {
+		gd = cpuData[T](gy)[gy.Offset:]
+	}
 	var bd []T
 	if db.Storage != nil {
 		bd = cpuData[T](db)[db.Offset:]
@@ -725,10 +733,19 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 			return
 		}
 		img := n0
+		var rows []T // the rows of the output gradient for img and gr
+		if pg != nil {
+			buf := getScratch[T](g.og * g.p)
+			defer putScratch(buf)
+			rows = *buf
+			pg.fill(rows, img, gr*g.og, g.og, g.p)
+		} else {
+			rows = gd[(img*g.o+gr*g.og)*g.p:]
+		}
 		for oy0 := 0; oy0 < g.oh; oy0 += rb {
 			oy1 := min(g.oh, oy0+rb)
 			np := (oy1 - oy0) * g.ow
-			gm := gd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			gm := rows[oy0*g.ow:]
 			if !direct {
 				im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
 				ones(np)
@@ -781,4 +798,69 @@ func sum4[T float32 | float64](s []T) T {
 		a += s[t]
 	}
 	return (a + b) + (c + d)
+}
+
+// pooledGrad is the gradient of a max-pooled convolution output: the pooled
+// gradient gp and the indices idx ([N, O, PH, PW], contiguous, q = PH*PW
+// per plane) of MaxPool2d over the output planes.
+type pooledGrad[T float32 | float64] struct {
+	gp  []T
+	idx []int32
+	o   int
+	q   int
+	bad atomic.Bool // an index outside its plane was met
+}
+
+// fill writes the output-gradient planes c0..c0+nc-1 of image img, hw
+// elements each, to dst: zeros with each pooled gradient added at its index.
+func (pg *pooledGrad[T]) fill(dst []T, img, c0, nc, hw int) {
+	for cc := range nc {
+		d := dst[cc*hw : (cc+1)*hw]
+		clear(d)
+		pl := img*pg.o + c0 + cc
+		g := pg.gp[pl*pg.q : (pl+1)*pg.q]
+		for t, i := range pg.idx[pl*pg.q : (pl+1)*pg.q] {
+			if uint32(i) >= uint32(hw) {
+				pg.bad.Store(true)
+				continue
+			}
+			d[i] += g[t]
+		}
+	}
+}
+
+// convPooledWeightOK reports whether convBackwardWeight takes a pooled
+// gradient for this geometry (one image per work item, not direct).
+func convPooledWeightOK(x View, o int, p ConvParams, groups int) bool {
+	g := newConvGeom(x, o, p, groups)
+	nb, _ := g.blocking()
+	return nb == 1 && !g.direct()
+}
+
+// conv2dMaxPoolBackwardWeight is the CPU Conv2dMaxPoolBackwardWeight; it
+// returns false for geometries or dtypes it does not take. dw and db (nil
+// Storage: no bias) are zeroed; gp and idx contiguous.
+func conv2dMaxPoolBackwardWeight(dw, db, x, gp, idx View, p ConvParams, groups int) bool {
+	if !convPooledWeightOK(x, dw.Shape[0], p, groups) {
+		return false
+	}
+	o, q := gp.Shape[1], gp.Shape[2]*gp.Shape[3]
+	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
+	var bad bool
+	switch {
+	case allDType(Float32, dw, x, gp) && (db.Storage == nil || db.DType() == Float32):
+		pg := &pooledGrad[float32]{gp: cpuData[float32](gp)[gp.Offset:], idx: id, o: o, q: q}
+		convBackwardWeight[float32](dw, db, x, View{}, p, groups, cpu.Sgemm, View{}, View{}, pg)
+		bad = pg.bad.Load()
+	case allDType(Float64, dw, x, gp) && (db.Storage == nil || db.DType() == Float64):
+		pg := &pooledGrad[float64]{gp: cpuData[float64](gp)[gp.Offset:], idx: id, o: o, q: q}
+		convBackwardWeight[float64](dw, db, x, View{}, p, groups, cpu.Dgemm, View{}, View{}, pg)
+		bad = pg.bad.Load()
+	default:
+		return false
+	}
+	if bad {
+		panic(&Error{Op: "tensor.Conv2dMaxPoolBackwardWeight", Msg: "index out of range"})
+	}
+	return true
 }

@@ -22,7 +22,7 @@ func TestConv2dMaxPoolBackwardWeight(t *testing.T) {
 		{4, 4, 13, 13, 6, 3, 2, ConvParams{}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64},
 		{3, 2, 40, 31, 5, 5, 1, ConvParams{StrideH: 2}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float64},
 		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // image blocks: composed
-		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},   // 1x1 direct: composed
+		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},     // 1x1 direct: composed
 	} {
 		x := g.Normal(0, 1, tc.dt, tc.n, tc.c, tc.h, tc.w)
 		ws := []int{tc.o, tc.c / tc.groups, tc.k, tc.k}

@@ -208,3 +208,41 @@ func TestPoolGradCheckPaths(t *testing.T) {
 	require.NoError(t, Sum(MaxPool2d(x, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}), false).Backward())
 	require.Equal(t, []float64{1, 0, 0, 0}, x.Grad().Float64s())
 }
+
+// Conv2dMaxPool2d matches MaxPool2d(Conv2d(...)) in value and gradients, on
+// the fused first-order path (constant input: weight and bias gradients from
+// the pooled gradient) and the composed one (input gradient too).
+func TestConv2dMaxPool2dMatchesComposition(t *testing.T) {
+	g := tensor.NewGenerator(3)
+	cp, pp := tensor.ConvParams{}, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	x := g.Normal(0, 1, tensor.Float32, 16, 1, 28, 28)
+	w := g.Normal(0, 0.3, tensor.Float32, 32, 1, 3, 3)
+	b := g.Normal(0, 0.3, tensor.Float32, 32)
+	gy := g.Normal(0, 1, tensor.Float32, 16, 32, 13, 13)
+	for _, xGrad := range []bool{false, true} {
+		run := func(fused bool) []*tensor.Tensor {
+			xv := NewVar(x.Clone(), xGrad)
+			wv, bv := Param(w.Clone()), Param(b.Clone())
+			var y *Var
+			if fused {
+				y = Conv2dMaxPool2d(xv, wv, bv, cp, 1, pp)
+			} else {
+				y = MaxPool2d(Conv2d(xv, wv, bv, cp, 1), pp)
+			}
+			require.NoError(t, y.Backward(gy))
+			out := []*tensor.Tensor{y.Value(), wv.Grad(), bv.Grad()}
+			if xGrad {
+				out = append(out, xv.Grad())
+			}
+			return out
+		}
+		want, got := run(false), run(true)
+		for i := range want {
+			a, c := want[i].Float64s(), got[i].Float64s()
+			require.Len(t, c, len(a))
+			for j := range a {
+				require.InDelta(t, a[j], c[j], 1e-4*(1+math.Abs(a[j])), "result %d element %d (input gradient %v)", i, j, xGrad)
+			}
+		}
+	}
+}

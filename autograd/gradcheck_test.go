@@ -48,6 +48,7 @@ func unaryCase(name string, f func(*Var) *Var, x *tensor.Tensor) gcCase {
 func gradCheckCases() []gcCase {
 	cond := tensor.CompareScalar(tensor.OpGt, randn(3, 4), 0)
 	mask := tensor.CompareScalar(tensor.OpGt, randn(4), 0.3)
+	convPoolInput := tensor.NewGenerator(77).Normal(0, 1, tensor.Float64, 2, 1, 7, 8)
 	gatherIdx := tensor.FromSlice([]int64{0, 2, 2, 1, 0, 0, 1, 2}, 2, 4)
 	scatterIdx := tensor.FromSlice([]int64{0, 2, 2, 1, 0, 0}, 2, 3)
 	w43, w234 := randn(4, 3), randn(2, 3, 4)
@@ -155,6 +156,13 @@ func gradCheckCases() []gcCase {
 		{name: "Conv2d/groups", f: func(x []*Var) *Var {
 			return Conv2d(x[0], x[1], nil, tensor.ConvParams{PadH: 1, PadW: 1}, 2)
 		}, inputs: []*tensor.Tensor{randn(2, 4, 4, 4), randn(6, 2, 3, 3)}},
+		{name: "Conv2dMaxPool2d", f: func(x []*Var) *Var {
+			return Conv2dMaxPool2d(x[0], x[1], x[2], tensor.ConvParams{PadH: 1}, 1, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+		}, inputs: []*tensor.Tensor{randn(2, 2, 5, 6), randn(3, 2, 3, 3), randn(3)}},
+		{name: "Conv2dMaxPool2d/constant-input", f: func(x []*Var) *Var {
+			// the first-order weight and bias gradients from the pooled gradient
+			return Conv2dMaxPool2d(Constant(convPoolInput), x[0], x[1], tensor.ConvParams{}, 1, tensor.ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
+		}, inputs: []*tensor.Tensor{randn(4, 1, 3, 3), randn(4)}},
 		unaryCase("MaxPool2d", func(x *Var) *Var {
 			return MaxPool2d(x, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 		}, randn(2, 3, 4, 4)),

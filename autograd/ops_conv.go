@@ -27,15 +27,53 @@ func Col2Im(cols *Var, shape []int, p tensor.ConvParams) *Var {
 // convolutions (Conv2dBackwardInput/Weight), so the gradient can be
 // differentiated again.
 func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
+	inputs, bt, p, groups := convArgs("autograd.Conv2d", x, w, b, p, groups)
+	xs, ws := x.value.Shape(), w.value.Shape()
+	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
+	return Record("autograd.Conv2d", y, inputs, func(c *Ctx, g *Var) []*Var {
+		return conv2dBackward(c, g, len(inputs), xs, ws, p, groups)
+	})
+}
+
+// Conv2dMaxPool2d is MaxPool2d(Conv2d(x, w, b, p, groups), pp) as one
+// operation: the convolution output is a temporary of the forward pass, and
+// the first-order weight and bias gradients (when x needs none) come from
+// the pooled gradient directly (tensor.Conv2dMaxPoolBackwardWeight), without
+// the full-size gradient of the convolution output. Other cases compose the
+// two backward rules, so the gradient can be differentiated again.
+func Conv2dMaxPool2d(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams) *Var {
+	inputs, bt, p, groups := convArgs("autograd.Conv2dMaxPool2d", x, w, b, p, groups)
+	xs, ws := x.value.Shape(), w.value.Shape()
+	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
+	ys := y.Shape()
+	out, idx := tensor.MaxPool2d(y, pp)
+	return Record("autograd.Conv2dMaxPool2d", out, inputs, func(c *Ctx, g *Var) []*Var {
+		needB := len(inputs) == 3 && c.NeedsGrad(2)
+		if !c.CreateGraph() && !c.NeedsGrad(0) && c.NeedsGrad(1) {
+			dw, db := tensor.Conv2dMaxPoolBackwardWeight(c.Input(0).value, g.value, idx, ws, p, groups, needB, pp)
+			res := make([]*Var, len(inputs))
+			res[1] = Constant(dw)
+			if needB {
+				res[2] = Constant(db)
+			}
+			return res
+		}
+		return conv2dBackward(c, maxPoolBackward(g, idx, ys, pp), len(inputs), xs, ws, p, groups)
+	})
+}
+
+// convArgs checks Conv2d's operands and returns its inputs, the bias
+// tensor (nil without), the window with the kernel size of w and groups.
+func convArgs(op string, x, w, b *Var, p tensor.ConvParams, groups int) ([]*Var, *tensor.Tensor, tensor.ConvParams, int) {
 	xs, ws := x.value.Shape(), w.value.Shape()
 	if groups <= 0 {
 		groups = 1
 	}
 	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1]*groups || ws[0]%groups != 0 {
-		panic(fmt.Sprintf("autograd.Conv2d: input shape %v, weight shape %v and %d groups do not match", xs, ws, groups))
+		panic(fmt.Sprintf("%s: input shape %v, weight shape %v and %d groups do not match", op, xs, ws, groups))
 	}
 	if b != nil && (b.NDim() != 1 || b.Dim(0) != ws[0]) {
-		panic(fmt.Sprintf("autograd.Conv2d: bias shape %v for weight shape %v", b.Shape(), ws))
+		panic(fmt.Sprintf("%s: bias shape %v for weight shape %v", op, b.Shape(), ws))
 	}
 	p.KH, p.KW = ws[2], ws[3]
 	inputs := []*Var{x, w}
@@ -44,33 +82,36 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 		inputs = append(inputs, b)
 		bt = b.value
 	}
-	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
-	return Record("autograd.Conv2d", y, inputs, func(c *Ctx, g *Var) []*Var {
-		res := make([]*Var, len(inputs))
-		needB := len(inputs) == 3 && c.NeedsGrad(2)
-		if !c.CreateGraph() && c.NeedsGrad(0) && c.NeedsGrad(1) {
-			// First order: both gradients in one pass over g.
-			dx, dw, db := tensor.Conv2dBackward(c.Input(0).value, g.value, c.Input(1).value, p, groups, needB)
-			res[0], res[1] = Constant(dx), Constant(dw)
-			if needB {
-				res[2] = Constant(db)
-			}
-			return res
-		}
-		if c.NeedsGrad(0) {
-			res[0] = conv2dInputGrad(g, c.Input(1), xs, p, groups)
-		}
-		if c.NeedsGrad(1) {
-			var db *Var
-			res[1], db = conv2dWeightGrad(c.Input(0), g, ws, p, groups, needB)
-			if needB {
-				res[2] = db
-			}
-		} else if needB {
-			res[2] = Sum(g, false, 0, 2, 3)
+	return inputs, bt, p, groups
+}
+
+// conv2dBackward is the backward rule of Conv2d for the output gradient g
+// (nin inputs: x, w and possibly b).
+func conv2dBackward(c *Ctx, g *Var, nin int, xs, ws []int, p tensor.ConvParams, groups int) []*Var {
+	res := make([]*Var, nin)
+	needB := nin == 3 && c.NeedsGrad(2)
+	if !c.CreateGraph() && c.NeedsGrad(0) && c.NeedsGrad(1) {
+		// First order: both gradients in one pass over g.
+		dx, dw, db := tensor.Conv2dBackward(c.Input(0).value, g.value, c.Input(1).value, p, groups, needB)
+		res[0], res[1] = Constant(dx), Constant(dw)
+		if needB {
+			res[2] = Constant(db)
 		}
 		return res
-	})
+	}
+	if c.NeedsGrad(0) {
+		res[0] = conv2dInputGrad(g, c.Input(1), xs, p, groups)
+	}
+	if c.NeedsGrad(1) {
+		var db *Var
+		res[1], db = conv2dWeightGrad(c.Input(0), g, ws, p, groups, needB)
+		if needB {
+			res[2] = db
+		}
+	} else if needB {
+		res[2] = Sum(g, false, 0, 2, 3)
+	}
+	return res
 }
 
 // conv2dInputGrad is the gradient of Conv2d with respect to its input

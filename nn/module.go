@@ -343,10 +343,26 @@ func (s *Sequential) Append(m Module) {
 // same gradient, and the ReLU (forward and backward) then runs on the
 // pooled tensor, a quarter of the size for a 2x2 pooling, instead of a full
 // pass over the larger input. (Only NaN inputs can tell the two orders
-// apart.)
+// apart.) A Conv2d followed by a max pooling (so reordered, or directly)
+// runs as one autograd.Conv2dMaxPool2d, whose weight gradient needs no
+// full-size gradient of the convolution output.
 func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	for i := 0; i < len(s.Layers); i++ {
 		m := s.Layers[i]
+		if c, ok := m.(*Conv2d); ok && i+1 < len(s.Layers) {
+			if p, ok := s.Layers[i+1].(*MaxPool2d); ok {
+				x = autograd.Conv2dMaxPool2d(x, c.Weight, c.Bias, c.Params, c.Groups, p.Params)
+				i++
+				continue
+			}
+			if i+2 < len(s.Layers) && isReLU(s.Layers[i+1]) {
+				if p, ok := s.Layers[i+2].(*MaxPool2d); ok {
+					x = s.Layers[i+1].Forward(autograd.Conv2dMaxPool2d(x, c.Weight, c.Bias, c.Params, c.Groups, p.Params))
+					i += 2
+					continue
+				}
+			}
+		}
 		if i+1 < len(s.Layers) && isReLU(m) {
 			if p, ok := s.Layers[i+1].(*MaxPool2d); ok {
 				x = m.Forward(p.Forward(x))

@@ -36,7 +36,8 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 }
 
 // Conv2dMaxPool2d is MaxPool2d(Conv2d(x, w, b, p, groups), pp) as one
-// operation: the convolution output is a temporary of the forward pass, and
+// operation: the convolution output is pooled as it is computed
+// (tensor.Conv2dMaxPool2d), and
 // the first-order weight and bias gradients (when x needs none) come from
 // the pooled gradient directly (tensor.Conv2dMaxPoolBackwardWeight), without
 // the full-size gradient of the convolution output. Other cases compose the
@@ -44,9 +45,9 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 func Conv2dMaxPool2d(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams) *Var {
 	inputs, bt, p, groups := convArgs("autograd.Conv2dMaxPool2d", x, w, b, p, groups)
 	xs, ws := x.value.Shape(), w.value.Shape()
-	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
-	ys := y.Shape()
-	out, idx := tensor.MaxPool2d(y, pp)
+	oh, ow := p.OutSize(xs[2], xs[3])
+	ys := []int{xs[0], ws[0], oh, ow}
+	out, idx := tensor.Conv2dMaxPool2d(x.value, w.value, bt, p, groups, pp)
 	return Record("autograd.Conv2dMaxPool2d", out, inputs, func(c *Ctx, g *Var) []*Var {
 		needB := len(inputs) == 3 && c.NeedsGrad(2)
 		if !c.CreateGraph() && !c.NeedsGrad(0) && c.NeedsGrad(1) {

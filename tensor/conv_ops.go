@@ -144,6 +144,41 @@ func Conv2dBackwardWeight(x, gy *Tensor, wShape []int, p ConvParams, groups int,
 	return dw, db
 }
 
+// Conv2dMaxPool2d returns MaxPool2d(Conv2d(x, w, b, p, groups), pp): the
+// pooled output and the indices of its maxima in the convolution's output
+// planes. On the CPU, for convolutions processed one image at a time, each
+// image's output is pooled while in cache and never stored whole.
+func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams) (y, idx *Tensor) {
+	const op = "tensor.Conv2dMaxPool2d"
+	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) && groups > 0 {
+		if b != nil {
+			sameDevice(op, x, w, b)
+		} else {
+			sameDevice(op, x, w)
+		}
+		cp, oh, ow := convShapes(op, x.shape, w.shape, p, groups)
+		n, o := x.shape[0], w.shape[0]
+		if b != nil && (b.NDim() != 1 || b.shape[0] != o) {
+			fail(op, "bias shape %v for weight shape %v", Shape(b.shape), Shape(w.shape))
+		}
+		qp, ph, pw := poolShapes(op, []int{n, o, oh, ow}, pp)
+		if oh*ow <= math.MaxInt32 {
+			dt := x.DType()
+			wc := w.Cast(dt).Contiguous()
+			var bv View
+			if b != nil {
+				bv = b.Cast(dt).Contiguous().View()
+			}
+			y = allocDirty(op, x.Device(), dt, []int{n, o, ph, pw})
+			idx = allocDirty(op, x.Device(), Int32, []int{n, o, ph, pw})
+			if conv2dMaxPool(y.View(), idx.View(), x.View(), wc.View(), bv, cp, groups, qp) {
+				return y, idx
+			}
+		}
+	}
+	return MaxPool2d(Conv2d(x, w, b, p, groups), pp)
+}
+
 // Conv2dMaxPoolBackwardWeight returns the weight (and, with bias, bias)
 // gradients of a convolution of x whose output y was max-pooled with pp:
 // Conv2dBackwardWeight(x, MaxPool2dBackward(gp, idx, y's shape, pp), ...)

@@ -58,3 +58,35 @@ func badIndices(n int) []int32 {
 	s[n-1] = 64 // planes are 8x8
 	return s
 }
+
+// Conv2dMaxPool2d equals MaxPool2d(Conv2d(...)) (values and indices), with
+// the recycler full of NaN, on fused and composed geometries.
+func TestConv2dMaxPool2d(t *testing.T) {
+	g := NewGenerator(13)
+	for _, tc := range []struct {
+		n, c, h, w, o, k, groups int
+		p, pp                    ConvParams
+		bias                     bool
+		dt                       DType
+	}{
+		{32, 1, 28, 28, 32, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // bench CNN conv1
+		{4, 3, 15, 15, 8, 3, 1, ConvParams{PadH: 1, PadW: 1}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, false, Float32},
+		{4, 4, 13, 13, 6, 3, 2, ConvParams{}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64},
+		{3, 2, 40, 31, 5, 5, 1, ConvParams{StrideH: 2}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float64},
+		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // image blocks: composed
+	} {
+		x := g.Normal(0, 1, tc.dt, tc.n, tc.c, tc.h, tc.w)
+		w := g.Normal(0, 1, tc.dt, tc.o, tc.c/tc.groups, tc.k, tc.k)
+		var b *Tensor
+		if tc.bias {
+			b = g.Normal(0, 1, tc.dt, tc.o)
+		}
+		wantY, wantIdx := MaxPool2d(Conv2d(x, w, b, tc.p, tc.groups), tc.pp)
+		poison(t, tc.dt, wantY.NumElements())
+		poison(t, Int32, wantY.NumElements())
+		y, idx := Conv2dMaxPool2d(x, w, b, tc.p, tc.groups, tc.pp)
+		require.Equal(t, wantY.Shape(), y.Shape())
+		requireClose(t, wantY.Float64s(), y, 1e-6, "pooled output")
+		require.Equal(t, ToSlice[int32](wantIdx), ToSlice[int32](idx))
+	}
+}

@@ -271,9 +271,9 @@ func cpuData[T float32 | float64](v View) []T { return v.Storage.(*cpuStorage).b
 func (cpuDevice) Conv2d(dst, x, w, b View, p ConvParams, groups int) bool {
 	switch {
 	case allDType(Float32, dst, x, w) && (b.Storage == nil || b.DType() == Float32):
-		convForward[float32](dst, x, w, b, p, groups, cpu.Sgemm)
+		convForward[float32](dst, x, w, b, p, groups, cpu.Sgemm, nil)
 	case allDType(Float64, dst, x, w) && (b.Storage == nil || b.DType() == Float64):
-		convForward[float64](dst, x, w, b, p, groups, cpu.Dgemm)
+		convForward[float64](dst, x, w, b, p, groups, cpu.Dgemm, nil)
 	default:
 		return false
 	}
@@ -342,9 +342,16 @@ func (g *convGeom) item(it, nb int) (n0, n1, gr int) {
 	return n0, min(g.n, n0+nb), gr
 }
 
-func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups int, gemm gemmFunc[T]) {
+// With po, the output is not written to dst (unused) but max-pooled into po
+// image by image (only for one image per item and not direct; see
+// convPooledWeightOK).
+func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups int, gemm gemmFunc[T], po *pooledOut[T]) {
 	g := newConvGeom(x, w.Shape[0], p, groups)
-	xd, wd, yd := cpuData[T](x), cpuData[T](w)[w.Offset:], cpuData[T](dst)[dst.Offset:]
+	xd, wd := cpuData[T](x), cpuData[T](w)[w.Offset:]
+	var yd []T
+	if po == nil {
+		yd = cpuData[T](dst)[dst.Offset:]
+	}
 	var bd []T
 	if b.Storage != nil {
 		bd = cpuData[T](b)[b.Offset:]
@@ -364,8 +371,13 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 		n0, n1, gr := g.item(it, nb)
 		wg := wd[gr*g.og*g.k:]
 		var cols, tmp *[]T
+		colsN := (g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow)
 		if !direct {
-			cols = getScratch[T]((g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow))
+			extra := 0
+			if po != nil {
+				extra = g.og * g.p // the output planes, after the columns
+			}
+			cols = getScratch[T](colsN + extra)
 			defer putScratch(cols)
 		}
 		if nb > 1 {
@@ -381,10 +393,16 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 			return
 		}
 		img := n0
+		var out []T // the output planes of img and gr
+		if po != nil {
+			out = (*cols)[colsN : colsN+g.og*g.p]
+		} else {
+			out = yd[(img*g.o+gr*g.og)*g.p:]
+		}
 		for oy0 := 0; oy0 < g.oh; oy0 += rb {
 			oy1 := min(g.oh, oy0+rb)
 			np := (oy1 - oy0) * g.ow
-			c := yd[(img*g.o+gr*g.og)*g.p+oy0*g.ow:]
+			c := out[oy0*g.ow:]
 			if !direct {
 				// The bias is one more column of the weights times a row of ones.
 				im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
@@ -412,6 +430,9 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 			}
 			bm := xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:]
 			gemm(g.og, np, g.k, 1, wg, g.k, 1, bm, g.xs[1], 1, beta, c, g.p, 1)
+		}
+		if po != nil {
+			po.pool(out, img, gr*g.og, g.og)
 		}
 	})
 }
@@ -691,8 +712,13 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 		a := acc[t*per : (t+1)*per]
 		ag, ab := a[gr*g.og*kb:], a[g.o*kb+gr*g.og:]
 		var cols *[]T
+		colsN := (g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow)
 		if !direct {
-			cols = getScratch[T]((g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow))
+			extra := 0
+			if pg != nil {
+				extra = g.og * g.p // the output-gradient planes, after the columns
+			}
+			cols = getScratch[T](colsN + extra)
 			defer putScratch(cols)
 		}
 		ones := func(np int) {
@@ -735,9 +761,7 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 		img := n0
 		var rows []T // the rows of the output gradient for img and gr
 		if pg != nil {
-			buf := getScratch[T](g.og * g.p)
-			defer putScratch(buf)
-			rows = *buf
+			rows = (*cols)[colsN : colsN+g.og*g.p]
 			pg.fill(rows, img, gr*g.og, g.og, g.p)
 		} else {
 			rows = gd[(img*g.o+gr*g.og)*g.p:]
@@ -861,6 +885,50 @@ func conv2dMaxPoolBackwardWeight(dw, db, x, gp, idx View, p ConvParams, groups i
 	}
 	if bad {
 		panic(&Error{Op: "tensor.Conv2dMaxPoolBackwardWeight", Msg: "index out of range"})
+	}
+	return true
+}
+
+// pooledOut receives a convolution output max-pooled with p: y and idx
+// ([N, O, PH, PW], contiguous) for output planes of h x w.
+type pooledOut[T float32 | float64] struct {
+	y      []T
+	idx    []int32
+	o      int
+	h, w   int
+	ph, pw int
+	p      ConvParams
+}
+
+// pool pools the output planes c0..c0+nc-1 of image img, held in src
+// (h*w elements each).
+func (po *pooledOut[T]) pool(src []T, img, c0, nc int) {
+	hw, q := po.h*po.w, po.ph*po.pw
+	fast := maxPool2x2Fast(po.p, 1)
+	for cc := range nc {
+		pl := img*po.o + c0 + cc
+		maxPoolPlane(po.y[pl*q:(pl+1)*q], po.idx[pl*q:(pl+1)*q], src, cc*hw, po.w, 1, po.h, po.w, po.ph, po.pw, po.p, fast)
+	}
+}
+
+// conv2dMaxPool is the CPU Conv2dMaxPool2d: y and idx fresh and
+// contiguous, b with nil Storage without bias. It returns false for
+// geometries or dtypes it does not take.
+func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams) bool {
+	if !convPooledWeightOK(x, w.Shape[0], p, groups) {
+		return false
+	}
+	oh, ow := p.OutSize(x.Shape[2], x.Shape[3])
+	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
+	switch {
+	case allDType(Float32, y, x, w) && (b.Storage == nil || b.DType() == Float32):
+		po := &pooledOut[float32]{y: cpuData[float32](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		convForward[float32](View{}, x, w, b, p, groups, cpu.Sgemm, po)
+	case allDType(Float64, y, x, w) && (b.Storage == nil || b.DType() == Float64):
+		po := &pooledOut[float64]{y: cpuData[float64](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		convForward[float64](View{}, x, w, b, p, groups, cpu.Dgemm, po)
+	default:
+		return false
 	}
 	return true
 }

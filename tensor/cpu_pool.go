@@ -70,45 +70,56 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 	xd, yd := cpuData[T](x), cpuData[T](dst)[dst.Offset:]
 	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	sN, sC, sH, sW := x.Strides[0], x.Strides[1], x.Strides[2], x.Strides[3]
-	fast := p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 &&
-		p.DilH == 1 && p.DilW == 1 && sW == 1
+	fast := maxPool2x2Fast(p, sW)
 	forPlanes(n*c, h*w, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			base := x.Offset + (pl/c)*sN + (pl%c)*sC
-			y := yd[pl*oh*ow : (pl+1)*oh*ow]
-			ix := id[pl*oh*ow : (pl+1)*oh*ow]
-			if fast {
-				maxPool2x2Plane(y, ix, xd[base:], sH, oh, ow, w)
-				continue
-			}
-			for oy := range oh {
-				iy0 := oy*p.StrideH - p.PadH
-				for ox := range ow {
-					ix0 := ox*p.StrideW - p.PadW
-					first := true
-					var m T
-					var mi int32
-					for i := range p.KH {
-						iy := iy0 + i*p.DilH
-						if iy < 0 || iy >= h {
-							continue
-						}
-						for j := range p.KW {
-							jx := ix0 + j*p.DilW
-							if jx < 0 || jx >= w {
-								continue
-							}
-							v := xd[base+iy*sH+jx*sW]
-							if first || v > m || v != v {
-								m, mi, first = v, int32(iy*w+jx), false
-							}
-						}
-					}
-					y[oy*ow+ox], ix[oy*ow+ox] = m, mi
-				}
-			}
+			maxPoolPlane(yd[pl*oh*ow:(pl+1)*oh*ow], id[pl*oh*ow:(pl+1)*oh*ow], xd, base, sH, sW, h, w, oh, ow, p, fast)
 		}
 	})
+}
+
+// maxPool2x2Fast reports whether maxPool2x2Plane takes the window p over
+// rows with unit column stride sW.
+func maxPool2x2Fast(p ConvParams, sW int) bool {
+	return p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 &&
+		p.DilH == 1 && p.DilW == 1 && sW == 1
+}
+
+// maxPoolPlane pools the plane of xd at base (strides sH, sW, size h x w)
+// into y and ix (the output plane, row-major); fast selects
+// maxPool2x2Plane.
+func maxPoolPlane[T float32 | float64](y []T, ix []int32, xd []T, base, sH, sW, h, w, oh, ow int, p ConvParams, fast bool) {
+	if fast {
+		maxPool2x2Plane(y, ix, xd[base:], sH, oh, ow, w)
+		return
+	}
+	for oy := range oh {
+		iy0 := oy*p.StrideH - p.PadH
+		for ox := range ow {
+			ix0 := ox*p.StrideW - p.PadW
+			first := true
+			var m T
+			var mi int32
+			for i := range p.KH {
+				iy := iy0 + i*p.DilH
+				if iy < 0 || iy >= h {
+					continue
+				}
+				for j := range p.KW {
+					jx := ix0 + j*p.DilW
+					if jx < 0 || jx >= w {
+						continue
+					}
+					v := xd[base+iy*sH+jx*sW]
+					if first || v > m || v != v {
+						m, mi, first = v, int32(iy*w+jx), false
+					}
+				}
+			}
+			y[oy*ow+ox], ix[oy*ow+ox] = m, mi
+		}
+	}
 }
 
 // maxPool2x2Plane pools one plane (rows sH apart in x) with a 2x2 window

@@ -123,8 +123,10 @@ func maxPoolPlane[T float32 | float64](y []T, ix []int32, xd []T, base, sH, sW, 
 }
 
 // maxPool2x2Plane pools one plane (rows sH apart in x) with a 2x2 window
-// and stride 2, branch-free: pairwise maxima, the earlier index on ties
-// (!(v <= m) also takes a NaN).
+// and stride 2: the first maximum of each window in row-major order, a NaN
+// winning over numbers (as PyTorch's v > max || isnan(v)), as a tree of
+// pairwise choices; float32 rows go through the vector kernel in blocks
+// of 8 outputs.
 func maxPool2x2Plane[T float32 | float64](y []T, ix []int32, x []T, sH, oh, ow, w int) {
 	for oy := range oh {
 		r0 := x[2*oy*sH : 2*oy*sH+2*ow]
@@ -132,23 +134,28 @@ func maxPool2x2Plane[T float32 | float64](y []T, ix []int32, x []T, sH, oh, ow, 
 		yr, ir := y[oy*ow:(oy+1)*ow], ix[oy*ow:(oy+1)*ow]
 		ir = ir[:len(yr)]
 		q := int32(2 * oy * w)
-		for ox := range yr {
-			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
-			i1 := q + int32(2*ox)
-			i2 := i1 + int32(w)
-			if !(b <= a) {
-				i1++
-			}
-			if !(d <= c) {
-				i2++
-			}
-			m1, m2 := max(a, b), max(c, d)
-			if !(m2 <= m1) {
-				i1 = i2
-			}
-			yr[ox], ir[ox] = max(m1, m2), i1
+		o0 := 0
+		if y32, ok := any(yr).([]float32); ok {
+			o0 = maxPool2x2RowF32(y32, ir, any(r0).([]float32), any(r1).([]float32), q, int32(w))
+		}
+		for ox := o0; ox < len(yr); ox++ {
+			// branch-free: the choices as 0/1 offsets
+			j1 := 2*ox + b2i(r0[2*ox+1] > r0[2*ox]) | b2i(r0[2*ox+1] != r0[2*ox+1])
+			j2 := 2*ox + b2i(r1[2*ox+1] > r1[2*ox]) | b2i(r1[2*ox+1] != r1[2*ox+1])
+			m := [2]T{r0[j1], r1[j2]}
+			i := [2]int32{q + int32(j1), q + int32(w+j2)}
+			k := b2i(m[1] > m[0]) | b2i(m[1] != m[1])
+			yr[ox], ir[ox] = m[k], i[k]
 		}
 	}
+}
+
+// b2i is 1 for true and 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func maxPoolBackward[T float32 | float64](dx, gy, idx View, zero bool) {

@@ -188,3 +188,23 @@ func transpose8x8(dst []float32, ldd int, src []float32, lds int) {
 	_ = src[7*lds+7]
 	transpose8x8F32AVX(&dst[0], ldd, &src[0], lds)
 }
+
+//go:noescape
+func maxPool2x2RowF32AVX2(y *float32, ix *int32, r0, r1 *float32, n int, q, w int32)
+
+// maxPool2x2RowF32 pools the outputs of yr from the rows r0 and r1 with
+// the vector kernel, in blocks of 8 (the last block overlapping the one
+// before it), and returns how many it did: all, or none for rows of fewer
+// than 8 outputs.
+func maxPool2x2RowF32(yr []float32, ir []int32, r0, r1 []float32, q, w int32) int {
+	n := len(yr)
+	if !hasSIMD || n < 8 {
+		return 0
+	}
+	_, _, _ = ir[n-1], r0[2*n-1], r1[2*n-1]
+	maxPool2x2RowF32AVX2(&yr[0], &ir[0], &r0[0], &r1[0], n&^7, q, w)
+	if t := n - 8; n&7 != 0 {
+		maxPool2x2RowF32AVX2(&yr[t], &ir[t], &r0[2*t], &r1[2*t], 8, q+int32(2*t), w)
+	}
+	return n
+}

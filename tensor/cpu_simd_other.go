@@ -29,3 +29,5 @@ func transpose8x8(dst []float32, ldd int, src []float32, lds int) {
 		}
 	}
 }
+
+func maxPool2x2RowF32(yr []float32, ir []int32, r0, r1 []float32, q, w int32) int { return 0 }

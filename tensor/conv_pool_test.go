@@ -59,8 +59,9 @@ func badIndices(n int) []int32 {
 	return s
 }
 
-// Conv2dMaxPool2d equals MaxPool2d(Conv2d(...)) (values and indices), with
-// the recycler full of NaN, on fused and composed geometries.
+// Conv2dMaxPool2d equals MaxPool2d(Conv2d(...)) (values to rounding, the
+// bias being added after the maximum for image blocks; indices exactly),
+// with the recycler full of NaN, on fused and composed geometries.
 func TestConv2dMaxPool2d(t *testing.T) {
 	g := NewGenerator(13)
 	for _, tc := range []struct {
@@ -73,7 +74,9 @@ func TestConv2dMaxPool2d(t *testing.T) {
 		{4, 3, 15, 15, 8, 3, 1, ConvParams{PadH: 1, PadW: 1}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, false, Float32},
 		{4, 4, 13, 13, 6, 3, 2, ConvParams{}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64},
 		{3, 2, 40, 31, 5, 5, 1, ConvParams{StrideH: 2}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float64},
-		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // image blocks: composed
+		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},                                 // image blocks, wide layout (bench CNN conv2)
+		{16, 32, 9, 9, 32, 3, 2, ConvParams{PadH: 1, PadW: 1}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64}, // image blocks
+		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},                                     // 1x1 direct: composed
 	} {
 		x := g.Normal(0, 1, tc.dt, tc.n, tc.c, tc.h, tc.w)
 		w := g.Normal(0, 1, tc.dt, tc.o, tc.c/tc.groups, tc.k, tc.k)

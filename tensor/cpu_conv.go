@@ -343,8 +343,7 @@ func (g *convGeom) item(it, nb int) (n0, n1, gr int) {
 }
 
 // With po, the output is not written to dst (unused) but max-pooled into po
-// image by image (only for one image per item and not direct; see
-// convPooledWeightOK).
+// image by image, or block by block (not for direct geometries).
 func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups int, gemm gemmFunc[T], po *pooledOut[T]) {
 	g := newConvGeom(x, w.Shape[0], p, groups)
 	xd, wd := cpuData[T](x), cpuData[T](w)[w.Offset:]
@@ -389,6 +388,10 @@ func convForward[T float32 | float64](dst, x, w, b View, p ConvParams, groups in
 			tmp = getScratch[T](g.og * np)
 			defer putScratch(tmp)
 			gemm(g.og, np, g.k, 1, wg, g.k, 1, *cols, np, 1, 0, *tmp, np, 1)
+			if po != nil {
+				po.poolBlock(g, *tmp, bd, n0, n1, gr)
+				return
+			}
 			scatterRows(g, yd, *tmp, bd, n0, n1, gr)
 			return
 		}
@@ -911,11 +914,35 @@ func (po *pooledOut[T]) pool(src []T, img, c0, nc int) {
 	}
 }
 
+// poolBlock pools the block-layout product tmp [og, (n1-n0)*pb] of group
+// gr (see scatterRows), adding the bias bd (when not nil) to the maxima.
+func (po *pooledOut[T]) poolBlock(g *convGeom, tmp, bd []T, n0, n1, gr int) {
+	np, q := (n1-n0)*g.pb, po.ph*po.pw
+	sH := g.ow
+	if g.wide {
+		sH = g.w
+	}
+	fast := maxPool2x2Fast(po.p, 1)
+	for img := n0; img < n1; img++ {
+		for o := range g.og {
+			pl := img*po.o + gr*g.og + o
+			y := po.y[pl*q : (pl+1)*q]
+			maxPoolPlane(y, po.idx[pl*q:(pl+1)*q], tmp, o*np+(img-n0)*g.pb, sH, 1, po.h, po.w, po.ph, po.pw, po.p, fast)
+			if bd != nil {
+				v := bd[gr*g.og+o]
+				for t := range y {
+					y[t] += v
+				}
+			}
+		}
+	}
+}
+
 // conv2dMaxPool is the CPU Conv2dMaxPool2d: y and idx fresh and
 // contiguous, b with nil Storage without bias. It returns false for
 // geometries or dtypes it does not take.
 func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams) bool {
-	if !convPooledWeightOK(x, w.Shape[0], p, groups) {
+	if newConvGeom(x, w.Shape[0], p, groups).direct() {
 		return false
 	}
 	oh, ow := p.OutSize(x.Shape[2], x.Shape[3])

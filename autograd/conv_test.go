@@ -209,7 +209,8 @@ func TestPoolGradCheckPaths(t *testing.T) {
 	require.Equal(t, []float64{1, 0, 0, 0}, x.Grad().Float64s())
 }
 
-// Conv2dMaxPool2d matches MaxPool2d(Conv2d(...)) in value and gradients, on
+// Conv2dMaxPool2d and Conv2dReLUMaxPool2d match MaxPool2d(Conv2d(...)) and
+// MaxPool2d(ReLU(Conv2d(...))) in value and gradients, on
 // the fused first-order path (constant input: weight and bias gradients from
 // the pooled gradient) and the composed one (input gradient too).
 func TestConv2dMaxPool2dMatchesComposition(t *testing.T) {
@@ -219,14 +220,20 @@ func TestConv2dMaxPool2dMatchesComposition(t *testing.T) {
 	w := g.Normal(0, 0.3, tensor.Float32, 32, 1, 3, 3)
 	b := g.Normal(0, 0.3, tensor.Float32, 32)
 	gy := g.Normal(0, 1, tensor.Float32, 16, 32, 13, 13)
-	for _, xGrad := range []bool{false, true} {
+	for _, tc := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		xGrad, relu := tc[0], tc[1]
 		run := func(fused bool) []*tensor.Tensor {
 			xv := NewVar(x.Clone(), xGrad)
 			wv, bv := Param(w.Clone()), Param(b.Clone())
 			var y *Var
-			if fused {
+			switch {
+			case fused && relu:
+				y = Conv2dReLUMaxPool2d(xv, wv, bv, cp, 1, pp)
+			case fused:
 				y = Conv2dMaxPool2d(xv, wv, bv, cp, 1, pp)
-			} else {
+			case relu:
+				y = MaxPool2d(ReLU(Conv2d(xv, wv, bv, cp, 1)), pp)
+			default:
 				y = MaxPool2d(Conv2d(xv, wv, bv, cp, 1), pp)
 			}
 			require.NoError(t, y.Backward(gy))
@@ -241,7 +248,7 @@ func TestConv2dMaxPool2dMatchesComposition(t *testing.T) {
 			a, c := want[i].Float64s(), got[i].Float64s()
 			require.Len(t, c, len(a))
 			for j := range a {
-				require.InDelta(t, a[j], c[j], 1e-4*(1+math.Abs(a[j])), "result %d element %d (input gradient %v)", i, j, xGrad)
+				require.InDelta(t, a[j], c[j], 1e-4*(1+math.Abs(a[j])), "result %d element %d (input gradient %v, ReLU %v)", i, j, xGrad, relu)
 			}
 		}
 	}

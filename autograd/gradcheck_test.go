@@ -163,6 +163,12 @@ func gradCheckCases() []gcCase {
 			// the first-order weight and bias gradients from the pooled gradient
 			return Conv2dMaxPool2d(Constant(convPoolInput), x[0], x[1], tensor.ConvParams{}, 1, tensor.ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 		}, inputs: []*tensor.Tensor{randn(4, 1, 3, 3), randn(4)}},
+		{name: "Conv2dReLUMaxPool2d", f: func(x []*Var) *Var {
+			return Conv2dReLUMaxPool2d(x[0], x[1], x[2], tensor.ConvParams{PadW: 1}, 1, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+		}, inputs: []*tensor.Tensor{randn(2, 2, 6, 5), randn(3, 2, 3, 3), randn(3)}},
+		{name: "Conv2dReLUMaxPool2d/constant-input", f: func(x []*Var) *Var {
+			return Conv2dReLUMaxPool2d(Constant(convPoolInput), x[0], x[1], tensor.ConvParams{}, 1, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+		}, inputs: []*tensor.Tensor{randn(4, 1, 3, 3), randn(4)}},
 		unaryCase("MaxPool2d", func(x *Var) *Var {
 			return MaxPool2d(x, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 		}, randn(2, 3, 4, 4)),

@@ -37,18 +37,41 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 
 // Conv2dMaxPool2d is MaxPool2d(Conv2d(x, w, b, p, groups), pp) as one
 // operation: the convolution output is pooled as it is computed
-// (tensor.Conv2dMaxPool2d), and
-// the first-order weight and bias gradients (when x needs none) come from
-// the pooled gradient directly (tensor.Conv2dMaxPoolBackwardWeight), without
-// the full-size gradient of the convolution output. Other cases compose the
-// two backward rules, so the gradient can be differentiated again.
+// (tensor.Conv2dMaxPool2d), and the first-order weight and bias gradients
+// (when x needs none) come from the pooled gradient directly
+// (tensor.Conv2dMaxPoolBackwardWeight), without the full-size gradient of
+// the convolution output. Other cases compose the backward rules, so the
+// gradient can be differentiated again.
 func Conv2dMaxPool2d(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams) *Var {
-	inputs, bt, p, groups := convArgs("autograd.Conv2dMaxPool2d", x, w, b, p, groups)
+	return conv2dMaxPool(x, w, b, p, groups, pp, false)
+}
+
+// Conv2dReLUMaxPool2d is MaxPool2d(ReLU(Conv2d(x, w, b, p, groups)), pp),
+// computed as ReLU of the pooling (equal: max is monotone) in one operation
+// like Conv2dMaxPool2d.
+func Conv2dReLUMaxPool2d(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams) *Var {
+	return conv2dMaxPool(x, w, b, p, groups, pp, true)
+}
+
+func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams, relu bool) *Var {
+	name := "autograd.Conv2dMaxPool2d"
+	if relu {
+		name = "autograd.Conv2dReLUMaxPool2d"
+	}
+	inputs, bt, p, groups := convArgs(name, x, w, b, p, groups)
 	xs, ws := x.value.Shape(), w.value.Shape()
 	oh, ow := p.OutSize(xs[2], xs[3])
 	ys := []int{xs[0], ws[0], oh, ow}
-	out, idx := tensor.Conv2dMaxPool2d(x.value, w.value, bt, p, groups, pp)
-	return Record("autograd.Conv2dMaxPool2d", out, inputs, func(c *Ctx, g *Var) []*Var {
+	out, idx := tensor.Conv2dMaxPool2d(x.value, w.value, bt, p, groups, pp, relu)
+	return Record(name, out, inputs, func(c *Ctx, g *Var) []*Var {
+		if relu {
+			// the ReLU's gradient: g where the (pooled) output is positive
+			if c.CreateGraph() {
+				g = Mul(g, step(out))
+			} else {
+				g = Constant(tensor.ReLUGrad(g.value, out))
+			}
+		}
 		needB := len(inputs) == 3 && c.NeedsGrad(2)
 		if !c.CreateGraph() && !c.NeedsGrad(0) && c.NeedsGrad(1) {
 			dw, db := tensor.Conv2dMaxPoolBackwardWeight(c.Input(0).value, g.value, idx, ws, p, groups, needB, pp)

@@ -343,9 +343,10 @@ func (s *Sequential) Append(m Module) {
 // same gradient, and the ReLU (forward and backward) then runs on the
 // pooled tensor, a quarter of the size for a 2x2 pooling, instead of a full
 // pass over the larger input. (Only NaN inputs can tell the two orders
-// apart.) A Conv2d followed by a max pooling (so reordered, or directly)
-// runs as one autograd.Conv2dMaxPool2d, whose weight gradient needs no
-// full-size gradient of the convolution output.
+// apart.) A Conv2d followed by a max pooling, directly or across a ReLU,
+// runs as one autograd.Conv2dMaxPool2d or Conv2dReLUMaxPool2d: the
+// convolution output is pooled as it is computed, and its weight gradient
+// needs no full-size gradient of the convolution output.
 func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	for i := 0; i < len(s.Layers); i++ {
 		m := s.Layers[i]
@@ -357,7 +358,7 @@ func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 			}
 			if i+2 < len(s.Layers) && isReLU(s.Layers[i+1]) {
 				if p, ok := s.Layers[i+2].(*MaxPool2d); ok {
-					x = s.Layers[i+1].Forward(autograd.Conv2dMaxPool2d(x, c.Weight, c.Bias, c.Params, c.Groups, p.Params))
+					x = autograd.Conv2dReLUMaxPool2d(x, c.Weight, c.Bias, c.Params, c.Groups, p.Params)
 					i += 2
 					continue
 				}

@@ -146,9 +146,12 @@ func Conv2dBackwardWeight(x, gy *Tensor, wShape []int, p ConvParams, groups int,
 
 // Conv2dMaxPool2d returns MaxPool2d(Conv2d(x, w, b, p, groups), pp): the
 // pooled output and the indices of its maxima in the convolution's output
-// planes. On the CPU, for convolutions processed one image at a time, each
-// image's output is pooled while in cache and never stored whole.
-func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams) (y, idx *Tensor) {
+// planes; with relu, the pooled output goes through ReLU (which equals
+// pooling the ReLU of the convolution, except for NaNs and for the indices
+// of windows with no positive value, where the gradient is zero anyway).
+// On the CPU, except for 1x1 direct geometries, each image's (or block of
+// images') output is pooled while in cache and never stored whole.
+func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams, relu bool) (y, idx *Tensor) {
 	const op = "tensor.Conv2dMaxPool2d"
 	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) && groups > 0 {
 		if b != nil {
@@ -171,12 +174,16 @@ func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams) (
 			}
 			y = allocDirty(op, x.Device(), dt, []int{n, o, ph, pw})
 			idx = allocDirty(op, x.Device(), Int32, []int{n, o, ph, pw})
-			if conv2dMaxPool(y.View(), idx.View(), x.View(), wc.View(), bv, cp, groups, qp) {
+			if conv2dMaxPool(y.View(), idx.View(), x.View(), wc.View(), bv, cp, groups, qp, relu) {
 				return y, idx
 			}
 		}
 	}
-	return MaxPool2d(Conv2d(x, w, b, p, groups), pp)
+	y, idx = MaxPool2d(Conv2d(x, w, b, p, groups), pp)
+	if relu {
+		y = ReLU(y)
+	}
+	return y, idx
 }
 
 // Conv2dMaxPoolBackwardWeight returns the weight (and, with bias, bias)

@@ -87,9 +87,19 @@ func TestConv2dMaxPool2d(t *testing.T) {
 		wantY, wantIdx := MaxPool2d(Conv2d(x, w, b, tc.p, tc.groups), tc.pp)
 		poison(t, tc.dt, wantY.NumElements())
 		poison(t, Int32, wantY.NumElements())
-		y, idx := Conv2dMaxPool2d(x, w, b, tc.p, tc.groups, tc.pp)
+		y, idx := Conv2dMaxPool2d(x, w, b, tc.p, tc.groups, tc.pp, false)
 		require.Equal(t, wantY.Shape(), y.Shape())
 		requireClose(t, wantY.Float64s(), y, 1e-6, "pooled output")
+		require.Equal(t, ToSlice[int32](wantIdx), ToSlice[int32](idx))
+		// with ReLU: the same indices, the maxima clamped at 0
+		poison(t, tc.dt, wantY.NumElements())
+		poison(t, Int32, wantY.NumElements())
+		y, idx = Conv2dMaxPool2d(x, w, b, tc.p, tc.groups, tc.pp, true)
+		want := wantY.Float64s()
+		for i, v := range want {
+			want[i] = max(v, 0)
+		}
+		requireClose(t, want, y, 1e-6, "pooled ReLU output")
 		require.Equal(t, ToSlice[int32](wantIdx), ToSlice[int32](idx))
 	}
 }

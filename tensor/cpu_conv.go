@@ -901,6 +901,19 @@ type pooledOut[T float32 | float64] struct {
 	h, w   int
 	ph, pw int
 	p      ConvParams
+	relu   bool // the maxima go through ReLU
+}
+
+// finish applies the ReLU, when asked, to a pooled plane.
+func (po *pooledOut[T]) finish(y []T) {
+	if !po.relu {
+		return
+	}
+	for t, v := range y {
+		if v < 0 {
+			y[t] = 0
+		}
+	}
 }
 
 // pool pools the output planes c0..c0+nc-1 of image img, held in src
@@ -911,6 +924,7 @@ func (po *pooledOut[T]) pool(src []T, img, c0, nc int) {
 	for cc := range nc {
 		pl := img*po.o + c0 + cc
 		maxPoolPlane(po.y[pl*q:(pl+1)*q], po.idx[pl*q:(pl+1)*q], src, cc*hw, po.w, 1, po.h, po.w, po.ph, po.pw, po.p, fast)
+		po.finish(po.y[pl*q : (pl+1)*q])
 	}
 }
 
@@ -934,6 +948,7 @@ func (po *pooledOut[T]) poolBlock(g *convGeom, tmp, bd []T, n0, n1, gr int) {
 					y[t] += v
 				}
 			}
+			po.finish(y)
 		}
 	}
 }
@@ -941,7 +956,7 @@ func (po *pooledOut[T]) poolBlock(g *convGeom, tmp, bd []T, n0, n1, gr int) {
 // conv2dMaxPool is the CPU Conv2dMaxPool2d: y and idx fresh and
 // contiguous, b with nil Storage without bias. It returns false for
 // geometries or dtypes it does not take.
-func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams) bool {
+func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams, relu bool) bool {
 	if newConvGeom(x, w.Shape[0], p, groups).direct() {
 		return false
 	}
@@ -949,10 +964,10 @@ func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams
 	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	switch {
 	case allDType(Float32, y, x, w) && (b.Storage == nil || b.DType() == Float32):
-		po := &pooledOut[float32]{y: cpuData[float32](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		po := &pooledOut[float32]{y: cpuData[float32](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp, relu: relu}
 		convForward[float32](View{}, x, w, b, p, groups, cpu.Sgemm, po)
 	case allDType(Float64, y, x, w) && (b.Storage == nil || b.DType() == Float64):
-		po := &pooledOut[float64]{y: cpuData[float64](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		po := &pooledOut[float64]{y: cpuData[float64](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp, relu: relu}
 		convForward[float64](View{}, x, w, b, p, groups, cpu.Dgemm, po)
 	default:
 		return false

@@ -901,18 +901,13 @@ type pooledOut[T float32 | float64] struct {
 	h, w   int
 	ph, pw int
 	p      ConvParams
-	relu   bool // the maxima go through ReLU
+	relu   func(y []T) // ReLU in place, nil for none
 }
 
 // finish applies the ReLU, when asked, to a pooled plane.
 func (po *pooledOut[T]) finish(y []T) {
-	if !po.relu {
-		return
-	}
-	for t, v := range y {
-		if v < 0 {
-			y[t] = 0
-		}
+	if po.relu != nil {
+		po.relu(y)
 	}
 }
 
@@ -964,10 +959,20 @@ func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams
 	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	switch {
 	case allDType(Float32, y, x, w) && (b.Storage == nil || b.DType() == Float32):
-		po := &pooledOut[float32]{y: cpuData[float32](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp, relu: relu}
+		po := &pooledOut[float32]{y: cpuData[float32](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		if relu {
+			po.relu = func(y []float32) { reluF32(y, y) }
+		}
 		convForward[float32](View{}, x, w, b, p, groups, cpu.Sgemm, po)
 	case allDType(Float64, y, x, w) && (b.Storage == nil || b.DType() == Float64):
-		po := &pooledOut[float64]{y: cpuData[float64](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp, relu: relu}
+		po := &pooledOut[float64]{y: cpuData[float64](y)[y.Offset:], idx: id, o: w.Shape[0], h: oh, w: ow, ph: y.Shape[2], pw: y.Shape[3], p: pp}
+		if relu {
+			po.relu = func(y []float64) {
+				for t, v := range y {
+					y[t] = max(v, 0)
+				}
+			}
+		}
 		convForward[float64](View{}, x, w, b, p, groups, cpu.Dgemm, po)
 	default:
 		return false

@@ -216,10 +216,17 @@ func TestPoolGradCheckPaths(t *testing.T) {
 func TestConv2dMaxPool2dMatchesComposition(t *testing.T) {
 	g := tensor.NewGenerator(3)
 	cp, pp := tensor.ConvParams{}, tensor.ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}
-	x := g.Normal(0, 1, tensor.Float32, 16, 1, 28, 28)
-	w := g.Normal(0, 0.3, tensor.Float32, 32, 1, 3, 3)
-	b := g.Normal(0, 0.3, tensor.Float32, 32)
-	gy := g.Normal(0, 1, tensor.Float32, 16, 32, 13, 13)
+	// the bench CNN's two layers: one image per item, and image blocks
+	for _, geo := range [][3]int{{1, 28, 32}, {32, 13, 64}} {
+		testConvMaxPoolComposition(t, g, geo[0], geo[1], geo[2], cp, pp)
+	}
+}
+
+func testConvMaxPoolComposition(t *testing.T, g *tensor.Generator, c, hw, o int, cp, pp tensor.ConvParams) {
+	x := g.Normal(0, 1, tensor.Float32, 16, c, hw, hw)
+	w := g.Normal(0, 0.3, tensor.Float32, o, c, 3, 3)
+	b := g.Normal(0, 0.3, tensor.Float32, o)
+	gy := g.Normal(0, 1, tensor.Float32, 16, o, (hw-2)/2, (hw-2)/2)
 	for _, tc := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 		xGrad, relu := tc[0], tc[1]
 		run := func(fused bool) []*tensor.Tensor {

@@ -37,11 +37,11 @@ func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
 
 // Conv2dMaxPool2d is MaxPool2d(Conv2d(x, w, b, p, groups), pp) as one
 // operation: the convolution output is pooled as it is computed
-// (tensor.Conv2dMaxPool2d), and the first-order weight and bias gradients
-// (when x needs none) come from the pooled gradient directly
-// (tensor.Conv2dMaxPoolBackwardWeight), without the full-size gradient of
-// the convolution output. Other cases compose the backward rules, so the
-// gradient can be differentiated again.
+// (tensor.Conv2dMaxPool2d), and the first-order gradients come from the
+// pooled gradient directly (tensor.Conv2dMaxPoolBackwardWeight, or
+// Conv2dMaxPoolBackward when x needs one too), without the full-size
+// gradient of the convolution output. Other cases compose the backward
+// rules, so the gradient can be differentiated again.
 func Conv2dMaxPool2d(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.ConvParams) *Var {
 	return conv2dMaxPool(x, w, b, p, groups, pp, false)
 }
@@ -79,6 +79,16 @@ func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.Conv
 			res[1] = Constant(dw)
 			if needB {
 				res[2] = Constant(db)
+			}
+			return res
+		}
+		if !c.CreateGraph() && c.NeedsGrad(0) && c.NeedsGrad(1) {
+			dx, dw, db := tensor.Conv2dMaxPoolBackward(c.Input(0).value, g.value, idx, c.Input(1).value, p, groups, needB, pp)
+			res := []*Var{Constant(dx), Constant(dw)}
+			if needB {
+				res = append(res, Constant(db))
+			} else if len(inputs) == 3 {
+				res = append(res, nil)
 			}
 			return res
 		}

@@ -190,8 +190,8 @@ func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams, r
 // gradients of a convolution of x whose output y was max-pooled with pp:
 // Conv2dBackwardWeight(x, MaxPool2dBackward(gp, idx, y's shape, pp), ...)
 // for the pooled gradient gp and the indices idx of MaxPool2d(y, pp). On the
-// CPU, for convolutions processed one image at a time, the output gradient
-// is never materialised: each image's planes are scattered into a small
+// CPU, except for 1x1 direct geometries, the output gradient is never
+// materialised: each image's (or block's) planes are scattered into a small
 // buffer just before its products.
 func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams, groups int, bias bool, pp ConvParams) (dw, db *Tensor) {
 	const op = "tensor.Conv2dMaxPoolBackwardWeight"
@@ -216,12 +216,48 @@ func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams,
 			db = alloc(op, x.Device(), dt, []int{o})
 			dbv = db.View()
 		}
-		if conv2dMaxPoolBackwardWeight(dw.View(), dbv, x.View(), gpc.View(), idc.View(), p, groups) {
+		if conv2dMaxPoolBackward(View{}, dw.View(), dbv, x.View(), gpc.View(), idc.View(), View{}, p, groups) {
 			return dw, db
 		}
 	}
 	gy := MaxPool2dBackward(gp, idx, yShape, pp)
 	return Conv2dBackwardWeight(x, gy, wShape, p, groups, bias)
+}
+
+// Conv2dMaxPoolBackward is Conv2dBackward for a convolution whose output
+// was max-pooled with pp, from the pooled gradient gp and the indices idx
+// of the pooling: the input, weight and (with bias) bias gradients. On the
+// CPU, for convolutions processed in image blocks, the output gradient is
+// never materialised (see Conv2dMaxPoolBackwardWeight).
+func Conv2dMaxPoolBackward(x, gp, idx, w *Tensor, p ConvParams, groups int, bias bool, pp ConvParams) (dx, dw, db *Tensor) {
+	const op = "tensor.Conv2dMaxPoolBackward"
+	sameDevice(op, x, gp, idx, w)
+	if !idx.DType().IsInt() {
+		fail(op, "index dtype %v, want int32 or int64", idx.DType())
+	}
+	p, oh, ow := convShapes(op, x.shape, w.shape, p, groups)
+	n, o := x.shape[0], w.shape[0]
+	yShape := []int{n, o, oh, ow}
+	_, ph, pw := poolShapes(op, yShape, pp)
+	want := Shape{n, o, ph, pw}
+	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
+		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
+	}
+	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) {
+		dt := x.DType()
+		gpc, idc, wc := gp.Cast(dt).Contiguous(), idx.Cast(Int32).Contiguous(), w.Cast(dt).Contiguous()
+		dx = allocZeroed(op, x.Device(), dt, x.shape)
+		dw = alloc(op, x.Device(), dt, w.shape)
+		var dbv View
+		if bias {
+			db = alloc(op, x.Device(), dt, []int{o})
+			dbv = db.View()
+		}
+		if conv2dMaxPoolBackward(dx.View(), dw.View(), dbv, x.View(), gpc.View(), idc.View(), wc.View(), p, groups) {
+			return dx, dw, db
+		}
+	}
+	return Conv2dBackward(x, MaxPool2dBackward(gp, idx, yShape, pp), w, p, groups, bias)
 }
 
 // ConvBackwarder is an optional Device capability: the input, weight and

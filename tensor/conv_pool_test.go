@@ -103,3 +103,43 @@ func TestConv2dMaxPool2d(t *testing.T) {
 		require.Equal(t, ToSlice[int32](wantIdx), ToSlice[int32](idx))
 	}
 }
+
+// Conv2dMaxPoolBackward matches Conv2dBackward through the materialised
+// pooling gradient, computed in float64, for image blocks (fused; wide and
+// not) and geometries handed to the composition.
+func TestConv2dMaxPoolBackward(t *testing.T) {
+	g := NewGenerator(14)
+	for _, tc := range []struct {
+		n, c, h, w, o, k, groups int
+		p, pp                    ConvParams
+		bias                     bool
+		dt                       DType
+	}{
+		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // bench CNN conv2: wide blocks
+		{16, 32, 9, 9, 32, 3, 2, ConvParams{PadH: 1, PadW: 1}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64},
+		{12, 24, 11, 10, 16, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, false, Float64}, // odd sizes: dropped rows and columns
+		{4, 1, 28, 28, 8, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},    // one image per item: composed
+		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},     // 1x1 direct: composed
+	} {
+		x := g.Normal(0, 1, tc.dt, tc.n, tc.c, tc.h, tc.w)
+		w := g.Normal(0, 1, tc.dt, tc.o, tc.c/tc.groups, tc.k, tc.k)
+		y := Conv2d(x, w, nil, tc.p, tc.groups)
+		pooled, idx := MaxPool2d(y, tc.pp)
+		gp := g.Normal(0, 1, tc.dt, pooled.Shape()...)
+		x64, w64 := x.Cast(Float64), w.Cast(Float64)
+		wantX, wantW, wantB := Conv2dBackward(x64, MaxPool2dBackward(gp.Cast(Float64), idx, y.Shape(), tc.pp), w64, tc.p, tc.groups, tc.bias)
+		poison(t, tc.dt, y.NumElements(), x.NumElements())
+		dx, dw, db := Conv2dMaxPoolBackward(x, gp, idx, w, tc.p, tc.groups, tc.bias, tc.pp)
+		tol := 1e-4
+		if tc.dt == Float64 {
+			tol = 1e-10
+		}
+		requireClose(t, wantX.Float64s(), dx, tol, "input gradient")
+		requireClose(t, wantW.Float64s(), dw, tol, "weight gradient")
+		if tc.bias {
+			requireClose(t, wantB.Float64s(), db, tol, "bias gradient")
+		} else {
+			require.Nil(t, db)
+		}
+	}
+}

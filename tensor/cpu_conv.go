@@ -671,7 +671,7 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 //
 // With pg, the output gradient is not in gy (unused) but given pooled: each
 // image's rows are scattered from pg into a scratch buffer just before its
-// products (only for one image per item; see convPooledWeightOK).
+// products (not for direct geometries).
 func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T], dx, w View, pg *pooledGrad[T]) {
 	g := newConvGeom(x, dw.Shape[0], p, groups)
 	xd, wd := cpuData[T](x), cpuData[T](dw)[dw.Offset:]
@@ -744,7 +744,11 @@ func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, g
 			ones(np)
 			tmp := getScratch[T](g.og * np)
 			defer putScratch(tmp)
-			gatherRows(g, *tmp, gd, n0, n1, gr)
+			if pg != nil {
+				pg.gather(g, *tmp, n0, n1, gr)
+			} else {
+				gatherRows(g, *tmp, gd, n0, n1, gr)
+			}
 			gemm(g.og, kb, np, 1, *tmp, np, 1, *cols, 1, np, 1, ag, rsC, csC)
 			if dxd != nil {
 				// The input gradient from the same gathered rows: the
@@ -856,38 +860,33 @@ func (pg *pooledGrad[T]) fill(dst []T, img, c0, nc, hw int) {
 	}
 }
 
-// convPooledWeightOK reports whether convBackwardWeight takes a pooled
-// gradient for this geometry (one image per work item, not direct).
-func convPooledWeightOK(x View, o int, p ConvParams, groups int) bool {
-	g := newConvGeom(x, o, p, groups)
+// conv2dMaxPoolBackward is the CPU Conv2dMaxPoolBackwardWeight (dx with
+// nil Storage) and Conv2dMaxPoolBackward (dx and w given); it returns false
+// for geometries or dtypes it does not take. dx, dw and db (nil Storage: no
+// bias) are zeroed; gp, idx and w contiguous.
+func conv2dMaxPoolBackward(dx, dw, db, x, gp, idx, w View, p ConvParams, groups int) bool {
+	g := newConvGeom(x, dw.Shape[0], p, groups)
 	nb, _ := g.blocking()
-	return nb == 1 && !g.direct()
-}
-
-// conv2dMaxPoolBackwardWeight is the CPU Conv2dMaxPoolBackwardWeight; it
-// returns false for geometries or dtypes it does not take. dw and db (nil
-// Storage: no bias) are zeroed; gp and idx contiguous.
-func conv2dMaxPoolBackwardWeight(dw, db, x, gp, idx View, p ConvParams, groups int) bool {
-	if !convPooledWeightOK(x, dw.Shape[0], p, groups) {
-		return false
+	if g.direct() || (dx.Storage != nil && nb < 2) {
+		return false // the input gradient is computed with the weight gradient only for image blocks
 	}
 	o, q := gp.Shape[1], gp.Shape[2]*gp.Shape[3]
 	id := idx.Storage.(*cpuStorage).buf.([]int32)[idx.Offset:]
 	var bad bool
 	switch {
-	case allDType(Float32, dw, x, gp) && (db.Storage == nil || db.DType() == Float32):
+	case allDType(Float32, dw, x, gp) && (db.Storage == nil || db.DType() == Float32) && (dx.Storage == nil || allDType(Float32, dx, w)):
 		pg := &pooledGrad[float32]{gp: cpuData[float32](gp)[gp.Offset:], idx: id, o: o, q: q}
-		convBackwardWeight[float32](dw, db, x, View{}, p, groups, cpu.Sgemm, View{}, View{}, pg)
+		convBackwardWeight[float32](dw, db, x, View{}, p, groups, cpu.Sgemm, dx, w, pg)
 		bad = pg.bad.Load()
-	case allDType(Float64, dw, x, gp) && (db.Storage == nil || db.DType() == Float64):
+	case allDType(Float64, dw, x, gp) && (db.Storage == nil || db.DType() == Float64) && (dx.Storage == nil || allDType(Float64, dx, w)):
 		pg := &pooledGrad[float64]{gp: cpuData[float64](gp)[gp.Offset:], idx: id, o: o, q: q}
-		convBackwardWeight[float64](dw, db, x, View{}, p, groups, cpu.Dgemm, View{}, View{}, pg)
+		convBackwardWeight[float64](dw, db, x, View{}, p, groups, cpu.Dgemm, dx, w, pg)
 		bad = pg.bad.Load()
 	default:
 		return false
 	}
 	if bad {
-		panic(&Error{Op: "tensor.Conv2dMaxPoolBackwardWeight", Msg: "index out of range"})
+		panic(&Error{Op: "tensor.Conv2dMaxPoolBackward", Msg: "index out of range"})
 	}
 	return true
 }
@@ -978,4 +977,29 @@ func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams
 		return false
 	}
 	return true
+}
+
+// gather is gatherRows from the pooled gradient: the output-gradient rows
+// of images n0..n1-1 and group gr, in the block layout, into tmp.
+func (pg *pooledGrad[T]) gather(g *convGeom, tmp []T, n0, n1, gr int) {
+	np := (n1 - n0) * g.pb
+	for img := n0; img < n1; img++ {
+		for o := range g.og {
+			dst := tmp[o*np+(img-n0)*g.pb : o*np+(img-n0+1)*g.pb]
+			clear(dst) // the dropped columns of the wide layout stay zero
+			pl := img*pg.o + gr*g.og + o
+			gs := pg.gp[pl*pg.q : (pl+1)*pg.q]
+			for t, i := range pg.idx[pl*pg.q : (pl+1)*pg.q] {
+				if uint32(i) >= uint32(g.p) {
+					pg.bad.Store(true)
+					continue
+				}
+				at := int(i)
+				if g.wide {
+					at = at/g.ow*g.w + at%g.ow
+				}
+				dst[at] += gs[t]
+			}
+		}
+	}
 }

@@ -118,8 +118,8 @@ func TestConv2dMaxPoolBackward(t *testing.T) {
 		{16, 32, 13, 13, 64, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32}, // bench CNN conv2: wide blocks
 		{16, 32, 9, 9, 32, 3, 2, ConvParams{PadH: 1, PadW: 1}, ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true, Float64},
 		{12, 24, 11, 10, 16, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, false, Float64}, // odd sizes: dropped rows and columns
-		{4, 1, 28, 28, 8, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},    // one image per item: composed
-		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},     // 1x1 direct: composed
+		{4, 1, 28, 28, 8, 3, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},     // one image per item: composed
+		{8, 16, 6, 6, 8, 1, 1, ConvParams{}, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, true, Float32},      // 1x1 direct: composed
 	} {
 		x := g.Normal(0, 1, tc.dt, tc.n, tc.c, tc.h, tc.w)
 		w := g.Normal(0, 1, tc.dt, tc.o, tc.c/tc.groups, tc.k, tc.k)

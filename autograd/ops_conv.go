@@ -64,17 +64,15 @@ func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.Conv
 	ys := []int{xs[0], ws[0], oh, ow}
 	out, idx := tensor.Conv2dMaxPool2d(x.value, w.value, bt, p, groups, pp, relu)
 	return Record(name, out, inputs, func(c *Ctx, g *Var) []*Var {
+		// The ReLU's gradient is g where the (pooled) output is positive:
+		// the first-order kernels take the output as a mask.
+		var mask *tensor.Tensor
 		if relu {
-			// the ReLU's gradient: g where the (pooled) output is positive
-			if c.CreateGraph() {
-				g = Mul(g, step(out))
-			} else {
-				g = Constant(tensor.ReLUGrad(g.value, out))
-			}
+			mask = out
 		}
 		needB := len(inputs) == 3 && c.NeedsGrad(2)
 		if !c.CreateGraph() && !c.NeedsGrad(0) && c.NeedsGrad(1) {
-			dw, db := tensor.Conv2dMaxPoolBackwardWeight(c.Input(0).value, g.value, idx, ws, p, groups, needB, pp)
+			dw, db := tensor.Conv2dMaxPoolBackwardWeight(c.Input(0).value, g.value, idx, mask, ws, p, groups, needB, pp)
 			res := make([]*Var, len(inputs))
 			res[1] = Constant(dw)
 			if needB {
@@ -83,7 +81,7 @@ func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.Conv
 			return res
 		}
 		if !c.CreateGraph() && c.NeedsGrad(0) && c.NeedsGrad(1) {
-			dx, dw, db := tensor.Conv2dMaxPoolBackward(c.Input(0).value, g.value, idx, c.Input(1).value, p, groups, needB, pp)
+			dx, dw, db := tensor.Conv2dMaxPoolBackward(c.Input(0).value, g.value, idx, mask, c.Input(1).value, p, groups, needB, pp)
 			res := []*Var{Constant(dx), Constant(dw)}
 			if needB {
 				res = append(res, Constant(db))
@@ -91,6 +89,13 @@ func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.Conv
 				res = append(res, nil)
 			}
 			return res
+		}
+		if relu {
+			if c.CreateGraph() {
+				g = Mul(g, step(out))
+			} else {
+				g = Constant(tensor.ReLUGrad(g.value, out))
+			}
 		}
 		return conv2dBackward(c, maxPoolBackward(g, idx, ys, pp), len(inputs), xs, ws, p, groups)
 	})

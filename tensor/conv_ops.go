@@ -193,7 +193,10 @@ func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams, r
 // CPU, except for 1x1 direct geometries, the output gradient is never
 // materialised: each image's (or block's) planes are scattered into a small
 // buffer just before its products.
-func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams, groups int, bias bool, pp ConvParams) (dw, db *Tensor) {
+//
+// With mask not nil (of gp's shape: the output of a ReLU of the pooling),
+// gp counts only where mask > 0, the gradient of that ReLU.
+func Conv2dMaxPoolBackwardWeight(x, gp, idx, mask *Tensor, wShape []int, p ConvParams, groups int, bias bool, pp ConvParams) (dw, db *Tensor) {
 	const op = "tensor.Conv2dMaxPoolBackwardWeight"
 	sameDevice(op, x, gp, idx)
 	if !idx.DType().IsInt() {
@@ -207,6 +210,12 @@ func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams,
 	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
 		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
 	}
+	if mask != nil {
+		sameDevice(op, x, mask)
+		if !Shape(mask.shape).Equal(want) {
+			fail(op, "mask shape %v, want %v", Shape(mask.shape), want)
+		}
+	}
 	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) {
 		dt := x.DType()
 		gpc, idc := gp.Cast(dt).Contiguous(), idx.Cast(Int32).Contiguous()
@@ -216,9 +225,12 @@ func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams,
 			db = alloc(op, x.Device(), dt, []int{o})
 			dbv = db.View()
 		}
-		if conv2dMaxPoolBackward(View{}, dw.View(), dbv, x.View(), gpc.View(), idc.View(), View{}, p, groups) {
+		if conv2dMaxPoolBackward(View{}, dw.View(), dbv, x.View(), gpc.View(), idc.View(), maskView(mask, dt), View{}, p, groups) {
 			return dw, db
 		}
+	}
+	if mask != nil {
+		gp = ReLUGrad(gp, mask.Cast(gp.DType()))
 	}
 	gy := MaxPool2dBackward(gp, idx, yShape, pp)
 	return Conv2dBackwardWeight(x, gy, wShape, p, groups, bias)
@@ -229,7 +241,8 @@ func Conv2dMaxPoolBackwardWeight(x, gp, idx *Tensor, wShape []int, p ConvParams,
 // of the pooling: the input, weight and (with bias) bias gradients. On the
 // CPU, for convolutions processed in image blocks, the output gradient is
 // never materialised (see Conv2dMaxPoolBackwardWeight).
-func Conv2dMaxPoolBackward(x, gp, idx, w *Tensor, p ConvParams, groups int, bias bool, pp ConvParams) (dx, dw, db *Tensor) {
+// A mask not nil is as for Conv2dMaxPoolBackwardWeight.
+func Conv2dMaxPoolBackward(x, gp, idx, mask, w *Tensor, p ConvParams, groups int, bias bool, pp ConvParams) (dx, dw, db *Tensor) {
 	const op = "tensor.Conv2dMaxPoolBackward"
 	sameDevice(op, x, gp, idx, w)
 	if !idx.DType().IsInt() {
@@ -243,6 +256,12 @@ func Conv2dMaxPoolBackward(x, gp, idx, w *Tensor, p ConvParams, groups int, bias
 	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
 		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
 	}
+	if mask != nil {
+		sameDevice(op, x, mask)
+		if !Shape(mask.shape).Equal(want) {
+			fail(op, "mask shape %v, want %v", Shape(mask.shape), want)
+		}
+	}
 	if _, ok := x.Device().(cpuDevice); ok && (x.DType() == Float32 || x.DType() == Float64) {
 		dt := x.DType()
 		gpc, idc, wc := gp.Cast(dt).Contiguous(), idx.Cast(Int32).Contiguous(), w.Cast(dt).Contiguous()
@@ -253,11 +272,23 @@ func Conv2dMaxPoolBackward(x, gp, idx, w *Tensor, p ConvParams, groups int, bias
 			db = alloc(op, x.Device(), dt, []int{o})
 			dbv = db.View()
 		}
-		if conv2dMaxPoolBackward(dx.View(), dw.View(), dbv, x.View(), gpc.View(), idc.View(), wc.View(), p, groups) {
+		if conv2dMaxPoolBackward(dx.View(), dw.View(), dbv, x.View(), gpc.View(), idc.View(), maskView(mask, dt), wc.View(), p, groups) {
 			return dx, dw, db
 		}
 	}
+	if mask != nil {
+		gp = ReLUGrad(gp, mask.Cast(gp.DType()))
+	}
 	return Conv2dBackward(x, MaxPool2dBackward(gp, idx, yShape, pp), w, p, groups, bias)
+}
+
+// maskView is the contiguous view of mask in dtype dt, or an empty view
+// for a nil mask.
+func maskView(mask *Tensor, dt DType) View {
+	if mask == nil {
+		return View{}
+	}
+	return mask.Cast(dt).Contiguous().View()
 }
 
 // ConvBackwarder is an optional Device capability: the input, weight and

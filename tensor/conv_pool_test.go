@@ -31,25 +31,31 @@ func TestConv2dMaxPoolBackwardWeight(t *testing.T) {
 		pooled, idx := MaxPool2d(y, tc.pp)
 		gp := g.Normal(0, 1, tc.dt, pooled.Shape()...)
 		x64, gp64 := x.Cast(Float64), gp.Cast(Float64)
-		wantW, wantB := Conv2dBackwardWeight(x64, MaxPool2dBackward(gp64, idx, y.Shape(), tc.pp), ws, tc.p, tc.groups, tc.bias)
-		poison(t, tc.dt, y.NumElements())
-		dw, db := Conv2dMaxPoolBackwardWeight(x, gp, idx, ws, tc.p, tc.groups, tc.bias, tc.pp)
-		tol := 1e-4
-		if tc.dt == Float64 {
-			tol = 1e-10
-		}
-		requireClose(t, wantW.Float64s(), dw, tol, "weight gradient")
-		if tc.bias {
-			requireClose(t, wantB.Float64s(), db, tol, "bias gradient")
-		} else {
-			require.Nil(t, db)
+		for _, mask := range []*Tensor{nil, g.Normal(0, 1, tc.dt, pooled.Shape()...)} {
+			g64 := gp64
+			if mask != nil { // the gradient of a ReLU with output mask
+				g64 = ReLUGrad(gp64, mask.Cast(Float64))
+			}
+			wantW, wantB := Conv2dBackwardWeight(x64, MaxPool2dBackward(g64, idx, y.Shape(), tc.pp), ws, tc.p, tc.groups, tc.bias)
+			poison(t, tc.dt, y.NumElements())
+			dw, db := Conv2dMaxPoolBackwardWeight(x, gp, idx, mask, ws, tc.p, tc.groups, tc.bias, tc.pp)
+			tol := 1e-4
+			if tc.dt == Float64 {
+				tol = 1e-10
+			}
+			requireClose(t, wantW.Float64s(), dw, tol, "weight gradient")
+			if tc.bias {
+				requireClose(t, wantB.Float64s(), db, tol, "bias gradient")
+			} else {
+				require.Nil(t, db)
+			}
 		}
 	}
 	// an index outside its plane is an error
 	x := g.Normal(0, 1, Float32, 2, 1, 10, 10)
 	gp := g.Normal(0, 1, Float32, 2, 4, 4, 4)
 	require.Panics(t, func() {
-		Conv2dMaxPoolBackwardWeight(x, gp, FromSlice(badIndices(2*4*4*4), 2, 4, 4, 4), []int{4, 1, 3, 3}, ConvParams{}, 1, true, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
+		Conv2dMaxPoolBackwardWeight(x, gp, FromSlice(badIndices(2*4*4*4), 2, 4, 4, 4), nil, []int{4, 1, 3, 3}, ConvParams{}, 1, true, ConvParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 	})
 }
 
@@ -127,19 +133,25 @@ func TestConv2dMaxPoolBackward(t *testing.T) {
 		pooled, idx := MaxPool2d(y, tc.pp)
 		gp := g.Normal(0, 1, tc.dt, pooled.Shape()...)
 		x64, w64 := x.Cast(Float64), w.Cast(Float64)
-		wantX, wantW, wantB := Conv2dBackward(x64, MaxPool2dBackward(gp.Cast(Float64), idx, y.Shape(), tc.pp), w64, tc.p, tc.groups, tc.bias)
-		poison(t, tc.dt, y.NumElements(), x.NumElements())
-		dx, dw, db := Conv2dMaxPoolBackward(x, gp, idx, w, tc.p, tc.groups, tc.bias, tc.pp)
-		tol := 1e-4
-		if tc.dt == Float64 {
-			tol = 1e-10
-		}
-		requireClose(t, wantX.Float64s(), dx, tol, "input gradient")
-		requireClose(t, wantW.Float64s(), dw, tol, "weight gradient")
-		if tc.bias {
-			requireClose(t, wantB.Float64s(), db, tol, "bias gradient")
-		} else {
-			require.Nil(t, db)
+		for _, mask := range []*Tensor{nil, g.Normal(0, 1, tc.dt, pooled.Shape()...)} {
+			g64 := gp.Cast(Float64)
+			if mask != nil { // the gradient of a ReLU with output mask
+				g64 = ReLUGrad(g64, mask.Cast(Float64))
+			}
+			wantX, wantW, wantB := Conv2dBackward(x64, MaxPool2dBackward(g64, idx, y.Shape(), tc.pp), w64, tc.p, tc.groups, tc.bias)
+			poison(t, tc.dt, y.NumElements(), x.NumElements())
+			dx, dw, db := Conv2dMaxPoolBackward(x, gp, idx, mask, w, tc.p, tc.groups, tc.bias, tc.pp)
+			tol := 1e-4
+			if tc.dt == Float64 {
+				tol = 1e-10
+			}
+			requireClose(t, wantX.Float64s(), dx, tol, "input gradient")
+			requireClose(t, wantW.Float64s(), dw, tol, "weight gradient")
+			if tc.bias {
+				requireClose(t, wantB.Float64s(), db, tol, "bias gradient")
+			} else {
+				require.Nil(t, db)
+			}
 		}
 	}
 }

@@ -840,16 +840,41 @@ type pooledGrad[T float32 | float64] struct {
 	o   int
 	q   int
 	bad atomic.Bool // an index outside its plane was met
+	// mask, when not nil (like gp), keeps the gradient only where it is
+	// positive: the output of a ReLU after the pooling.
+	mask     []T
+	reluGrad func(d, g, y []T) // d = g where y > 0, else 0
+}
+
+// masked returns the pooled gradient of plane pl, with zeros where the
+// mask is not positive: in buf when there is a mask.
+func (pg *pooledGrad[T]) masked(pl int, buf []T) []T {
+	g := pg.gp[pl*pg.q : (pl+1)*pg.q]
+	if pg.mask == nil {
+		return g
+	}
+	buf = buf[:len(g)]
+	pg.reluGrad(buf, g, pg.mask[pl*pg.q:(pl+1)*pg.q])
+	return buf
+}
+
+// maskBuf returns a buffer for masked when there is a mask.
+func (pg *pooledGrad[T]) maskBuf() []T {
+	if pg.mask == nil {
+		return nil
+	}
+	return make([]T, pg.q)
 }
 
 // fill writes the output-gradient planes c0..c0+nc-1 of image img, hw
 // elements each, to dst: zeros with each pooled gradient added at its index.
 func (pg *pooledGrad[T]) fill(dst []T, img, c0, nc, hw int) {
+	buf := pg.maskBuf()
 	for cc := range nc {
 		d := dst[cc*hw : (cc+1)*hw]
 		clear(d)
 		pl := img*pg.o + c0 + cc
-		g := pg.gp[pl*pg.q : (pl+1)*pg.q]
+		g := pg.masked(pl, buf)
 		for t, i := range pg.idx[pl*pg.q : (pl+1)*pg.q] {
 			if uint32(i) >= uint32(hw) {
 				pg.bad.Store(true)
@@ -864,7 +889,7 @@ func (pg *pooledGrad[T]) fill(dst []T, img, c0, nc, hw int) {
 // nil Storage) and Conv2dMaxPoolBackward (dx and w given); it returns false
 // for geometries or dtypes it does not take. dx, dw and db (nil Storage: no
 // bias) are zeroed; gp, idx and w contiguous.
-func conv2dMaxPoolBackward(dx, dw, db, x, gp, idx, w View, p ConvParams, groups int) bool {
+func conv2dMaxPoolBackward(dx, dw, db, x, gp, idx, mask, w View, p ConvParams, groups int) bool {
 	g := newConvGeom(x, dw.Shape[0], p, groups)
 	nb, _ := g.blocking()
 	if g.direct() || (dx.Storage != nil && nb < 2) {
@@ -876,10 +901,16 @@ func conv2dMaxPoolBackward(dx, dw, db, x, gp, idx, w View, p ConvParams, groups 
 	switch {
 	case allDType(Float32, dw, x, gp) && (db.Storage == nil || db.DType() == Float32) && (dx.Storage == nil || allDType(Float32, dx, w)):
 		pg := &pooledGrad[float32]{gp: cpuData[float32](gp)[gp.Offset:], idx: id, o: o, q: q}
+		if mask.Storage != nil {
+			pg.mask, pg.reluGrad = cpuData[float32](mask)[mask.Offset:], reluGradF32
+		}
 		convBackwardWeight[float32](dw, db, x, View{}, p, groups, cpu.Sgemm, dx, w, pg)
 		bad = pg.bad.Load()
 	case allDType(Float64, dw, x, gp) && (db.Storage == nil || db.DType() == Float64) && (dx.Storage == nil || allDType(Float64, dx, w)):
 		pg := &pooledGrad[float64]{gp: cpuData[float64](gp)[gp.Offset:], idx: id, o: o, q: q}
+		if mask.Storage != nil {
+			pg.mask, pg.reluGrad = cpuData[float64](mask)[mask.Offset:], reluGradGo[float64]
+		}
 		convBackwardWeight[float64](dw, db, x, View{}, p, groups, cpu.Dgemm, dx, w, pg)
 		bad = pg.bad.Load()
 	default:
@@ -983,12 +1014,13 @@ func conv2dMaxPool(y, idx, x, w, b View, p ConvParams, groups int, pp ConvParams
 // of images n0..n1-1 and group gr, in the block layout, into tmp.
 func (pg *pooledGrad[T]) gather(g *convGeom, tmp []T, n0, n1, gr int) {
 	np := (n1 - n0) * g.pb
+	buf := pg.maskBuf()
 	for img := n0; img < n1; img++ {
 		for o := range g.og {
 			dst := tmp[o*np+(img-n0)*g.pb : o*np+(img-n0+1)*g.pb]
 			clear(dst) // the dropped columns of the wide layout stay zero
 			pl := img*pg.o + gr*g.og + o
-			gs := pg.gp[pl*pg.q : (pl+1)*pg.q]
+			gs := pg.masked(pl, buf)
 			for t, i := range pg.idx[pl*pg.q : (pl+1)*pg.q] {
 				if uint32(i) >= uint32(g.p) {
 					pg.bad.Store(true)
@@ -1000,6 +1032,18 @@ func (pg *pooledGrad[T]) gather(g *convGeom, tmp []T, n0, n1, gr int) {
 				}
 				dst[at] += gs[t]
 			}
+		}
+	}
+}
+
+// reluGradGo is reluGradF32Go for any float type.
+func reluGradGo[T float32 | float64](d, g, y []T) {
+	g, y = g[:len(d)], y[:len(d)]
+	for i, v := range y {
+		if v > 0 {
+			d[i] = g[i]
+		} else {
+			d[i] = 0
 		}
 	}
 }

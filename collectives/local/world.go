@@ -121,6 +121,13 @@ func (w *world) barrier(ctx context.Context, r int, k collectives.Kind) error {
 	case <-ch:
 		return nil
 	case <-w.abortCh:
+		// A barrier that was released before the abort succeeded: a peer
+		// that passed it and then closed (or failed) must not fail us.
+		select {
+		case <-ch:
+			return nil
+		default:
+		}
 		return w.abortErr
 	case <-ctx.Done():
 		var missing []int

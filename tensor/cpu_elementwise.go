@@ -418,6 +418,13 @@ func binaryTyped[T number](op BinaryOp, dst, a, b View) {
 	case op.isLogical():
 		panic(fmt.Sprintf("tensor: logical op %d on %v", op, a.DType()))
 	default:
+		var z T
+		if _, ok := any(z).(float32); ok {
+			if k := float32BinaryKernel[T](op); k != nil {
+				mapBinary(1, dst, a, b, k)
+				return
+			}
+		}
 		mapBinary(1, dst, a, b, binaryKernel[T](op))
 	}
 }

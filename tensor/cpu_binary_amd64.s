@@ -1,0 +1,302 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Float32 add, sub, mul and div over contiguous slices (AVX), 8 lanes per
+// step, n a multiple of 8 (the Go wrapper in cpu_binary_amd64.go does the
+// tail). With nt the stores are non-temporal (VMOVNTPS; d must be 32-byte
+// aligned): a stream far larger than the caches is written without first
+// reading every destination line, which is a quarter of add's memory traffic.
+// Each lane is one IEEE operation, so results equal the scalar Go loop's.
+
+// func binF32AVX(d, a, b *float32, n int, op int, nt bool)
+TEXT ·binF32AVX(SB), NOSPLIT, $0-41
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ op+32(FP), AX
+	MOVBLZX nt+40(FP), R8
+	XORQ BX, BX
+	MOVQ CX, R9
+	ANDQ $-32, R9
+	SHLQ $1, AX
+	ORQ  R8, AX
+	CMPQ AX, $0
+	JEQ  add32
+	CMPQ AX, $1
+	JEQ  addnt32
+	CMPQ AX, $2
+	JEQ  sub32
+	CMPQ AX, $3
+	JEQ  subnt32
+	CMPQ AX, $4
+	JEQ  mul32
+	CMPQ AX, $5
+	JEQ  mulnt32
+	CMPQ AX, $6
+	JEQ  div32
+	CMPQ AX, $7
+	JEQ  divnt32
+	JMP bindone
+
+add32:
+	CMPQ BX, R9
+	JGE  add8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  add32
+
+add8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  add8
+
+addnt32:
+	CMPQ BX, R9
+	JGE  addnt8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VMOVNTPS Y0, (DI)(BX*4)
+	VMOVNTPS Y1, 32(DI)(BX*4)
+	VMOVNTPS Y2, 64(DI)(BX*4)
+	VMOVNTPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  addnt32
+
+addnt8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVNTPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  addnt8
+
+sub32:
+	CMPQ BX, R9
+	JGE  sub8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VSUBPS Y4, Y0, Y0
+	VSUBPS Y5, Y1, Y1
+	VSUBPS Y6, Y2, Y2
+	VSUBPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  sub32
+
+sub8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VSUBPS Y4, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  sub8
+
+subnt32:
+	CMPQ BX, R9
+	JGE  subnt8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VSUBPS Y4, Y0, Y0
+	VSUBPS Y5, Y1, Y1
+	VSUBPS Y6, Y2, Y2
+	VSUBPS Y7, Y3, Y3
+	VMOVNTPS Y0, (DI)(BX*4)
+	VMOVNTPS Y1, 32(DI)(BX*4)
+	VMOVNTPS Y2, 64(DI)(BX*4)
+	VMOVNTPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  subnt32
+
+subnt8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VSUBPS Y4, Y0, Y0
+	VMOVNTPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  subnt8
+
+mul32:
+	CMPQ BX, R9
+	JGE  mul8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VMULPS Y4, Y0, Y0
+	VMULPS Y5, Y1, Y1
+	VMULPS Y6, Y2, Y2
+	VMULPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  mul32
+
+mul8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VMULPS Y4, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  mul8
+
+mulnt32:
+	CMPQ BX, R9
+	JGE  mulnt8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VMULPS Y4, Y0, Y0
+	VMULPS Y5, Y1, Y1
+	VMULPS Y6, Y2, Y2
+	VMULPS Y7, Y3, Y3
+	VMOVNTPS Y0, (DI)(BX*4)
+	VMOVNTPS Y1, 32(DI)(BX*4)
+	VMOVNTPS Y2, 64(DI)(BX*4)
+	VMOVNTPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  mulnt32
+
+mulnt8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VMULPS Y4, Y0, Y0
+	VMOVNTPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  mulnt8
+
+div32:
+	CMPQ BX, R9
+	JGE  div8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VDIVPS Y4, Y0, Y0
+	VDIVPS Y5, Y1, Y1
+	VDIVPS Y6, Y2, Y2
+	VDIVPS Y7, Y3, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  div32
+
+div8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VDIVPS Y4, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  div8
+
+divnt32:
+	CMPQ BX, R9
+	JGE  divnt8
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS 32(SI)(BX*4), Y1
+	VMOVUPS 64(SI)(BX*4), Y2
+	VMOVUPS 96(SI)(BX*4), Y3
+	VMOVUPS (DX)(BX*4), Y4
+	VMOVUPS 32(DX)(BX*4), Y5
+	VMOVUPS 64(DX)(BX*4), Y6
+	VMOVUPS 96(DX)(BX*4), Y7
+	VDIVPS Y4, Y0, Y0
+	VDIVPS Y5, Y1, Y1
+	VDIVPS Y6, Y2, Y2
+	VDIVPS Y7, Y3, Y3
+	VMOVNTPS Y0, (DI)(BX*4)
+	VMOVNTPS Y1, 32(DI)(BX*4)
+	VMOVNTPS Y2, 64(DI)(BX*4)
+	VMOVNTPS Y3, 96(DI)(BX*4)
+	ADDQ $32, BX
+	JMP  divnt32
+
+divnt8:
+	CMPQ BX, CX
+	JGE  bindone
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS (DX)(BX*4), Y4
+	VDIVPS Y4, Y0, Y0
+	VMOVNTPS Y0, (DI)(BX*4)
+	ADDQ $8, BX
+	JMP  divnt8
+
+bindone:
+	SFENCE
+	VZEROUPPER
+	RET

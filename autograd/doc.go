@@ -15,7 +15,8 @@
 //
 // Ops are package functions (Add, MatMul, Softmax, Conv2d, ...) mirroring
 // package tensor; Variance is tensor.Var (Var names the type). Where a
-// gradient broadcasts, it is summed back to the input's shape.
+// gradient broadcasts, it is summed back to the input's shape. Prod's
+// gradient is exact where inputs are zero (it never divides by x there).
 //
 // Every backward rule is written with the differentiable ops of this
 // package, so BackwardOpts{CreateGraph: true} (or Grad with it) records the

@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,14 @@ func randn(shape ...int) *tensor.Tensor {
 func positive(shape ...int) *tensor.Tensor {
 	seedCounter++
 	return tensor.NewGenerator(seedCounter).Uniform(0.5, 2, tensor.Float64, shape...)
+}
+
+// withZeros sets the elements of t at the given indices to zero.
+func withZeros(t *tensor.Tensor, at ...[]int) *tensor.Tensor {
+	for _, i := range at {
+		t.Set(0, i...)
+	}
+	return t
 }
 
 func idx(vals ...int64) *tensor.Tensor { return tensor.FromSlice(vals, len(vals)) }
@@ -103,6 +112,13 @@ func gradCheckCases() []gcCase {
 		unaryCase("Std", func(x *Var) *Var { return Std(x, 0, true, -1) }, randn(2, 3, 4)),
 		unaryCase("LogSumExp", func(x *Var) *Var { return LogSumExp(x, false, 1) }, randn(2, 3, 4)),
 		unaryCase("LogSumExp/keepDim", func(x *Var) *Var { return LogSumExp(x, true, 0, 2) }, randn(2, 3, 4)),
+		unaryCase("Prod", func(x *Var) *Var { return Prod(x, false, 1) }, randn(2, 3, 4)),
+		unaryCase("Prod/keepDim", func(x *Var) *Var { return Prod(x, true, 0, 2) }, randn(2, 3, 4)),
+		unaryCase("Prod/all", func(x *Var) *Var { return Prod(x, false) }, randn(3, 4)),
+		// Zeros on purpose: the gradient there is the product of the others.
+		unaryCase("Prod/one-zero", func(x *Var) *Var { return Prod(x, false, 1) }, withZeros(randn(2, 3, 4), []int{1, 2, 3})),
+		unaryCase("Prod/two-zeros", func(x *Var) *Var { return Prod(x, true, 0, 2) }, withZeros(randn(2, 3, 4), []int{0, 1, 1}, []int{1, 1, 3})),
+		unaryCase("Prod/two-zeros-apart", func(x *Var) *Var { return Prod(x, false, -1) }, withZeros(randn(2, 3, 4), []int{0, 0, 2}, []int{1, 2, 0})),
 		{name: "MatMul", f: func(x []*Var) *Var { return MatMul(x[0], x[1]) }, inputs: []*tensor.Tensor{randn(3, 4), randn(4, 5)}},
 		{name: "MatMul/batched-broadcast", f: func(x []*Var) *Var { return MatMul(x[0], x[1]) }, inputs: []*tensor.Tensor{randn(2, 3, 4), randn(4, 5)}},
 		{name: "MatMul/vector-matrix", f: func(x []*Var) *Var { return MatMul(x[0], x[1]) }, inputs: []*tensor.Tensor{randn(4), randn(2, 4, 3)}},
@@ -237,6 +253,63 @@ func TestGradCheckDetectsWrongGradient(t *testing.T) {
 	err := GradCheck(bad, []*tensor.Tensor{randn(3)}, gcEps, gcTol)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "analytic")
+}
+
+// TestProdGradAtZeros compares Prod's first and second derivatives with a
+// float64 reference computed by hand, on rows with no zero, one zero and two
+// zeros (where division by x would give NaN or a wrong zero). Tolerance 1e-12
+// relative: both sides are products of the same few float64 numbers.
+func TestProdGradAtZeros(t *testing.T) {
+	xv := withZeros(randn(3, 4), []int{1, 2}, []int{2, 0}, []int{2, 3})
+	wv := randn(3)
+	x := Param(xv)
+	loss := Sum(Mul(Prod(x, false, 1), Constant(wv)), false)
+	gs, err := Grad([]*Var{loss}, []*Var{x}, nil, BackwardOpts{CreateGraph: true})
+	require.NoError(t, err)
+	xs, w := xv.Float64s(), wv.Float64s()
+	others := func(i int, skip ...int) float64 {
+		p := 1.0
+	cols:
+		for k := range 4 {
+			for _, s := range skip {
+				if k == s {
+					continue cols
+				}
+			}
+			p *= xs[i*4+k]
+		}
+		return p
+	}
+	got := gs[0].Value().Float64s()
+	for i := range 3 {
+		for j := range 4 {
+			want := w[i] * others(i, j)
+			require.InDelta(t, want, got[i*4+j], 1e-12*(1+math.Abs(want)), "d/dx[%d][%d]", i, j)
+		}
+	}
+	require.NotZero(t, got[1*4+2], "the zero's own gradient is the product of the others")
+
+	// Second order: d/dx of the gradient at x[2][3] (a zero in a row with
+	// two). Only x[2][0], the other zero, gives a nonzero entry.
+	h, err := Grad([]*Var{Select(Select(gs[0], 0, 2), 0, 3)}, []*Var{x}, nil, BackwardOpts{})
+	require.NoError(t, err)
+	hv := h[0].Value().Float64s()
+	for i := range 3 {
+		for j := range 4 {
+			want := 0.0
+			if i == 2 && j != 3 {
+				want = w[2] * others(2, j, 3)
+			}
+			require.InDelta(t, want, hv[i*4+j], 1e-12*(1+math.Abs(want)), "d²/dx[2][3]dx[%d][%d]", i, j)
+		}
+	}
+	require.NotZero(t, hv[2*4+0])
+}
+
+func TestReduceAxisErrorsNameShape(t *testing.T) {
+	x := Param(randn(2, 3, 4))
+	require.PanicsWithValue(t, "autograd.Prod: axis 3 out of range for shape [2 3 4]", func() { Prod(x, false, 3) })
+	require.PanicsWithValue(t, "autograd.Sum: axis -1 repeated in [2 -1] for shape [2 3 4]", func() { Sum(x, false, 2, -1) })
 }
 
 func ExampleGradCheck() {

@@ -8,8 +8,9 @@ import (
 	"github.com/tessera-ml/tessera/tensor"
 )
 
-// normAxes resolves axes against ndim (empty means all), sorted, unique.
-func normAxes(op string, axes []int, ndim int) []int {
+// normAxes resolves axes of shape (empty means all), sorted, unique.
+func normAxes(op string, axes []int, shape tensor.Shape) []int {
+	ndim := len(shape)
 	if len(axes) == 0 {
 		all := make([]int, ndim)
 		for i := range all {
@@ -24,10 +25,10 @@ func normAxes(op string, axes []int, ndim int) []int {
 			b += ndim
 		}
 		if b < 0 || b >= ndim {
-			panic(fmt.Sprintf("%s: axis %d out of range for %d dimensions", op, a, ndim))
+			panic(fmt.Sprintf("%s: axis %d out of range for shape %v", op, a, shape))
 		}
 		if seen[b] {
-			panic(fmt.Sprintf("%s: axis %d repeated in %v", op, a, axes))
+			panic(fmt.Sprintf("%s: axis %d repeated in %v for shape %v", op, a, axes, shape))
 		}
 		seen[b] = true
 	}
@@ -60,7 +61,7 @@ func expandBack(g *Var, shape tensor.Shape, axes []int, keepDim bool) *Var {
 // Sum adds over axes (all when none are given).
 func Sum(x *Var, keepDim bool, axes ...int) *Var {
 	xs := x.value.Shape()
-	ax := normAxes("autograd.Sum", axes, len(xs))
+	ax := normAxes("autograd.Sum", axes, xs)
 	return unaryOp("autograd.Sum", x, tensor.Sum(x.value, keepDim, ax...),
 		func(_ *Ctx, g *Var) *Var { return expandBack(g, xs, ax, keepDim) })
 }
@@ -75,13 +76,13 @@ func count(shape tensor.Shape, axes []int) int {
 
 // Mean averages over axes (all when none are given).
 func Mean(x *Var, keepDim bool, axes ...int) *Var {
-	ax := normAxes("autograd.Mean", axes, x.NDim())
+	ax := normAxes("autograd.Mean", axes, x.value.Shape())
 	return MulScalar(Sum(x, keepDim, ax...), 1/float64(count(x.value.Shape(), ax)))
 }
 
 func extremum(op string, x *Var, keepDim bool, axes []int, max bool) *Var {
 	xs := x.value.Shape()
-	ax := normAxes(op, axes, len(xs))
+	ax := normAxes(op, axes, xs)
 	var out *tensor.Tensor
 	if max {
 		out = tensor.Max(x.value, keepDim, ax...)
@@ -110,10 +111,76 @@ func Min(x *Var, keepDim bool, axes ...int) *Var {
 	return extremum("autograd.Min", x, keepDim, axes, false)
 }
 
+// Prod multiplies over axes (all when none are given). The gradient of an
+// element is g times the product of the other reduced elements: g·out/x when
+// no element of x is zero, and otherwise the product of the others computed
+// exactly, without a division (see prodOthers), so it is right at zeros. Both
+// are written with differentiable ops, so the gradient can be differentiated
+// again.
+func Prod(x *Var, keepDim bool, axes ...int) *Var {
+	xs := x.value.Shape()
+	ax := normAxes("autograd.Prod", axes, xs)
+	return unaryOp("autograd.Prod", x, tensor.Prod(x.value, keepDim, ax...),
+		func(c *Ctx, g *Var) *Var {
+			in := c.Input(0)
+			gx := expandBack(g, xs, ax, keepDim)
+			if hasZero(in.value) {
+				return Mul(gx, prodOthers(in, ax))
+			}
+			out := c.Output()
+			if !keepDim {
+				out = Reshape(out, keptShape(xs, ax)...)
+			}
+			return Mul(gx, Div(out, in))
+		})
+}
+
+// hasZero reports whether some element of t is zero.
+func hasZero(t *tensor.Tensor) bool {
+	return tensor.Any(tensor.CompareScalar(tensor.OpEq, t, 0), false).Item() != 0
+}
+
+// prodOthers returns, for each element of x, the product of the other
+// elements of its slice over the (sorted, unique) axes ax. The reduced axes
+// are moved last and flattened to [..., n]; row i of an [..., n, n] tensor
+// is the slice with its element i replaced by 1 (Where with an n×n identity
+// mask), and its Prod over the last axis is the product of the others. The
+// recursion through Prod keeps higher derivatives exact at zeros too.
+func prodOthers(x *Var, ax []int) *Var {
+	xs := x.value.Shape()
+	nd := len(xs)
+	red := make([]bool, nd)
+	for _, a := range ax {
+		red[a] = true
+	}
+	perm := make([]int, 0, nd)
+	var lead []int
+	for i := range nd {
+		if !red[i] {
+			perm = append(perm, i)
+			lead = append(lead, xs[i])
+		}
+	}
+	perm = append(perm, ax...)
+	permShape := make([]int, nd)
+	inv := make([]int, nd)
+	for i, p := range perm {
+		permShape[i] = xs[p]
+		inv[p] = i
+	}
+	n := count(xs, ax)
+	f := Reshape(Permute(x, perm...), append(slices.Clone(lead), n)...)
+	eye := tensor.Eye(n, tensor.Bool).To(x.value.Device())
+	one := Constant(scalarOf(x.value, 1))
+	rows := Where(eye, one, Unsqueeze(f, len(lead))) // [..., n, n]
+	others := Prod(rows, false, -1)                  // [..., n]
+	return Permute(Reshape(others, permShape...), inv...)
+}
+
 // Variance returns the variance over axes with the given correction (1 for
 // the unbiased estimator, 0 for the population variance).
 func Variance(x *Var, correction int, keepDim bool, axes ...int) *Var {
-	ax := normAxes("autograd.Var", axes, x.NDim())
+	ax := normAxes("autograd.Var", axes, x.value.Shape())
 	n := count(x.value.Shape(), ax)
 	d := Sub(x, Mean(x, true, ax...))
 	return MulScalar(Sum(Square(d), keepDim, ax...), 1/math.Max(float64(n-correction), 0))
@@ -127,7 +194,7 @@ func Std(x *Var, correction int, keepDim bool, axes ...int) *Var {
 // LogSumExp returns log Σ exp(x) over axes, computed stably.
 func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
 	xs := x.value.Shape()
-	ax := normAxes("autograd.LogSumExp", axes, len(xs))
+	ax := normAxes("autograd.LogSumExp", axes, xs)
 	return unaryOp("autograd.LogSumExp", x, tensor.LogSumExp(x.value, keepDim, ax...),
 		func(c *Ctx, g *Var) *Var {
 			out := c.Output()

@@ -18,7 +18,8 @@ func indexWalk(op string, shape []int, axis int, outer, index, other View, f fun
 			oi := offs[1] + i*l.inner(1)
 			idx := ib[oi]
 			if idx < 0 || int(idx) >= axisLen {
-				panic(&Error{Op: op, Msg: fmt.Sprintf("index %d out of range for axis %d of size %d", idx, axis, axisLen)})
+				panic(&Error{Op: op, Msg: fmt.Sprintf("index %d out of range for axis %d of size %d in shape %v (index shape %v)",
+					idx, axis, axisLen, Shape(other.Shape), Shape(index.Shape))})
 			}
 			f(offs[0]+i*l.inner(0), oi, idx, offs[2]+i*l.inner(2)+int(idx)*axisStride)
 		}

@@ -99,20 +99,38 @@ func joinShapes(shapes [][]int) string {
 	return strings.Join(parts, " and ")
 }
 
-// normAxis resolves a possibly negative axis against ndim, panicking with the op's name.
-func normAxis(op string, axis, ndim int) int {
+// normAxis resolves a possibly negative axis of a tensor of the given shape,
+// panicking with the op's name and the shape.
+func normAxis(op string, axis int, shape []int) int {
+	ndim := len(shape)
 	a := axis
 	if a < 0 {
 		a += ndim
 	}
 	if a < 0 || a >= ndim {
-		fail(op, "axis %d out of range for %d dimensions", axis, ndim)
+		fail(op, "axis %d out of range for shape %v", axis, Shape(shape))
 	}
 	return a
 }
 
-// normAxes resolves axes (nil or empty means all), sorted, without duplicates.
-func normAxes(op string, axes []int, ndim int) []int {
+// normNewAxis resolves the position of an axis inserted into shape (in the
+// result, so -1 and len(shape) both mean last).
+func normNewAxis(op string, axis int, shape []int) int {
+	ndim := len(shape) + 1
+	a := axis
+	if a < 0 {
+		a += ndim
+	}
+	if a < 0 || a >= ndim {
+		fail(op, "new axis %d out of range for shape %v", axis, Shape(shape))
+	}
+	return a
+}
+
+// normAxes resolves axes of shape (nil or empty means all), sorted, without
+// duplicates.
+func normAxes(op string, axes []int, shape []int) []int {
+	ndim := len(shape)
 	if len(axes) == 0 {
 		all := make([]int, ndim)
 		for i := range all {
@@ -122,9 +140,9 @@ func normAxes(op string, axes []int, ndim int) []int {
 	}
 	seen := make([]bool, ndim)
 	for _, a := range axes {
-		a = normAxis(op, a, ndim)
+		a = normAxis(op, a, shape)
 		if seen[a] {
-			fail(op, "axis %d repeated in %v", a, axes)
+			fail(op, "axis %d repeated in %v for shape %v", a, axes, Shape(shape))
 		}
 		seen[a] = true
 	}

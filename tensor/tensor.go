@@ -85,7 +85,7 @@ func EmptyLike(t *Tensor) *Tensor { return alloc("tensor.EmptyLike", t.Device(),
 func (t *Tensor) Shape() Shape { return slices.Clone(t.shape) }
 
 // Dim returns the size of axis i (negative counts from the end).
-func (t *Tensor) Dim(i int) int { return t.shape[normAxis("Tensor.Dim", i, len(t.shape))] }
+func (t *Tensor) Dim(i int) int { return t.shape[normAxis("Tensor.Dim", i, t.shape)] }
 
 // NDim returns the number of dimensions.
 func (t *Tensor) NDim() int { return len(t.shape) }

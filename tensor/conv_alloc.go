@@ -109,9 +109,15 @@ func takeBuffer[T float32 | float64 | int32](dt DType, n int) []T {
 	}
 	recycler.Unlock()
 	if b == nil {
-		b = make([]T, n)
+		b = makeHost[T](n)
 	}
-	runtime.SetFinalizer(&b[0], func(p *T) { giveBuffer(k, unsafe.Slice(p, n)) })
+	// The finalizer goes on the start of the allocation, hostPad elements
+	// before b.
+	off := hostPad[T](n) * int(unsafe.Sizeof(b[0]))
+	base := (*T)(unsafe.Add(unsafe.Pointer(&b[0]), -off))
+	runtime.SetFinalizer(base, func(p *T) {
+		giveBuffer(k, unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(p), off)), n))
+	})
 	return b
 }
 

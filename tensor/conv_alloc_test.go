@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,19 +19,19 @@ func poison(t *testing.T, dt DType, ns ...int) {
 		for range recyclePerSize {
 			switch dt {
 			case Float32:
-				b := make([]float32, n)
+				b := makeHost[float32](n)
 				for i := range b {
 					b[i] = float32(math.NaN())
 				}
 				giveBuffer(k, b)
 			case Float64:
-				b := make([]float64, n)
+				b := makeHost[float64](n)
 				for i := range b {
 					b[i] = math.NaN()
 				}
 				giveBuffer(k, b)
 			case Int32:
-				b := make([]int32, n)
+				b := makeHost[int32](n)
 				for i := range b {
 					b[i] = -7
 				}
@@ -112,4 +113,31 @@ func TestRecycler(t *testing.T) {
 	require.False(t, recyclable(plainDevice{}, Float32, n))
 	z := allocZeroed("test", CPU, Float32, []int{n})
 	require.Zero(t, Sum(z, false).Item())
+}
+
+// Large host buffers start 64 bytes past a page boundary (hostPageOffset),
+// fresh or recycled, for every dtype; small ones are plain allocations.
+func TestLargeHostBuffersOffPage(t *testing.T) {
+	addr := func(x *Tensor) uintptr { return uintptr(unsafe.Pointer(&HostBytes(x.Storage())[0])) }
+	for _, dt := range []DType{Float32, Float64, BFloat16, Float16, Int32, Int64, Bool} {
+		n := 1<<20 + 5
+		x := Zeros(dt, n)
+		require.Equal(t, uintptr(hostPageOffset), addr(x)%4096, "%v", dt)
+		require.Len(t, HostBytes(x.Storage()), n*dt.Size())
+		require.Zero(t, Sum(x.Cast(Float64), false).Item(), "%v: zeroed", dt)
+		small := Zeros(dt, 100)
+		require.Len(t, HostBytes(small.Storage()), 100*dt.Size())
+	}
+	// Go itself places large allocations on page boundaries: the offset is ours.
+	raw := make([]float32, 1<<20)
+	require.Zero(t, uintptr(unsafe.Pointer(&raw[0]))%4096)
+	const n = 1<<18 + 7
+	for range 3 {
+		d := allocDirty("test", CPU, Float32, []int{n})
+		require.Equal(t, uintptr(hostPageOffset), addr(d)%4096)
+		b := HostData(d.Storage()).([]float32)
+		require.Equal(t, n, len(b))
+		require.Equal(t, n, cap(b), "no access past the tensor")
+		runtime.GC()
+	}
 }

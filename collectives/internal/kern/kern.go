@@ -159,6 +159,9 @@ func combine[T num](op Op, out, a, b []T) {
 	a, b = a[:len(out)], b[:len(out)]
 	switch op {
 	case Sum, Avg:
+		if haveAVX && len(out) > 0 && addVector(out, a, b) {
+			return
+		}
 		for i := range out {
 			out[i] = a[i] + b[i]
 		}
@@ -185,6 +188,24 @@ func combine[T num](op Op, out, a, b []T) {
 	default:
 		panic(fmt.Sprintf("kern: unknown op %d", op))
 	}
+}
+
+// addVector is out = a + b with the AVX kernels for float32 and float64: the
+// same IEEE additions as the scalar loop (a NaN from a wins over one from
+// b, as with ADDSS), so results are bit-identical. It reports false for
+// other element types.
+func addVector[T num](out, a, b []T) bool {
+	switch o := any(out).(type) {
+	case []float32:
+		x, y := any(a).([]float32), any(b).([]float32)
+		addF32AVX(&o[0], &x[0], &y[0], len(o))
+		return true
+	case []float64:
+		x, y := any(a).([]float64), any(b).([]float64)
+		addF64AVX(&o[0], &x[0], &y[0], len(o))
+		return true
+	}
+	return false
 }
 
 // half folds Float16/BFloat16 blocks in float32.

@@ -31,7 +31,16 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
+		log=$$(mktemp); \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg >$$log 2>&1; then \
+			cat $$log; \
+		else \
+			cat $$log; \
+			if grep -q "Failing input written" $$log; then exit 1; fi; \
+			echo "fuzz $$pkg $$name: the engine stopped without a failing input (a worker timed out); once more"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
+		fi; \
+		rm -f $$log; \
 	done
 
 # The MPI backend's suite under mpirun (needs openmpi-bin and libopenmpi-dev;

@@ -102,27 +102,23 @@ func joinShapes(shapes [][]int) string {
 // normAxis resolves a possibly negative axis of a tensor of the given shape,
 // panicking with the op's name and the shape.
 func normAxis(op string, axis int, shape []int) int {
-	ndim := len(shape)
-	a := axis
-	if a < 0 {
-		a += ndim
-	}
-	if a < 0 || a >= ndim {
-		fail(op, "axis %d out of range for shape %v", axis, Shape(shape))
-	}
-	return a
+	return resolveAxis(op, "axis", axis, len(shape), shape)
 }
 
 // normNewAxis resolves the position of an axis inserted into shape (in the
 // result, so -1 and len(shape) both mean last).
 func normNewAxis(op string, axis int, shape []int) int {
-	ndim := len(shape) + 1
+	return resolveAxis(op, "new axis", axis, len(shape)+1, shape)
+}
+
+// resolveAxis maps axis into [0, ndim), counting negative axes from the end.
+func resolveAxis(op, what string, axis, ndim int, shape []int) int {
 	a := axis
 	if a < 0 {
 		a += ndim
 	}
 	if a < 0 || a >= ndim {
-		fail(op, "new axis %d out of range for shape %v", axis, Shape(shape))
+		fail(op, "%s %d out of range for shape %v", what, axis, Shape(shape))
 	}
 	return a
 }

@@ -27,18 +27,20 @@ test-race:
 # Each parser's fuzz target runs briefly (FUZZTIME per target); a crash fails the build.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./data:FuzzIDX ./data:FuzzCIFAR ./data:FuzzCSV ./data:FuzzNPY ./safetensors:FuzzParse ./checkpoint:FuzzRead
+# One target's run, with pkg and name set by the loop below.
+FUZZ_ONE = $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		log=$$(mktemp); \
-		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg >$$log 2>&1; then \
+		if $(FUZZ_ONE) >$$log 2>&1; then \
 			cat $$log; \
 		else \
 			cat $$log; \
 			if grep -q "Failing input written" $$log; then exit 1; fi; \
 			echo "fuzz $$pkg $$name: the engine stopped without a failing input (a worker timed out); once more"; \
-			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg; \
+			$(FUZZ_ONE); \
 		fi; \
 		rm -f $$log; \
 	done

@@ -449,13 +449,16 @@ func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
 			}
 			v.gradVar = Add(prev, g)
 		}
-		v.grad, v.gradOwned = v.gradVar.value, false
+		v.grad, v.gradOwned, v.gradPin = v.gradVar.value, false, false
 		return v.grad
 	}
 	switch {
 	case v.grad != nil && g.value == v.grad:
 		// the rule wrote into the buffer (Ctx.GradBuffer)
 		v.gradOwned, v.gradZero = true, false
+	case v.gradZero && v.gradPin:
+		v.grad.CopyFrom(g.value)
+		v.gradZero = false
 	case v.gradZero:
 		v.grad, v.gradOwned, v.gradZero = p.exclusive(g, owned), true, false
 	case v.grad != nil && v.gradOwned:

@@ -33,6 +33,7 @@ type Var struct {
 	gradVar   *Var // the gradient as a differentiable Var after a create-graph pass
 	gradOwned bool // grad is an exclusive contiguous buffer autograd may add into
 	gradZero  bool // grad is logically zero (ZeroGrad) but not yet filled
+	gradPin   bool // grad is a buffer the caller gave (SetGradBuffer): keep it, write into it
 	hooks     []func(g *tensor.Tensor)
 }
 
@@ -133,14 +134,54 @@ func (v *Var) GradVar() *Var {
 
 // SetGrad replaces the gradient (nil clears it). The tensor must have v's
 // shape; autograd will not write into it (a later Backward allocates a new
-// sum), so it may alias other data.
+// sum), so it may alias other data. It also ends a SetGradBuffer binding.
 func (v *Var) SetGrad(g *tensor.Tensor) {
 	if g != nil && !g.Shape().Equal(v.value.Shape()) {
 		panic(fmt.Sprintf("autograd.Var.SetGrad: gradient shape %v for value shape %v", g.Shape(), v.value.Shape()))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.grad, v.gradVar, v.gradOwned, v.gradZero = g, nil, false, false
+	v.grad, v.gradVar, v.gradOwned, v.gradZero, v.gradPin = g, nil, false, false, false
+}
+
+// SetGradBuffer makes buf the tensor that holds leaf v's gradient from now
+// on: backward passes accumulate into buf in place (a rule that can write
+// a gradient straight into its destination does so, see Ctx.GradBuffer)
+// and never replace it, so buf may be a view into a larger buffer, e.g. a
+// data-parallel trainer's flat communication bucket ("gradient as bucket
+// view"). buf must be contiguous and have v's shape, dtype and device. The
+// current gradient, if v has one, is copied into buf; otherwise the
+// gradient is zero (Grad returns buf filled with zeros) and buf's contents
+// are ignored. ZeroGrad keeps the binding; SetGrad, SetGradBuffer(nil) and
+// a create-graph backward pass (whose gradient is a new differentiable
+// value) end it. It panics on a non-leaf Var.
+func (v *Var) SetGradBuffer(buf *tensor.Tensor) {
+	const op = "autograd.Var.SetGradBuffer"
+	if v.node != nil {
+		panic(&tensor.Error{Op: op, Msg: "gradient buffers are for leaves; " + v.String() + " was produced by " + v.node.op})
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if buf == nil {
+		v.gradPin = false
+		return
+	}
+	if !buf.Shape().Equal(v.value.Shape()) || buf.DType() != v.value.DType() || buf.Device() != v.value.Device() {
+		panic(&tensor.Error{Op: op, Msg: fmt.Sprintf("buffer %s%v on %s for a %s%v value on %s",
+			buf.DType(), buf.Shape(), buf.Device().Name(), v.value.DType(), v.value.Shape(), v.value.Device().Name())})
+	}
+	if !buf.IsContiguous() {
+		panic(&tensor.Error{Op: op, Msg: fmt.Sprintf("buffer %s%v is not contiguous", buf.DType(), buf.Shape())})
+	}
+	switch {
+	case v.grad == buf:
+	case v.grad != nil && !v.gradZero:
+		buf.CopyFrom(v.grad)
+		v.gradZero = false
+	default:
+		v.gradZero = true
+	}
+	v.grad, v.gradVar, v.gradOwned, v.gradPin = buf, nil, true, true
 }
 
 // ZeroGrad sets an existing gradient to zero, in place when autograd owns

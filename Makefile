@@ -66,9 +66,9 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./tensor/...
 
-# Regenerate the committed PTX from kernels/cuda/*.cu (needs nvcc; see kernels/cuda/install-nvcc.sh).
+# Regenerate the committed PTX from kernels/cudakernels/*.cu (needs nvcc; see kernels/cudakernels/install-nvcc.sh).
 kernels:
-	bash kernels/cuda/gen.sh
+	bash kernels/cudakernels/gen.sh
 
 # Build the GPU test and benchmark binaries into .gpu/ and print how to run them on a GPU machine.
 gpu-tests:

@@ -1,6 +1,6 @@
 // Package cuda is Tessera's binding to NVIDIA GPUs: the CUDA driver API,
 // cuBLAS, a caching device-memory allocator and the launcher for the
-// kernels embedded from kernels/cuda. NCCL lives in the subpackage
+// kernels embedded from kernels/cudakernels. NCCL lives in the subpackage
 // cuda/nccl.
 //
 // # No toolkit at build time

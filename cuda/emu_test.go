@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	cudakernels "github.com/tessera-ml/tessera/kernels/cuda"
+	"github.com/tessera-ml/tessera/kernels/cudakernels"
 )
 
-// A host emulator for the CUDA kernels: every .cu file of kernels/cuda is
+// A host emulator for the CUDA kernels: every .cu file of kernels/cudakernels is
 // compiled as C++ with a small shim (blockIdx/threadIdx as globals, one
 // thread per block, intrinsics in portable C++), and kernels are invoked by
 // name with the parameter block built by the real Args packer, exactly as
@@ -194,7 +194,7 @@ func buildEmulator() (*emulator, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	inc, _ := filepath.Abs("../kernels/cuda")
+	inc, _ := filepath.Abs("../kernels/cudakernels")
 	var b strings.Builder
 	b.WriteString(emuShim)
 	for _, m := range CoreModules {

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests compile the device helpers of kernels/cuda (tess_convert.cuh,
+// These tests compile the device helpers of kernels/cudakernels (tess_convert.cuh,
 // tess_philox.cuh) as host C++ with the system C++ compiler and compare
 // them with the Go references, so the number formats and the random
 // stream are checked on a machine without a GPU. They skip when no C++
@@ -86,7 +86,7 @@ func buildHarness(t *testing.T) *harness {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "h.cc")
 	require.NoError(t, os.WriteFile(src, []byte(hostHarness), 0o644))
-	inc, err := filepath.Abs("../kernels/cuda")
+	inc, err := filepath.Abs("../kernels/cudakernels")
 	require.NoError(t, err)
 	bin := filepath.Join(dir, "h")
 	out, err := exec.Command(cxx, "-O1", "-ffp-contract=off", "-I", inc, "-o", bin, src).CombinedOutput()

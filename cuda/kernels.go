@@ -6,7 +6,7 @@ import (
 	"sort"
 	"sync"
 
-	cudakernels "github.com/tessera-ml/tessera/kernels/cuda"
+	"github.com/tessera-ml/tessera/kernels/cudakernels"
 )
 
 // DType names the element types of the kernels ("f32", "f64", "f16",
@@ -29,7 +29,7 @@ var AllDTypes = []DType{F32, F64, F16, BF16, I32, I64}
 // FloatDTypes are the types with arithmetic kernels.
 var FloatDTypes = []DType{F32, F64}
 
-// Op names of the elementwise kernels (see kernels/cuda/elementwise.cu).
+// Op names of the elementwise kernels (see kernels/cudakernels/elementwise.cu).
 var (
 	UnaryOps = []string{"neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid",
 		"relu", "gelu", "silu", "square", "recip", "sign", "floor", "ceil", "log1p", "expm1"}
@@ -49,7 +49,7 @@ func ReduceKernel(op string, t DType) string   { return "tess_reduce_" + op + "_
 func RowKernel(name string, t DType) string    { return "tess_" + name + "_" + string(t) }
 func PhiloxKernel(dist string, t DType) string { return "tess_philox_" + dist + "_" + string(t) }
 
-// CoreModules are the kernels/cuda modules whose kernels KernelNames
+// CoreModules are the kernels/cudakernels modules whose kernels KernelNames
 // lists (other modules, such as a tensor device's own kernels, may be
 // embedded beside them; Kernels loads them all).
 var CoreModules = []string{"elementwise", "index", "optim", "random", "reduce"}
@@ -97,7 +97,7 @@ const MaxDims = 8
 const StridedSize = 8 + 8*MaxDims + 3*8*MaxDims
 
 // Strided is the shape/stride descriptor of the elementwise kernels
-// (struct TessStrided in kernels/cuda/tess_common.cuh): a broadcast shape
+// (struct TessStrided in kernels/cudakernels/tess_common.cuh): a broadcast shape
 // and, for each of up to three operands (out, a, b), its strides in
 // elements (0 for a broadcast dimension). It is passed by value.
 type Strided struct {
@@ -168,7 +168,7 @@ type Kernels struct {
 
 var kernelsMu sync.Mutex
 
-// Kernels loads every embedded PTX module (kernels/cuda) on the device the
+// Kernels loads every embedded PTX module (kernels/cudakernels) on the device the
 // first time it is called and returns the set; later calls return the same
 // set. Loading JIT-compiles the PTX (the driver caches the result on disk).
 func (d *Device) Kernels() (*Kernels, error) {
@@ -188,7 +188,7 @@ func (d *Device) Kernels() (*Kernels, error) {
 		}
 		m, err := d.LoadModule(ptx)
 		if err != nil {
-			return nil, fmt.Errorf("cuda: loading kernels/cuda/ptx/%s.ptx: %w", name, err)
+			return nil, fmt.Errorf("cuda: loading kernels/cudakernels/ptx/%s.ptx: %w", name, err)
 		}
 		k.mods[name] = m
 		for _, e := range cudakernels.Entries(ptx) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	cudakernels "github.com/tessera-ml/tessera/kernels/cuda"
+	"github.com/tessera-ml/tessera/kernels/cudakernels"
 )
 
 // Every kernel the Go side can launch exists in the embedded PTX, and

@@ -3,7 +3,7 @@ package cuda
 import "math"
 
 // Go references for the Philox stream and the number mappings specified in
-// kernels/cuda/tess_philox.cuh. They are written from the Random123
+// kernels/cudakernels/tess_philox.cuh. They are written from the Random123
 // definition independently of the CUDA source and checked against
 // Random123's known-answer vectors in hostcheck_test.go.
 
@@ -29,7 +29,7 @@ func refBlock(seed, b uint64) [4]uint32 {
 func refWord(seed, w uint64) uint32 { return refBlock(seed, w/4)[w%4] }
 
 // refUniformF32 is element j of a uniform [lo, hi) float32 fill at stream
-// offset off (in words), as kernels/cuda/random.cu and tensor/philox.go
+// offset off (in words), as kernels/cudakernels/random.cu and tensor/philox.go
 // define it.
 func refUniformF32(seed, off uint64, j int, lo, hi float64) float32 {
 	u := float64(refWord(seed, off+uint64(j))>>8) * (1.0 / (1 << 24))

@@ -22,7 +22,7 @@ PKGS=(
   "cuda:cuda"
   "cuda/nccl:nccl"
   "cuda/internal/dl:dl"
-  "kernels/cuda:cudakernels"
+  "kernels/cudakernels:cudakernels"
   "cuda/cudatensor:cudatensor"
 )
 export CGO_ENABLED=1
@@ -59,7 +59,7 @@ export TESSERA_REQUIRE_GPU=1
 nvidia-smi || true
 ldd --version | head -1
 status=0
-for spec in cuda:cuda cuda/nccl:nccl cuda/internal/dl:dl kernels/cuda:cudakernels cuda/cudatensor:cudatensor; do
+for spec in cuda:cuda cuda/nccl:nccl cuda/internal/dl:dl kernels/cudakernels:cudakernels cuda/cudatensor:cudatensor; do
   dir=${spec%%:*}; name=${spec##*:}
   echo "=== $dir"
   (cd "$dir" && "$ROOT/.gpu/$name.test" -test.v -test.count=1 -test.timeout=600s) \
@@ -112,7 +112,7 @@ which is, spelled out:
   export TESSERA_REQUIRE_GPU=1
   (cd cuda && ../$OUT/cuda.test -test.v -test.count=1)
   (cd cuda/nccl && ../../$OUT/nccl.test -test.v -test.count=1)
-  (cd kernels/cuda && ../../$OUT/cudakernels.test -test.v -test.count=1)
+  (cd kernels/cudakernels && ../../$OUT/cudakernels.test -test.v -test.count=1)
   (cd cuda/cudatensor && ../../$OUT/cudatensor.test -test.v -test.count=1)
   $OUT/quickstart -device cuda -epochs 5
   (cd cuda/cudatensor && ../../$OUT/cudatensor.test -test.run '^\$' -test.bench GPU)

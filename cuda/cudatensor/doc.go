@@ -1,6 +1,6 @@
 // Package cudatensor is the CUDA tensor device: a tensor.Device (and
 // tensor.MatMulAdder) that keeps tensors in GPU memory and runs every
-// primitive as CUDA kernels (kernels/cuda/tensordev.cu, embedded as PTX) or
+// primitive as CUDA kernels (kernels/cudakernels/tensordev.cu, embedded as PTX) or
 // cuBLAS calls. Importing the package registers the device kind "cuda":
 //
 //	import (

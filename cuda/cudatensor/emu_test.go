@@ -16,11 +16,11 @@ import (
 	"testing"
 
 	"github.com/tessera-ml/tessera/cuda"
-	cudakernels "github.com/tessera-ml/tessera/kernels/cuda"
+	"github.com/tessera-ml/tessera/kernels/cudakernels"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
-// A host emulator for kernels/cuda/tensordev.cu (after the one in package
+// A host emulator for kernels/cudakernels/tensordev.cu (after the one in package
 // cuda): the .cu file is compiled as C++ with a shim (one thread per block,
 // a grid of one block, intrinsics in portable C++), and kernels are invoked
 // by name with the parameter block built by cuda.Args, as cuLaunchKernel
@@ -236,7 +236,7 @@ func buildEmulator() (*emuBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	inc, err := filepath.Abs("../../kernels/cuda")
+	inc, err := filepath.Abs("../../kernels/cudakernels")
 	if err != nil {
 		return nil, err
 	}

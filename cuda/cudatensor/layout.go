@@ -8,10 +8,10 @@ import (
 )
 
 // maxDims is the most dimensions a strided4 descriptor holds
-// (TESS_MAXDIM in kernels/cuda/tess_common.cuh).
+// (TESS_MAXDIM in kernels/cudakernels/tess_common.cuh).
 const maxDims = 8
 
-// strided4Size is sizeof(TessStrided4) in kernels/cuda/tensordev.cu:
+// strided4Size is sizeof(TessStrided4) in kernels/cudakernels/tensordev.cu:
 // int ndim, int pad, i64 shape[8], i64 stride[4][8].
 const strided4Size = 8 + 8*maxDims + 4*8*maxDims
 

@@ -4,11 +4,11 @@ import (
 	"sort"
 	"sync"
 
-	cudakernels "github.com/tessera-ml/tessera/kernels/cuda"
+	"github.com/tessera-ml/tessera/kernels/cudakernels"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
-// Kernel names of kernels/cuda/tensordev.cu (all start with tess_td_).
+// Kernel names of kernels/cudakernels/tensordev.cu (all start with tess_td_).
 
 // dtypeName is a dtype's suffix in kernel names.
 var dtypeName = map[tensor.DType]string{

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the PTX generator used by gen.sh: nvcc 11.8 from Debian bookworm's
 # non-free nvidia-cuda-toolkit (PTX ISA 7.8). Needs root and Debian 12.
-# Only needed to regenerate kernels/cuda/ptx (make kernels); building and
+# Only needed to regenerate kernels/cudakernels/ptx (make kernels); building and
 # testing Tessera never needs it.
 set -euo pipefail
 if command -v nvcc >/dev/null 2>&1; then

@@ -285,8 +285,15 @@ func Load(path string) (*Checkpoint, error) {
 
 // CheckModel reports whether the checkpoint's model tensors have exactly
 // the names, shapes and dtypes of model's; the error (wrapping ErrMismatch)
-// lists the differences.
+// lists the differences. A nil tensor in model (or in c.Model) is an error
+// that names its key.
 func (c *Checkpoint) CheckModel(model map[string]*tensor.Tensor) error {
+	if err := nilTensors("model", model); err != nil {
+		return err
+	}
+	if err := nilTensors("checkpoint", c.Model); err != nil {
+		return err
+	}
 	var probs []string
 	for name, t := range model {
 		s, ok := c.Model[name]
@@ -312,6 +319,21 @@ func (c *Checkpoint) CheckModel(model map[string]*tensor.Tensor) error {
 		return fmt.Errorf("%w: %s", ErrMismatch, strings.Join(probs, "; "))
 	}
 	return nil
+}
+
+// nilTensors returns an error naming the keys of m whose tensor is nil.
+func nilTensors(what string, m map[string]*tensor.Tensor) error {
+	var names []string
+	for name, t := range m {
+		if t == nil {
+			names = append(names, strconv.Quote(name))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return fmt.Errorf("checkpoint: %s tensor %s is nil", what, strings.Join(names, ", "))
 }
 
 // Restore copies the checkpoint into the model's live tensors (in place, so

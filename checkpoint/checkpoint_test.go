@@ -278,3 +278,25 @@ func TestPythonReads(t *testing.T) {
 		require.Equal(t, vals[0], got.First, k)
 	}
 }
+
+// TestNilTensor: a nil tensor in the model map given to Restore (or
+// CheckModel), or in a hand-built Checkpoint, is an error naming the key,
+// not a nil-pointer panic (issue 11 item 6); nothing is copied.
+func TestNilTensor(t *testing.T) {
+	b, _, _ := saved(t)
+	c, err := Read(bytes.NewReader(b))
+	require.NoError(t, err)
+	m2 := newMLP(3)
+	sd := m2.stateDict()
+	sd["fc1.bias"] = nil
+	before := m2.b2.Value().Float32s()
+	var rerr error
+	require.NotPanics(t, func() { rerr = c.Restore(sd, nil) })
+	require.ErrorContains(t, rerr, `model tensor "fc1.bias" is nil`)
+	require.Equal(t, before, m2.b2.Value().Float32s(), "nothing changes")
+	require.ErrorContains(t, c.CheckModel(sd), `"fc1.bias"`)
+
+	c.Model["fc2.weight"] = nil
+	require.NotPanics(t, func() { rerr = c.Restore(m2.stateDict(), nil) })
+	require.ErrorContains(t, rerr, `checkpoint tensor "fc2.weight" is nil`)
+}

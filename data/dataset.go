@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -29,17 +30,41 @@ type ArrayDataset struct {
 // NewArrayDataset checks that x holds len(y) samples of sampleShape and
 // returns the dataset. The slices are used, not copied.
 func NewArrayDataset(x []float32, sampleShape []int, y []int64) (*ArrayDataset, error) {
-	size := 1
-	for _, s := range sampleShape {
+	d := &ArrayDataset{X: x, Shape: slices.Clone(sampleShape), Y: y}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Validate reports whether X holds exactly len(Y) samples of Shape (what
+// NewArrayDataset checks); NewLoader calls it, so that a dataset built by
+// hand with inconsistent slices is an error there, not a panic later.
+func (d *ArrayDataset) Validate() error {
+	size, err := shapeSize(d.Shape)
+	if err != nil {
+		return fmt.Errorf("data: sample shape %v: %w", d.Shape, err)
+	}
+	if len(d.X) != size*len(d.Y) {
+		return fmt.Errorf("data: %d features do not hold %d samples of shape %v", len(d.X), len(d.Y), d.Shape)
+	}
+	return nil
+}
+
+// shapeSize returns the product of shape, or an error for a negative
+// dimension or a product that overflows int.
+func shapeSize(shape []int) (int, error) {
+	n := 1
+	for _, s := range shape {
 		if s < 0 {
-			return nil, fmt.Errorf("data: negative dimension in sample shape %v", sampleShape)
+			return 0, fmt.Errorf("negative dimension %d", s)
 		}
-		size *= s
+		if s != 0 && n > math.MaxInt/s {
+			return 0, fmt.Errorf("%d elements overflow int", n)
+		}
+		n *= s
 	}
-	if len(x) != size*len(y) {
-		return nil, fmt.Errorf("data: %d features do not hold %d samples of shape %v", len(x), len(y), sampleShape)
-	}
-	return &ArrayDataset{X: x, Shape: slices.Clone(sampleShape), Y: y}, nil
+	return n, nil
 }
 
 // Len returns the number of samples.

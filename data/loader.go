@@ -78,10 +78,21 @@ func NewLoader(ds Dataset, opts LoaderOptions) (*Loader, error) {
 	if opts.Prefetch < 0 {
 		return nil, fmt.Errorf("data: NewLoader: negative prefetch %d", opts.Prefetch)
 	}
-	for _, s := range ds.SampleShape() {
-		if s < 0 {
-			return nil, fmt.Errorf("data: NewLoader: sample shape %v", ds.SampleShape())
+	if v, ok := ds.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("data: NewLoader: %w", err)
 		}
+	}
+	if _, err := shapeSize(ds.SampleShape()); err != nil {
+		return nil, fmt.Errorf("data: NewLoader: sample shape %v: %w", ds.SampleShape(), err)
+	}
+	if reg, ok := ds.(Regression); ok {
+		if _, err := shapeSize(reg.TargetShape()); err != nil {
+			return nil, fmt.Errorf("data: NewLoader: target shape %v: %w", reg.TargetShape(), err)
+		}
+	}
+	if n := ds.Len(); n < 0 {
+		return nil, fmt.Errorf("data: NewLoader: dataset length %d", n)
 	}
 	return &Loader{ds: ds, opts: opts}, nil
 }
@@ -333,8 +344,26 @@ func (s *iterState) produce() {
 	}
 }
 
-// build assembles the batch of the given dataset indices.
+// build assembles the batch of the given dataset indices. A panic in the
+// dataset's methods (or in placing the batch on the device) becomes the
+// returned error, so that a faulty dataset ends the epoch with Err, on the
+// prefetch goroutine as well as in Next, instead of killing the process.
 func (l *Loader) build(idx []int) (b Batch, err error) {
+	cur := -1 // the dataset index being read, for the error message
+	defer func() {
+		if p := recover(); p != nil {
+			where := "building a batch"
+			if cur >= 0 {
+				where = fmt.Sprintf("reading sample %d", cur)
+			}
+			b = Batch{}
+			if e, ok := p.(error); ok {
+				err = fmt.Errorf("data: dataset panicked %s: %w", where, e)
+			} else {
+				err = fmt.Errorf("data: dataset panicked %s: %v", where, p)
+			}
+		}
+	}()
 	shape := l.ds.SampleShape()
 	size := prod(shape)
 	x := make([]float32, len(idx)*size)
@@ -347,15 +376,18 @@ func (l *Loader) build(idx []int) (b Batch, err error) {
 		tsize := prod(tshape)
 		t = make([]float32, len(idx)*tsize)
 		for k, i := range idx {
+			cur = i
 			reg.Sample(i, x[k*size:(k+1)*size])
 			reg.Target(i, t[k*tsize:(k+1)*tsize])
 		}
 	} else {
 		y = make([]int64, len(idx))
 		for k, i := range idx {
+			cur = i
 			y[k] = l.ds.Sample(i, x[k*size:(k+1)*size])
 		}
 	}
+	cur = -1
 	err = tensor.Try(func() {
 		b.X = tensor.FromSlice(x, append([]int{len(idx)}, shape...)...)
 		if isReg {

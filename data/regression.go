@@ -30,20 +30,32 @@ type RegressionDataset struct {
 // NewRegressionDataset checks that x and t hold the same number of samples
 // and returns the dataset. The slices are used, not copied.
 func NewRegressionDataset(x []float32, sampleShape []int, t []float32, targetShape []int) (*RegressionDataset, error) {
-	for _, s := range append(slices.Clone(sampleShape), targetShape...) {
-		if s < 0 {
-			return nil, fmt.Errorf("data: negative dimension in shapes %v, %v", sampleShape, targetShape)
-		}
+	d := &RegressionDataset{X: x, Shape: slices.Clone(sampleShape), T: t, TShape: slices.Clone(targetShape)}
+	if err := d.Validate(); err != nil {
+		return nil, err
 	}
-	ts, xs := prod(targetShape), prod(sampleShape)
+	return d, nil
+}
+
+// Validate reports whether X and T hold the same number of samples of
+// Shape and TShape (what NewRegressionDataset checks); NewLoader calls it.
+func (d *RegressionDataset) Validate() error {
+	xs, err := shapeSize(d.Shape)
+	if err != nil {
+		return fmt.Errorf("data: sample shape %v: %w", d.Shape, err)
+	}
+	ts, err := shapeSize(d.TShape)
+	if err != nil {
+		return fmt.Errorf("data: target shape %v: %w", d.TShape, err)
+	}
 	if ts == 0 {
-		return nil, fmt.Errorf("data: empty target shape %v", targetShape)
+		return fmt.Errorf("data: empty target shape %v", d.TShape)
 	}
-	if len(t)%ts != 0 || len(x) != len(t)/ts*xs {
-		return nil, fmt.Errorf("data: %d features of shape %v and %d targets of shape %v do not hold the same number of samples",
-			len(x), sampleShape, len(t), targetShape)
+	if len(d.T)%ts != 0 || len(d.X) != len(d.T)/ts*xs {
+		return fmt.Errorf("data: %d features of shape %v and %d targets of shape %v do not hold the same number of samples",
+			len(d.X), d.Shape, len(d.T), d.TShape)
 	}
-	return &RegressionDataset{X: x, Shape: slices.Clone(sampleShape), T: t, TShape: slices.Clone(targetShape)}, nil
+	return nil
 }
 
 // Len returns the number of samples.

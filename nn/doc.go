@@ -12,9 +12,11 @@
 // LoadStateDict checks every name and shape before copying anything.
 //
 // Layers read their parameters through the fields they registered
-// (RegisterParam takes the field's address), so SwapParams can run a
-// forward pass with substitute "fast weights" computed from the
-// parameters (second-order MAML) and put the originals back afterwards.
+// (RegisterParam takes the field's address), so FunctionalCall (and
+// WithParams) can run a forward pass with substitute "fast weights"
+// computed from the parameters (second-order MAML) on a structural copy of
+// the module, leaving the module itself untouched; Clone makes a deep copy
+// and Snapshot saves and restores parameter values in place.
 //
 // Layers compute only with tensor and autograd ops, so a model built on the
 // CPU runs unchanged on any registered device (OnDevice places the

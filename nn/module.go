@@ -95,7 +95,8 @@ func (b *Base) checkUnique(op, name string) {
 
 // RegisterParam adds the parameter held in the field *slot under name and
 // returns it. The module must read the parameter through that field in
-// Forward: SwapParams substitutes parameters by writing the field.
+// Forward: WithParams, FunctionalCall and Clone substitute parameters by
+// writing the field of a copy of the module.
 func (b *Base) RegisterParam(name string, slot **autograd.Var) *autograd.Var {
 	checkName("nn.Base.RegisterParam", name)
 	b.checkUnique("nn.Base.RegisterParam", name)
@@ -156,71 +157,6 @@ func (b *Base) Buffers() []NamedBuffer {
 		}
 	}
 	return out
-}
-
-// swapper is implemented by Base (and so by every module embedding it).
-type swapper interface {
-	swapParams(prefix string, params map[string]*autograd.Var, used map[string]bool, undo *[]func()) error
-}
-
-func (b *Base) swapParams(prefix string, params map[string]*autograd.Var, used map[string]bool, undo *[]func()) error {
-	for _, p := range b.params {
-		name := prefix + p.name
-		v, ok := params[name]
-		if !ok {
-			continue
-		}
-		old := *p.slot
-		if !v.Shape().Equal(old.Shape()) {
-			return fmt.Errorf("nn: SwapParams: %s has shape %v, parameter has %v", name, v.Shape(), old.Shape())
-		}
-		used[name] = true
-		slot := p.slot
-		*slot = v
-		*undo = append(*undo, func() { *slot = old })
-	}
-	for _, c := range b.children {
-		s, ok := c.m.(swapper)
-		if !ok {
-			continue
-		}
-		if err := s.swapParams(prefix+c.name+".", params, used, undo); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SwapParams replaces the named parameters of m's tree by the given Vars
-// (same shapes) until restore is called, so a forward pass can run with
-// "fast weights" computed from the parameters, as second-order MAML
-// needs: gradients then flow through the substitutes back to the
-// originals. Names not found in the tree are an error (and nothing is
-// swapped). m and its children must embed Base.
-func SwapParams(m Module, params map[string]*autograd.Var) (restore func(), err error) {
-	s, ok := m.(swapper)
-	if !ok {
-		return nil, fmt.Errorf("nn: SwapParams: %T does not embed nn.Base", m)
-	}
-	var undo []func()
-	restore = func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-		undo = nil
-	}
-	used := map[string]bool{}
-	if err := s.swapParams("", params, used, &undo); err != nil {
-		restore()
-		return nil, err
-	}
-	for name := range params {
-		if !used[name] {
-			restore()
-			return nil, fmt.Errorf("nn: SwapParams: no parameter named %q", name)
-		}
-	}
-	return restore, nil
 }
 
 // Train sets training mode on the whole tree.

@@ -198,6 +198,7 @@ func gradCheckCases() []gcCase {
 			return AvgPool2d(x, tensor.ConvParams{KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1})
 		}, randn(2, 2, 4, 4)),
 	}
+	cs = append(cs, sortGradCases()...)
 	return cs
 }
 

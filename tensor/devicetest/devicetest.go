@@ -68,6 +68,9 @@ func Run(t *testing.T, dev tensor.Device) {
 		{"Ops", testOps},
 		{"Fused", testFused},
 		{"Expanded", testExpanded},
+		{"Sort", testSort},
+		{"Norm", testNorm},
+		{"PairwiseSqDist", testPairwiseSqDist},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

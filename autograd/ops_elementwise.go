@@ -39,9 +39,6 @@ func scalarOf(t *tensor.Tensor, v float64) *tensor.Tensor {
 	return s
 }
 
-// maskOf converts a Bool tensor to a constant of dtype dt.
-func maskOf(m *tensor.Tensor, dt tensor.DType) *Var { return Constant(m.Cast(dt)) }
-
 func binaryOp(op string, a, b *Var, out *tensor.Tensor, ga, gb func(c *Ctx, g *Var) *Var) *Var {
 	as, bs := a.value.Shape(), b.value.Shape()
 	return Record(op, out, []*Var{a, b}, func(c *Ctx, g *Var) []*Var {

@@ -398,7 +398,6 @@ func TestStateDict(t *testing.T) {
 	assert.Contains(t, err.Error(), "unexpected [extra]")
 
 	// Nested modules get dotted names.
-	type block struct{ Sequential }
 	outer := NewSequential(NewSequential(NewLinear(tensor.NewGenerator(1), 2, 2, false)))
 	assert.Equal(t, "0.0.weight", outer.Parameters()[0].Name)
 	require.Panics(t, func() { outer.RegisterModule("0", NewReLU()) })

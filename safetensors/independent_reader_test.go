@@ -172,7 +172,7 @@ func sample(t *testing.T) (map[string]safetensors.TensorInfo, map[string]indepTe
 		tensors[name] = info
 		want[name] = indepTensor{DType: info.DType, Shape: info.Shape, Bits: bits}
 	}
-	f64 := []float64{math.Pi, -0.0, math.Inf(1), -1e-310, 1e300, -2.5}
+	f64 := []float64{math.Pi, math.Copysign(0, -1), math.Inf(1), -1e-310, 1e300, -2.5}
 	var b []uint64
 	for _, v := range f64 {
 		b = append(b, math.Float64bits(v))

@@ -52,18 +52,17 @@ type Row struct {
 }
 
 type config struct {
-	ops      []string
-	minB     int
-	maxB     int
-	factor   int
-	iters    int
-	warmup   int
-	dt       tensor.DType
-	op       collectives.RedOp
-	jsonOut  bool
-	algo     local.Algorithm
-	maxTime  time.Duration
-	checkRun bool
+	ops     []string
+	minB    int
+	maxB    int
+	factor  int
+	iters   int
+	warmup  int
+	dt      tensor.DType
+	op      collectives.RedOp
+	jsonOut bool
+	algo    local.Algorithm
+	maxTime time.Duration
 }
 
 func busFactor(op string, n int) float64 {

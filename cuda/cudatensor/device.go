@@ -1,7 +1,6 @@
 package cudatensor
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -326,5 +325,3 @@ func (d *Device) withErrFlag(op string, f func(flag cuda.DevicePtr)) bool {
 	check(op, d.be.dtoh(b[:], p))
 	return b != [4]byte{}
 }
-
-var errNoKernel = errors.New("cudatensor: kernel not in the embedded PTX")

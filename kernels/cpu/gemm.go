@@ -150,7 +150,7 @@ const parallelMinWork = 96 * 96 * 96
 var itemsPerThread = 2
 
 // buffers is the per-call packing memory, recycled through a sync.Pool.
-type buffers[T float] struct{ b, a, tile []T }
+type buffers[T float] struct{ b, a []T }
 
 var (
 	pool32 sync.Pool

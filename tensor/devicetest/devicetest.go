@@ -497,15 +497,4 @@ func (e *env) defaultGen(dt tensor.DType) func() float64 {
 	return e.ints(-50, 50, true)
 }
 
-// expectPanic reports whether f panics.
-func panics(f func()) (msg string, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			msg, ok = fmt.Sprint(r), true
-		}
-	}()
-	f()
-	return "", false
-}
-
 func shapeName(shape []int) string { return fmt.Sprint(shape) }

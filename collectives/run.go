@@ -160,6 +160,7 @@ func (c *comm) runFused(ctx context.Context, calls []Call, total int) error {
 	}
 	buf := c.fused[:total]
 	ss := make([]staged, len(calls))
+	parts := make([]tensor.Shape, len(calls))
 	off := 0
 	for i, cl := range calls {
 		s, err := c.stage("tensor", cl.t, true)
@@ -167,11 +168,14 @@ func (c *comm) runFused(ctx context.Context, calls []Call, total int) error {
 			return c.fail(KindAllReduce, err)
 		}
 		ss[i] = s
+		parts[i] = s.buf.Shape
 		off += copy(buf[off:], s.buf.Host)
 	}
 	dt := calls[0].t.DType()
 	n := total / dt.Size()
-	fb := Buffer{DType: dt, Count: n, Shape: tensor.Shape{n}, Host: buf}
+	// Parts is the group's signature: the peers' checks compare the fused
+	// calls, not only the total.
+	fb := Buffer{DType: dt, Count: n, Shape: tensor.Shape{n}, Parts: parts, Host: buf}
 	if err := c.b.AllReduce(ctx, fb, calls[0].op); err != nil {
 		return err
 	}

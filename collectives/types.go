@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -91,17 +93,108 @@ func (k Kind) String() string {
 // Buffer is what a Backend sees of a tensor argument: a contiguous run of
 // Count elements of DType. Host holds the bytes of a CPU buffer (aliasing
 // the tensor's storage); it is nil for a device buffer, whose Tensor a
-// device backend uses instead. Shape is the caller's shape, for messages.
+// device backend uses instead. Shape is the caller's shape.
+//
+// Parts is set when Group fused several AllReduce calls into one buffer:
+// the shapes of the fused tensors, in call order (Shape is then {Count}).
+// It is part of the call's signature: ranks must agree on Parts as on
+// Shape, or two groups with equal totals would mix their tensors.
 type Buffer struct {
 	DType  tensor.DType
 	Count  int
 	Shape  tensor.Shape
+	Parts  []tensor.Shape
 	Host   []byte
 	Tensor *tensor.Tensor
 }
 
-// Desc describes b for error messages, e.g. "float32[4 3]".
-func (b Buffer) Desc() string { return fmt.Sprintf("%s%v", b.DType, []int(b.Shape)) }
+// maxPartsShown is how many fused calls a description lists.
+const maxPartsShown = 8
+
+// Desc describes b for error messages, e.g. "float32[4 3]", or for a fused
+// group "group of 2 (float32[3], float32[5])".
+func (b Buffer) Desc() string { return b.desc(0) }
+
+// desc describes b listing its parts from index from on.
+func (b Buffer) desc(from int) string {
+	if b.Parts == nil {
+		return fmt.Sprintf("%s%v", b.DType, []int(b.Shape))
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "group of %d (", len(b.Parts))
+	from = max(0, min(from, len(b.Parts)-maxPartsShown))
+	to := min(len(b.Parts), from+maxPartsShown)
+	if from > 0 {
+		fmt.Fprintf(&sb, "... %d calls, ", from)
+	}
+	for i := from; i < to; i++ {
+		if i > from {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%s%v", b.DType, []int(b.Parts[i]))
+	}
+	if to < len(b.Parts) {
+		fmt.Fprintf(&sb, ", ... %d calls", len(b.Parts)-to)
+	}
+	sb.WriteString(")")
+	return sb.String()
+}
+
+// SameBuffer reports whether a and b have the same signature: dtype,
+// count, shape and fused parts.
+func SameBuffer(a, b Buffer) bool {
+	if a.DType != b.DType || a.Count != b.Count || !slices.Equal(a.Shape, b.Shape) ||
+		(a.Parts == nil) != (b.Parts == nil) || len(a.Parts) != len(b.Parts) {
+		return false
+	}
+	for i := range a.Parts {
+		if !slices.Equal(a.Parts[i], b.Parts[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// describeBoth describes two buffers that differ; for two long groups the
+// lists start a little before the first call that differs.
+func describeBoth(a, b Buffer) (string, string) {
+	i := 0
+	for i < len(a.Parts) && i < len(b.Parts) && slices.Equal(a.Parts[i], b.Parts[i]) {
+		i++
+	}
+	from := max(0, i-2)
+	return a.desc(from), b.desc(from)
+}
+
+// Args is what the ranks must agree on for one collective call.
+type Args struct {
+	Kind Kind
+	A, B Buffer // the (in-place or dst) buffer, and src
+	Op   RedOp
+	Root int
+}
+
+// Disagree returns nil when rank r's args equal rank 0's, else an error
+// wrapping ErrMismatch that names both ranks' calls. Every backend's
+// argument check reports through it, so the messages are the same.
+func Disagree(a0 Args, r int, ar Args) error {
+	k := a0.Kind
+	switch {
+	case ar.Kind != a0.Kind:
+		return fmt.Errorf("%w: rank 0 called %s but rank %d called %s", ErrMismatch, a0.Kind, r, ar.Kind)
+	case !SameBuffer(a0.A, ar.A):
+		d0, dr := describeBoth(a0.A, ar.A)
+		return fmt.Errorf("%w: %s: rank 0 passed %s but rank %d passed %s", ErrMismatch, k, d0, r, dr)
+	case !SameBuffer(a0.B, ar.B):
+		d0, dr := describeBoth(a0.B, ar.B)
+		return fmt.Errorf("%w: %s: rank 0 passed src %s but rank %d passed src %s", ErrMismatch, k, d0, r, dr)
+	case ar.Op != a0.Op:
+		return fmt.Errorf("%w: %s: rank 0 passed op %s but rank %d passed op %s", ErrMismatch, k, a0.Op, r, ar.Op)
+	case ar.Root != a0.Root:
+		return fmt.Errorf("%w: %s: rank 0 passed root %d but rank %d passed root %d", ErrMismatch, k, a0.Root, r, ar.Root)
+	}
+	return nil
+}
 
 // PeerBuffer is one point-to-point transfer of a grouped SendRecv.
 type PeerBuffer struct {

@@ -8,8 +8,10 @@ package colltest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/tessera-ml/tessera/collectives"
@@ -416,4 +418,70 @@ func Cases(n int, counts []int, exact bool) []Case {
 		}
 	}
 	return out
+}
+
+// GroupMismatch checks that fused groups whose calls differ but whose
+// totals agree are a mismatch, not a silent mix of tensors: rank 1 groups
+// AllReduce of 5 then 3 elements while the others group 3 then 5, then
+// [6] and [4] against [2 3] and [4]. Every rank must get an error wrapping
+// ErrMismatch that names both groups, with its tensors left unchanged, and
+// the communicator must stay usable (a matching group after it reduces
+// correctly). It needs at least two ranks and returns nil when all holds.
+func GroupMismatch(ctx context.Context, c collectives.Comm) error {
+	if c.Size() < 2 {
+		return fmt.Errorf("colltest: GroupMismatch needs 2 ranks, have %d", c.Size())
+	}
+	r := c.Rank()
+	for _, tc := range []struct {
+		mine, odd [][]int // rank 1 groups odd, every other rank mine
+		d0, d1    string
+	}{
+		{[][]int{{3}, {5}}, [][]int{{5}, {3}}, "group of 2 (float32[3], float32[5])", "group of 2 (float32[5], float32[3])"},
+		{[][]int{{2, 3}, {4}}, [][]int{{6}, {4}}, "group of 2 (float32[2 3], float32[4])", "group of 2 (float32[6], float32[4])"},
+	} {
+		shapes := tc.mine
+		if r == 1 {
+			shapes = tc.odd
+		}
+		var calls []collectives.Call
+		var ts []*tensor.Tensor
+		for i, s := range shapes {
+			t := Fill(tensor.Float32, collectives.Sum, uint64(7+i), r, 0, s...)
+			ts = append(ts, t)
+			calls = append(calls, collectives.AllReduceCall(t, collectives.Sum))
+		}
+		err := c.Group(ctx, calls...)
+		if !errors.Is(err, collectives.ErrMismatch) {
+			return fmt.Errorf("rank %d: groups %v and %v: got %v, want an error wrapping ErrMismatch", r, tc.mine, tc.odd, err)
+		}
+		want := fmt.Sprintf("rank 0 passed %s but rank 1 passed %s", tc.d0, tc.d1)
+		if !strings.Contains(err.Error(), want) {
+			return fmt.Errorf("rank %d: the error %q does not contain %q", r, err, want)
+		}
+		for i, t := range ts {
+			if err := compare(fmt.Sprintf("rank %d: tensor %d after the mismatch", r, i), tensor.Float32, values(t),
+				func(j int) float64 {
+					return stored(tensor.Float32, Value(tensor.Float32, collectives.Sum, uint64(7+i), r, j))
+				}, true, 1); err != nil {
+				return err
+			}
+		}
+	}
+	// Still usable: a matching group reduces.
+	a, b := tensor.Full(float64(r), tensor.Float64, 3), tensor.Full(float64(2*r), tensor.Float64, 5)
+	if err := c.Group(ctx, collectives.AllReduceCall(a, collectives.Sum), collectives.AllReduceCall(b, collectives.Sum)); err != nil {
+		return fmt.Errorf("rank %d: a matching group after the mismatch: %w", r, err)
+	}
+	n := float64(c.Size())
+	want := n * (n - 1) / 2
+	if err := compare(fmt.Sprintf("rank %d: group after the mismatch", r), tensor.Float64, append(values(a), values(b)...),
+		func(j int) float64 {
+			if j < 3 {
+				return want
+			}
+			return 2 * want
+		}, true, 1); err != nil {
+		return err
+	}
+	return nil
 }

@@ -502,7 +502,7 @@ func (p *rank) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 		if !m.state.CompareAndSwap(0, 1) {
 			return w.err() // the sender withdrew: the world is aborted
 		}
-		if !sameBuf(m.buf, rv.Buf) {
+		if !collectives.SameBuffer(m.buf, rv.Buf) {
 			m.err = fmt.Errorf("%w: Send/Recv: rank %d sent %s but rank %d receives %s",
 				collectives.ErrMismatch, m.from, m.buf.Desc(), p.r, rv.Buf.Desc())
 			if firstErr == nil {

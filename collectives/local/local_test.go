@@ -470,3 +470,17 @@ func TestClosed(t *testing.T) {
 	_, err = local.New(0)
 	require.Error(t, err)
 }
+
+// TestGroupMismatch: grouped all-reduces whose calls differ but whose
+// totals agree (3 then 5 against 5 then 3; [2 3] against [6]) are an
+// ErrMismatch naming both groups on every rank (issue 11 item 1).
+func TestGroupMismatch(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		for _, algo := range []local.Algorithm{local.Ring, local.Direct, local.Tree} {
+			err := local.Run(context.Background(), n, func(ctx context.Context, c collectives.Comm) error {
+				return colltest.GroupMismatch(ctx, c)
+			}, local.WithAlgorithm(algo))
+			require.NoError(t, err, "n=%d %s", n, algo)
+		}
+	}
+}

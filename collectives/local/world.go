@@ -164,28 +164,12 @@ type message struct {
 // check compares every rank's slot with rank 0's.
 func (w *world) check() error {
 	s0 := w.slots[0]
+	a0 := collectives.Args{Kind: s0.kind, A: s0.a, B: s0.b, Op: s0.op, Root: s0.root}
 	for i := 1; i < w.n; i++ {
 		s := w.slots[i]
-		if s.kind != s0.kind {
-			return fmt.Errorf("%w: rank 0 called %s but rank %d called %s", collectives.ErrMismatch, s0.kind, i, s.kind)
-		}
-		k := s.kind
-		if !sameBuf(s.a, s0.a) {
-			return fmt.Errorf("%w: %s: rank 0 passed %s but rank %d passed %s", collectives.ErrMismatch, k, s0.a.Desc(), i, s.a.Desc())
-		}
-		if !sameBuf(s.b, s0.b) {
-			return fmt.Errorf("%w: %s: rank 0 passed src %s but rank %d passed src %s", collectives.ErrMismatch, k, s0.b.Desc(), i, s.b.Desc())
-		}
-		if s.op != s0.op {
-			return fmt.Errorf("%w: %s: rank 0 passed op %s but rank %d passed op %s", collectives.ErrMismatch, k, s0.op, i, s.op)
-		}
-		if s.root != s0.root {
-			return fmt.Errorf("%w: %s: rank 0 passed root %d but rank %d passed root %d", collectives.ErrMismatch, k, s0.root, i, s.root)
+		if err := collectives.Disagree(a0, i, collectives.Args{Kind: s.kind, A: s.a, B: s.b, Op: s.op, Root: s.root}); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-func sameBuf(a, b collectives.Buffer) bool {
-	return a.DType == b.DType && a.Count == b.Count && slices.Equal(a.Shape, b.Shape)
 }

@@ -36,9 +36,10 @@
 // rank failed: they fail at their own deadlines, or when mpirun ends the
 // job after the failed process exits with a non-zero status.
 //
-// Argument checks: before each collective the ranks compare a 16-word
-// header (call, dtype, reduction, root, counts, shapes) with one small
-// MPI_Allreduce, so mismatched shapes or dtypes are an error naming both
-// sides instead of a hang or corruption. Set TESSERA_MPI_CHECK=0 to skip
+// Argument checks: before each collective the ranks compare a 19-word
+// header (call, dtypes, reduction, root, counts, leading dims, and the
+// length and hash of the full shapes and of the calls a Group fused into
+// one buffer) with one small MPI_Allreduce, so mismatched shapes, dtypes or
+// groups are an error naming both sides instead of a hang or corruption. Set TESSERA_MPI_CHECK=0 to skip
 // it (one fewer small message per call).
 package mpi

@@ -377,36 +377,35 @@ func (m *comm) wait(ctx context.Context, k collectives.Kind, req *C.MPI_Request,
 	}
 }
 
-// agree compares every rank's header (package argcheck); on a mismatch
-// every rank learns all headers and returns the same error naming the
-// first disagreeing pair.
-func (m *comm) agree(ctx context.Context, k collectives.Kind, h [argcheck.Len]int64) error {
+// agree runs the argument check (package argcheck): one small
+// MPI_Allreduce when the ranks agree; on a mismatch, every rank learns all
+// the calls and returns the same error naming the first disagreeing pair.
+func (m *comm) agree(ctx context.Context, k collectives.Kind, c argcheck.Call) error {
 	if !m.check || m.size == 1 {
 		return nil
 	}
-	both := argcheck.Pack(h)
-	bb := unsafe.Slice((*byte)(unsafe.Pointer(&both[0])), len(both)*8)
-	err := m.do(ctx, k, "MPI_Allreduce (argument check)", [][]byte{bb},
-		func(req *C.MPI_Request) C.int {
-			return C.tess_allreduce(unsafe.Pointer(&both[0]), 2*argcheck.Len, C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
-		})
-	if err != nil {
-		return err
+	words := func(w []int64) []byte {
+		if len(w) == 0 {
+			return nil
+		}
+		return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(w)*8)
 	}
-	if argcheck.Agreed(h, both) {
-		return nil
-	}
-	all := make([]int64, argcheck.Len*m.size)
-	ab := unsafe.Slice((*byte)(unsafe.Pointer(&all[0])), len(all)*8)
-	hb := unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), argcheck.Len*8)
-	err = m.do(ctx, k, "MPI_Allgather (argument check)", [][]byte{ab, hb},
-		func(req *C.MPI_Request) C.int {
-			return C.tess_allgather(unsafe.Pointer(&h[0]), unsafe.Pointer(&all[0]), argcheck.Len, C.int(tensor.Int64), m.c, req)
-		})
-	if err != nil {
-		return err
-	}
-	return argcheck.Mismatch(k, all)
+	return argcheck.Agree(k, m.size, c, argcheck.Exchange{
+		MaxReduce: func(w []int64) error {
+			p := ptr(words(w))
+			return m.do(ctx, k, "MPI_Allreduce (argument check)", [][]byte{words(w)},
+				func(req *C.MPI_Request) C.int {
+					return C.tess_allreduce(p, C.int(len(w)), C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
+				})
+		},
+		Gather: func(dst, src []int64) error {
+			sp, dp := ptr(words(src)), ptr(words(dst))
+			return m.do(ctx, k, "MPI_Allgather (argument check)", [][]byte{words(dst), words(src)},
+				func(req *C.MPI_Request) C.int {
+					return C.tess_allgather(sp, dp, C.int(len(src)), C.int(tensor.Int64), m.c, req)
+				})
+		},
+	})
 }
 
 func fits(k collectives.Kind, bs ...collectives.Buffer) error {
@@ -423,7 +422,7 @@ func (m *comm) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, op, 0, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, op, 0, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -440,7 +439,7 @@ func (m *comm) Broadcast(ctx context.Context, b collectives.Buffer, root int) er
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, 0, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, 0, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -453,7 +452,7 @@ func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.
 	if err := fits(k, b); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, op, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, op, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -476,7 +475,7 @@ func (m *comm) AllGather(ctx context.Context, dst, src collectives.Buffer) error
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count)
@@ -489,7 +488,7 @@ func (m *comm) ReduceScatter(ctx context.Context, dst, src collectives.Buffer, o
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, op, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, op, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(dst.DType), ptr(src.Host), ptr(dst.Host), C.int(dst.Count)
@@ -506,7 +505,7 @@ func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error 
 	if err := fits(k, dst, src); err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count/m.size)
@@ -516,7 +515,7 @@ func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error 
 
 func (m *comm) Barrier(ctx context.Context) error {
 	k := collectives.KindBarrier
-	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
 		return err
 	}
 	return m.do(ctx, k, "MPI_Barrier", nil,
@@ -596,7 +595,7 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 
 func (m *comm) Split(ctx context.Context, color, key int) (collectives.Backend, error) {
 	k := collectives.KindSplit
-	if err := m.agree(ctx, k, argcheck.Header(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
 		return nil, err
 	}
 	if err := m.Err(); err != nil {

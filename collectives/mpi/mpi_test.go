@@ -137,6 +137,19 @@ func TestMismatchNamesBoth(t *testing.T) {
 	require.NoError(t, world.Barrier(ctx))
 }
 
+// TestGroupMismatch: fused groups with equal totals but different calls
+// are an ErrMismatch naming both groups on every rank (issue 11 item 1).
+func TestGroupMismatch(t *testing.T) {
+	if world.Size() < 2 {
+		t.Skip("needs 2 ranks")
+	}
+	if os.Getenv("TESSERA_MPI_CHECK") == "0" {
+		t.Skip("argument checks disabled")
+	}
+	require.NoError(t, colltest.GroupMismatch(deadline(t), world))
+	require.NoError(t, colltest.GroupMismatch(context.Background(), world)) // the blocking path
+}
+
 // call runs kind on c with small tensors.
 func call(ctx context.Context, c collectives.Comm, kind collectives.Kind) error {
 	n, r := c.Size(), c.Rank()

@@ -311,66 +311,77 @@ func (b *backend) finish(d devBuf, out bool) error {
 	return err
 }
 
-// agree runs the argument check (one small all-reduce of the headers).
-func (b *backend) agree(ctx context.Context, k collectives.Kind, h [argcheck.Len]int64) error {
+// agree runs the argument check (package argcheck): one small all-reduce
+// of the headers; the all-gathers that name a mismatch only when the ranks
+// disagree.
+func (b *backend) agree(ctx context.Context, k collectives.Kind, c argcheck.Call) error {
 	if !b.check || b.size == 1 {
 		return nil
 	}
-	packed := argcheck.Pack(h)
-	raw := make([]byte, len(packed)*8)
-	for i, v := range packed {
-		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+	toDev := func(p cuda.DevicePtr, w []int64) error {
+		raw := make([]byte, len(w)*8)
+		for i, v := range w {
+			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+		}
+		return b.cd.MemcpyHtoD(p, raw)
 	}
-	if err := b.cd.MemcpyHtoD(b.scratch, raw); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	if err := b.c.AllReduce(b.scratch, b.scratch, len(packed), cnccl.Int64, cnccl.Max, nil); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	if err := b.wait(ctx, k); err != nil {
-		return err
-	}
-	if err := b.cd.MemcpyDtoH(raw, b.scratch); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	var red [2 * argcheck.Len]int64
-	for i := range red {
-		red[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
-	}
-	if argcheck.Agreed(h, red) {
+	fromDev := func(w []int64, p cuda.DevicePtr) error {
+		raw := make([]byte, len(w)*8)
+		if err := b.cd.MemcpyDtoH(raw, p); err != nil {
+			return err
+		}
+		for i := range w {
+			w[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
 		return nil
 	}
-	all, err := b.cd.Alloc(int64(b.size*argcheck.Len*8), nil)
-	if err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	defer b.cd.Free(all, nil)
-	for i, v := range h {
-		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
-	}
-	if err := b.cd.MemcpyHtoD(b.scratch, raw[:argcheck.Len*8]); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	if err := b.c.AllGather(b.scratch, all, argcheck.Len, cnccl.Int64, nil); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	if err := b.wait(ctx, k); err != nil {
-		return err
-	}
-	got := make([]byte, b.size*argcheck.Len*8)
-	if err := b.cd.MemcpyDtoH(got, all); err != nil {
-		return b.fail(MapError(b.rank, k, err))
-	}
-	words := make([]int64, b.size*argcheck.Len)
-	for i := range words {
-		words[i] = int64(binary.LittleEndian.Uint64(got[8*i:]))
-	}
-	return argcheck.Mismatch(k, words)
+	return argcheck.Agree(k, b.size, c, argcheck.Exchange{
+		MaxReduce: func(w []int64) error {
+			if err := toDev(b.scratch, w); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			if err := b.c.AllReduce(b.scratch, b.scratch, len(w), cnccl.Int64, cnccl.Max, nil); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			if err := b.wait(ctx, k); err != nil {
+				return err
+			}
+			if err := fromDev(w, b.scratch); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			return nil
+		},
+		Gather: func(dst, src []int64) error {
+			sp, err := b.cd.Alloc(int64(len(src)*8), nil)
+			if err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			defer b.cd.Free(sp, nil)
+			dp, err := b.cd.Alloc(int64(len(dst)*8), nil)
+			if err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			defer b.cd.Free(dp, nil)
+			if err := toDev(sp, src); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			if err := b.c.AllGather(sp, dp, len(src), cnccl.Int64, nil); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			if err := b.wait(ctx, k); err != nil {
+				return err
+			}
+			if err := fromDev(dst, dp); err != nil {
+				return b.fail(MapError(b.rank, k, err))
+			}
+			return nil
+		},
+	})
 }
 
 // run is the common path of one collective: check the arguments, stage,
 // launch, wait, copy back.
-func (b *backend) run(ctx context.Context, k collectives.Kind, h [argcheck.Len]int64,
+func (b *backend) run(ctx context.Context, k collectives.Kind, h argcheck.Call,
 	in, out []collectives.Buffer, outIsIn bool, launch func(ins, outs []cuda.DevicePtr) error) error {
 	if err := b.Err(); err != nil {
 		return err
@@ -445,7 +456,7 @@ func (b *backend) AllReduce(ctx context.Context, x collectives.Buffer, op collec
 	if err != nil {
 		return b.fail(MapError(b.rank, k, err))
 	}
-	return b.run(ctx, k, argcheck.Header(k, op, 0, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
+	return b.run(ctx, k, argcheck.Describe(k, op, 0, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
 		func(in, out []cuda.DevicePtr) error {
 			if x.Count == 0 {
 				return nil
@@ -460,7 +471,7 @@ func (b *backend) Broadcast(ctx context.Context, x collectives.Buffer, root int)
 	if err != nil {
 		return b.fail(MapError(b.rank, k, err))
 	}
-	return b.run(ctx, k, argcheck.Header(k, 0, root, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
+	return b.run(ctx, k, argcheck.Describe(k, 0, root, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
 		func(in, out []cuda.DevicePtr) error {
 			if x.Count == 0 {
 				return nil
@@ -475,7 +486,7 @@ func (b *backend) Reduce(ctx context.Context, x collectives.Buffer, op collectiv
 	if err != nil {
 		return b.fail(MapError(b.rank, k, err))
 	}
-	return b.run(ctx, k, argcheck.Header(k, op, root, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
+	return b.run(ctx, k, argcheck.Describe(k, op, root, x, none()), []collectives.Buffer{x}, []collectives.Buffer{x}, true,
 		func(in, out []cuda.DevicePtr) error {
 			if x.Count == 0 {
 				return nil
@@ -491,7 +502,7 @@ func (b *backend) AllGather(ctx context.Context, dst, src collectives.Buffer) er
 	if err != nil {
 		return b.fail(MapError(b.rank, k, err))
 	}
-	return b.run(ctx, k, argcheck.Header(k, 0, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
+	return b.run(ctx, k, argcheck.Describe(k, 0, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
 		func(in, out []cuda.DevicePtr) error {
 			if src.Count == 0 {
 				return nil
@@ -506,7 +517,7 @@ func (b *backend) ReduceScatter(ctx context.Context, dst, src collectives.Buffer
 	if err != nil {
 		return b.fail(MapError(b.rank, k, err))
 	}
-	return b.run(ctx, k, argcheck.Header(k, op, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
+	return b.run(ctx, k, argcheck.Describe(k, op, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
 		func(in, out []cuda.DevicePtr) error {
 			if dst.Count == 0 {
 				return nil
@@ -524,7 +535,7 @@ func (b *backend) AllToAll(ctx context.Context, dst, src collectives.Buffer) err
 	}
 	blk := src.Count / b.size
 	bytes := int64(blk * src.DType.Size())
-	return b.run(ctx, k, argcheck.Header(k, 0, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
+	return b.run(ctx, k, argcheck.Describe(k, 0, 0, dst, src), []collectives.Buffer{src}, []collectives.Buffer{dst}, false,
 		func(in, out []cuda.DevicePtr) error {
 			if blk == 0 {
 				return nil
@@ -566,7 +577,7 @@ func (b *backend) SendRecv(ctx context.Context, sends, recvs []collectives.PeerB
 	for _, r := range recvs {
 		out = append(out, r.Buf)
 	}
-	var h [argcheck.Len]int64 // point-to-point: nothing to agree on collectively
+	var h argcheck.Call // point-to-point: nothing to agree on collectively
 	saved := b.check
 	b.check = false
 	defer func() { b.check = saved }()

@@ -44,14 +44,23 @@ func Backends() []string {
 // Env is the launch environment Init reads.
 type Env struct {
 	Rank, Size int
-	Backend    string // TESSERA_BACKEND, or chosen from the launcher
-	Launcher   string // "mpirun", "env" (RANK/WORLD_SIZE) or "none"
+	// LocalRank and LocalSize place the rank among the ranks of its
+	// machine (LocalSize 0: the launcher did not say), e.g. to pick a GPU
+	// or a share of the cores.
+	LocalRank, LocalSize int
+	Backend              string // TESSERA_BACKEND, or chosen from the launcher
+	Launcher             string // "mpirun", "srun" (Slurm with PMIx), "env" (RANK/WORLD_SIZE) or "none"
 }
 
 // ReadEnv reads the rank and size from OMPI_COMM_WORLD_RANK/SIZE (set by
-// OpenMPI's mpirun), else RANK/WORLD_SIZE (torchrun style), else rank 0 of
-// 1; and the backend from TESSERA_BACKEND, else "mpi" under mpirun or a
-// world larger than one, else "self".
+// Open MPI's mpirun), else from SLURM_PROCID/SLURM_NTASKS when PMIX_RANK
+// is set too (a step started by `srun --mpi=pmix`; a batch script's own
+// shell, which has the first two but not PMIX_RANK, is no rank of a
+// job), else RANK/WORLD_SIZE (torchrun style), else rank 0 of 1; the local
+// rank and size from OMPI_COMM_WORLD_LOCAL_RANK/SIZE, SLURM_LOCALID and
+// SLURM_NTASKS_PER_NODE, or LOCAL_RANK/LOCAL_WORLD_SIZE, matching the
+// launcher; and the backend from TESSERA_BACKEND, else "mpi" under
+// mpirun or srun or a world larger than one, else "self".
 func ReadEnv(getenv func(string) string) (Env, error) {
 	e := Env{Size: 1, Launcher: "none"}
 	get := func(rk, sk, launcher string) error {
@@ -68,18 +77,55 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		e.Launcher = launcher
 		return nil
 	}
+	local := func(rk, sk string) error {
+		r, s := getenv(rk), getenv(sk)
+		if s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > e.Size {
+				return fmt.Errorf("collectives: bad %s=%q", sk, s)
+			}
+			e.LocalSize = n
+		}
+		if r != "" {
+			n, err := strconv.Atoi(r)
+			if err != nil || n < 0 || (e.LocalSize > 0 && n >= e.LocalSize) {
+				return fmt.Errorf("collectives: bad %s=%q", rk, r)
+			}
+			e.LocalRank = n
+		}
+		return nil
+	}
 	if err := get("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "mpirun"); err != nil {
 		return e, err
+	}
+	if e.Launcher == "none" && getenv("PMIX_RANK") != "" {
+		if err := get("SLURM_PROCID", "SLURM_NTASKS", "srun"); err != nil {
+			return e, err
+		}
 	}
 	if e.Launcher == "none" {
 		if err := get("RANK", "WORLD_SIZE", "env"); err != nil {
 			return e, err
 		}
 	}
+	var err error
+	switch e.Launcher {
+	case "mpirun":
+		err = local("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE")
+	case "srun":
+		err = local("SLURM_LOCALID", "SLURM_NTASKS_PER_NODE")
+	case "env":
+		err = local("LOCAL_RANK", "LOCAL_WORLD_SIZE")
+	case "none":
+		e.LocalSize = 1
+	}
+	if err != nil {
+		return e, err
+	}
 	e.Backend = getenv("TESSERA_BACKEND")
 	if e.Backend == "" {
 		e.Backend = "self"
-		if e.Launcher == "mpirun" || e.Size > 1 {
+		if e.Launcher == "mpirun" || e.Launcher == "srun" || e.Size > 1 {
 			e.Backend = "mpi"
 		}
 	}

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -70,7 +69,7 @@ func (g *convGeom) blocking() (imgs, rows int) {
 	// costs more than gathering the output rows (og*p per image).
 	per := g.k * g.p
 	if g.k > g.p && per <= colsBudget/2 {
-		imgs = min(colsBudget/per, max(1, g.n/(2*runtime.GOMAXPROCS(0))))
+		imgs = min(colsBudget/per, max(1, g.n/(2*Threads())))
 		if imgs > 1 {
 			g.wide = g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.xs[3] == 1 && g.xs[2] == g.w
 			g.pb = g.p
@@ -263,7 +262,7 @@ func convWorkers(items, flops int) int {
 	if items*flops < 1<<20 {
 		return 1
 	}
-	return runtime.GOMAXPROCS(0)
+	return Threads()
 }
 
 func cpuData[T float32 | float64](v View) []T { return v.Storage.(*cpuStorage).buf.([]T) }

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
 )
 
@@ -73,7 +72,7 @@ const grain = 1 << 15
 // workers returns how many goroutines to use for n units of work costing
 // about cost element-operations each.
 func workers(n, cost int) int {
-	p := runtime.GOMAXPROCS(0)
+	p := Threads()
 	if w := n * cost / grain; w < p {
 		p = w
 	}

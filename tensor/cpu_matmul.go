@@ -1,8 +1,6 @@
 package tensor
 
 import (
-	"runtime"
-
 	"github.com/tessera-ml/tessera/kernels/cpu"
 )
 
@@ -74,7 +72,7 @@ func matmulTyped[T float32 | float64](dst, a, b View, m, n, k int, beta float64,
 	perBatch := m * n * max(k, 1)
 	if batches >= 2 && perBatch < 1<<18 {
 		// Many small products: one goroutine per range of batches, each gemm single-threaded.
-		w := min(runtime.GOMAXPROCS(0), max(1, batches*perBatch/grain))
+		w := min(Threads(), max(1, batches*perBatch/grain))
 		parallelFor(batches, w, func(lo, hi int) {
 			bl.runRange(lo, hi, func(offs []int, cnt int) {
 				for i := range cnt {

@@ -3,7 +3,6 @@ package tensor
 import (
 	"cmp"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 )
@@ -38,7 +37,7 @@ func (cpuDevice) ArgSort(dst, src View, descending bool) {
 	}
 	stride := src.Strides[nd-1]
 	integer := s.dt == Int32 || s.dt == Int64 || s.dt == Bool
-	workers := min(runtime.GOMAXPROCS(0), rows, max(1, rows*n/(1<<14)))
+	workers := min(Threads(), rows, max(1, rows*n/(1<<14)))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

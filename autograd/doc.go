@@ -35,8 +35,10 @@
 // goroutine that opens them, as PyTorch's grad mode is per thread; other
 // goroutines keep recording. Backward passes never depend on the mode and
 // keep no global tape, so separate goroutines may build and differentiate
-// their own graphs concurrently. A single graph must not be differentiated
-// by two goroutines at once.
+// their own graphs concurrently, also when the graphs share leaves (one
+// model's parameters): each leaf's Grad receives the sum of every pass's
+// gradient. A single graph must not be differentiated by two goroutines at
+// once.
 //
 // There is no version counter: changing a Var's value in place (SetValue,
 // an optimizer step) while a graph that saved it still awaits its backward

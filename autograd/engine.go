@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -38,8 +39,14 @@ type Ctx struct {
 // marked as zero, when this op is the leaf's only consumer in a Backward
 // pass that accumulates into Grad. Its contents are undefined and must be
 // overwritten entirely. It returns nil in every other case (create-graph
-// passes, Grad, non-leaves, leaves with a pending or non-zero gradient),
-// and the rule then returns a new tensor as usual.
+// passes, Grad, non-leaves, leaves with a pending or non-zero gradient, a
+// buffer another concurrent pass has already taken), and the rule then
+// returns a new tensor as usual.
+//
+// The buffer is claimed for this pass until the pass stores the leaf's
+// gradient, which it does as soon as the rule returns: meanwhile other
+// passes and readers of the leaf's gradient wait, so concurrent graphs
+// that share leaves accumulate correctly.
 func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
 	p := c.p
 	if p == nil || c.create || !p.accumulate {
@@ -63,11 +70,19 @@ func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.claim == p {
+		return v.grad
+	}
 	g := v.grad
-	if !v.gradZero || !v.gradOwned || g == nil || !g.IsContiguous() || g.DType() != v.value.DType() ||
+	if v.claim != nil || !v.gradZero || !v.gradOwned || g == nil || !g.IsContiguous() || g.DType() != v.value.DType() ||
 		g.Device() != v.value.Device() || !g.Shape().Equal(v.value.Shape()) {
 		return nil
 	}
+	if v.released == nil {
+		v.released = sync.NewCond(&v.mu)
+	}
+	v.claim = p
+	p.claims = append(p.claims, v)
 	return g
 }
 
@@ -203,6 +218,7 @@ type gstate struct {
 	grad      *Var
 	owned     bool // grad is a buffer this pass allocated (safe to add into)
 	finalized bool
+	stored    bool // finalizeLeaf ran
 }
 
 type pass struct {
@@ -214,6 +230,9 @@ type pass struct {
 	refs                       map[tensor.Storage]int
 	capture                    map[*Var][]int
 	results                    []*Var
+	claims                     []*Var // leaves whose buffer this pass claimed (Ctx.GradBuffer)
+	done                       []*Var // leaves finalized by the current node (reused)
+	finals                     []*tensor.Tensor
 }
 
 func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture map[*Var][]int) (*pass, error) {
@@ -305,14 +324,20 @@ func (p *pass) run() error {
 			return fmt.Errorf("%w: op %s", ErrGraphFreed, v.node.op)
 		}
 	}
+	// A rule that panics (or a pass that stops early) must not keep a
+	// buffer claimed: others would wait for it forever.
+	defer p.releaseClaims()
 	for i, r := range p.roots {
 		p.add(r, p.seeds[i], true)
 	}
+	p.done = p.done[:0]
 	for _, r := range p.roots {
 		if st := p.states[r]; r.node == nil && st.deps == 0 && !st.finalized {
-			p.finalizeLeaf(r)
+			st.finalized = true
+			p.done = append(p.done, r)
 		}
 	}
+	p.finalizeLeaves()
 	for _, v := range p.order {
 		st := p.states[v]
 		n := v.node
@@ -349,6 +374,7 @@ func (p *pass) run() error {
 			}
 			st.grad = nil
 		}
+		p.done = p.done[:0]
 		for _, in := range n.inputs {
 			if !in.requiresGrad {
 				continue
@@ -356,9 +382,11 @@ func (p *pass) run() error {
 			is := p.states[in]
 			is.deps--
 			if is.deps == 0 && in.node == nil && !is.finalized {
-				p.finalizeLeaf(in)
+				is.finalized = true
+				p.done = append(p.done, in)
 			}
 		}
+		p.finalizeLeaves()
 		if !p.retain {
 			// Drop the rule and the references to inputs, so the graph's
 			// tensors can be collected even while v itself stays reachable.
@@ -410,12 +438,53 @@ func (p *pass) exclusive(g *Var, owned bool) *tensor.Tensor {
 	return t
 }
 
-func (p *pass) finalizeLeaf(v *Var) {
+// finalizeLeaves stores the final gradients of the leaves in p.done and
+// then runs their hooks, in order. Leaves whose buffer this pass claimed
+// are stored first and every claim is released before the others are
+// stored (which may wait for another pass's claim) and before any hook
+// runs, so a pass never waits while it holds a claim.
+func (p *pass) finalizeLeaves() {
+	if len(p.done) == 0 {
+		p.releaseClaims()
+		return
+	}
+	p.finals = slices.Grow(p.finals[:0], len(p.done))[:len(p.done)]
+	if len(p.claims) > 0 {
+		for i, v := range p.done {
+			if slices.Contains(p.claims, v) {
+				p.finals[i] = p.finalizeLeaf(v)
+			}
+		}
+		p.releaseClaims()
+	}
+	for i, v := range p.done {
+		if !p.states[v].stored {
+			p.finals[i] = p.finalizeLeaf(v)
+		}
+	}
+	for i, v := range p.done {
+		final := p.finals[i]
+		if final == nil {
+			continue
+		}
+		v.mu.Lock()
+		hooks := slices.Clone(v.hooks)
+		v.mu.Unlock()
+		for _, h := range hooks {
+			h(final)
+		}
+	}
+	clear(p.finals)
+}
+
+// finalizeLeaf hands v's gradient to the capture results and stores it in
+// v's Grad; it returns the stored gradient (nil when nothing was stored).
+func (p *pass) finalizeLeaf(v *Var) *tensor.Tensor {
 	st := p.states[v]
-	st.finalized = true
+	st.stored = true
 	g := st.grad
 	if g == nil {
-		return
+		return nil
 	}
 	if idx, ok := p.capture[v]; ok {
 		for _, i := range idx {
@@ -423,21 +492,35 @@ func (p *pass) finalizeLeaf(v *Var) {
 		}
 	}
 	if !p.accumulate {
-		return
+		return nil
 	}
-	final := p.storeGrad(v, g, st.owned)
-	v.mu.Lock()
-	hooks := slices.Clone(v.hooks)
-	v.mu.Unlock()
-	for _, h := range hooks {
-		h(final)
+	return p.storeGrad(v, g, st.owned)
+}
+
+// releaseClaims gives up every buffer claim p still holds. A claimed
+// buffer that was not stored stays logically zero (gradZero), whatever the
+// rule wrote into it.
+func (p *pass) releaseClaims() {
+	for _, v := range p.claims {
+		v.mu.Lock()
+		if v.claim == p {
+			v.releaseClaim()
+		}
+		v.mu.Unlock()
 	}
+	clear(p.claims)
+	p.claims = p.claims[:0]
 }
 
 // storeGrad adds g into v.grad and returns the new v.grad.
 func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
-	v.mu.Lock()
+	v.lockGrad(p)
 	defer v.mu.Unlock()
+	if v.claim == p {
+		// this pass holds the buffer: either the rule wrote the gradient
+		// into it, or (it took another tensor) the buffer is still zero.
+		v.releaseClaim()
+	}
 	if p.create {
 		v.materializeZero()
 		if v.grad == nil {

@@ -28,13 +28,38 @@ type Var struct {
 	seq          uint64
 	retainGrad   bool
 
-	mu        sync.Mutex // guards grad, gradVar, gradOwned and hooks
+	mu        sync.Mutex // guards grad, gradVar, gradOwned, gradZero, claim and hooks
 	grad      *tensor.Tensor
 	gradVar   *Var // the gradient as a differentiable Var after a create-graph pass
 	gradOwned bool // grad is an exclusive contiguous buffer autograd may add into
 	gradZero  bool // grad is logically zero (ZeroGrad) but not yet filled
 	gradPin   bool // grad is a buffer the caller gave (SetGradBuffer): keep it, write into it
 	hooks     []func(g *tensor.Tensor)
+
+	// claim is the backward pass that Ctx.GradBuffer handed the zeroed
+	// buffer grad to: that pass writes it outside the lock until it stores
+	// the gradient (or gives the claim up), and everyone else who reads or
+	// changes grad waits on released meanwhile (see lockGrad).
+	claim    *pass
+	released *sync.Cond
+}
+
+// lockGrad locks v.mu and waits until no backward pass other than p holds
+// a claim on v's gradient buffer. Every access to grad goes through it (p
+// is nil outside a pass). A pass waits here only while it holds no claim
+// itself, so two passes never wait on each other.
+func (v *Var) lockGrad(p *pass) {
+	v.mu.Lock()
+	for v.claim != nil && v.claim != p {
+		v.released.Wait()
+	}
+}
+
+// releaseClaim ends p's claim on v's buffer (v.mu held); the buffer stays
+// logically zero unless the caller says otherwise.
+func (v *Var) releaseClaim() {
+	v.claim = nil
+	v.released.Broadcast()
 }
 
 // NewVar returns a leaf holding t. Leaves that require a gradient collect it
@@ -100,7 +125,7 @@ func (v *Var) String() string {
 // Grad returns the accumulated gradient, or nil until a backward pass reaches v.
 // Only leaves (and Vars marked with RetainGrad) collect gradients.
 func (v *Var) Grad() *tensor.Tensor {
-	v.mu.Lock()
+	v.lockGrad(nil)
 	defer v.mu.Unlock()
 	v.materializeZero()
 	return v.grad
@@ -120,7 +145,7 @@ func (v *Var) materializeZero() {
 // is differentiable (its graph leads back to the inputs); otherwise it is a
 // Constant wrapping Grad. Nil when there is no gradient.
 func (v *Var) GradVar() *Var {
-	v.mu.Lock()
+	v.lockGrad(nil)
 	defer v.mu.Unlock()
 	v.materializeZero()
 	if v.grad == nil {
@@ -139,7 +164,7 @@ func (v *Var) SetGrad(g *tensor.Tensor) {
 	if g != nil && !g.Shape().Equal(v.value.Shape()) {
 		panic(fmt.Sprintf("autograd.Var.SetGrad: gradient shape %v for value shape %v", g.Shape(), v.value.Shape()))
 	}
-	v.mu.Lock()
+	v.lockGrad(nil)
 	defer v.mu.Unlock()
 	v.grad, v.gradVar, v.gradOwned, v.gradZero, v.gradPin = g, nil, false, false, false
 }
@@ -188,7 +213,7 @@ func (v *Var) SetGradBuffer(buf *tensor.Tensor) {
 // the buffer (so the next Backward adds into it without allocating). A nil
 // gradient stays nil.
 func (v *Var) ZeroGrad() {
-	v.mu.Lock()
+	v.lockGrad(nil)
 	defer v.mu.Unlock()
 	v.gradVar = nil
 	if v.grad == nil {

@@ -87,6 +87,9 @@ func Train(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
+	if err := CheckRule(cfg); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	err := local.Run(ctx, cfg.N, func(ctx context.Context, c collectives.Comm) error {
 		r, err := RunRank(ctx, c, cfg)
@@ -96,6 +99,21 @@ func Train(ctx context.Context, cfg Config) (Result, error) {
 		return err
 	})
 	return res, err
+}
+
+// CheckRule builds cfg's rule and runs it once on random vectors, so a
+// rule that cannot run at cfg.N, cfg.F fails before training starts (with
+// an error wrapping robust.ErrTooFew) instead of at the first step.
+func CheckRule(cfg Config) error {
+	rule, err := robust.ByName(cfg.Rule, cfg.N, cfg.F, cfg.RuleOpts)
+	if err != nil {
+		return err
+	}
+	if cc, ok := rule.(*robust.CenteredClipping); ok && !(cc.Tau > 0) {
+		return fmt.Errorf("trainer: centered clipping needs tau > 0")
+	}
+	_, err = rule.Aggregate(tensor.NewGenerator(1).Normal(0, 1, tensor.Float32, cfg.N, 3))
+	return err
 }
 
 // shards splits the training set among the workers (the same on every rank).

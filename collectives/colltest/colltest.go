@@ -485,3 +485,81 @@ func GroupMismatch(ctx context.Context, c collectives.Comm) error {
 	}
 	return nil
 }
+
+// SendRecvMismatch checks that a Send and a Recv that disagree (count
+// either way, shape with the same count, dtype, and a message too large to
+// be sent before the receiver answers) fail on both ranks with the same
+// error wrapping ErrMismatch naming both sides, that the receiver's tensor
+// is left unchanged, and that a matching transfer right after each one
+// delivers its own data (nothing of the failed one is left in flight).
+// Rank 0 sends to rank 1; all ranks end with a Barrier. It needs at
+// least two ranks and returns nil when all holds.
+func SendRecvMismatch(ctx context.Context, c collectives.Comm) error {
+	if c.Size() < 2 {
+		return fmt.Errorf("colltest: SendRecvMismatch needs 2 ranks, have %d", c.Size())
+	}
+	if err := sendRecvMismatch(ctx, c); err != nil {
+		return err
+	}
+	return c.Barrier(ctx)
+}
+
+func sendRecvMismatch(ctx context.Context, c collectives.Comm) error {
+	r := c.Rank()
+	if r > 1 {
+		return nil
+	}
+	big := 70 << 10 / 4 // float32 elements past a 64 KiB eager limit
+	for i, tc := range []struct {
+		sdt, rdt     tensor.DType
+		sent, recvd  []int
+		sdesc, rdesc string
+	}{
+		{tensor.Int32, tensor.Int32, []int{3}, []int{4}, "int32[3]", "int32[4]"},
+		{tensor.Int32, tensor.Int32, []int{5}, []int{4}, "int32[5]", "int32[4]"},
+		{tensor.Float32, tensor.Float32, []int{2, 3}, []int{6}, "float32[2 3]", "float32[6]"},
+		{tensor.Float32, tensor.Float64, []int{4}, []int{4}, "float32[4]", "float64[4]"},
+		{tensor.Float32, tensor.Float32, []int{big + 1}, []int{big}, fmt.Sprintf("float32[%d]", big+1), fmt.Sprintf("float32[%d]", big)},
+		{tensor.Float32, tensor.Float32, []int{big}, []int{big + 1}, fmt.Sprintf("float32[%d]", big), fmt.Sprintf("float32[%d]", big+1)},
+	} {
+		seed := uint64(100 + i)
+		var err error
+		var t *tensor.Tensor
+		if r == 0 {
+			err = c.Send(ctx, Fill(tc.sdt, collectives.Sum, seed, 0, 0, tc.sent...), 1)
+		} else {
+			t = Fill(tc.rdt, collectives.Sum, seed, 1, 0, tc.recvd...)
+			err = c.Recv(ctx, t, 0)
+		}
+		want := fmt.Sprintf("rank 0 sent %s but rank 1 receives %s", tc.sdesc, tc.rdesc)
+		if !errors.Is(err, collectives.ErrMismatch) || !strings.Contains(err.Error(), want) {
+			return fmt.Errorf("rank %d: send %s, receive %s: got %v, want an ErrMismatch containing %q", r, tc.sdesc, tc.rdesc, err, want)
+		}
+		if r == 1 {
+			if err := compare(fmt.Sprintf("rank 1: the receiver's %s after the mismatch", tc.rdesc), tc.rdt, values(t),
+				func(j int) float64 { return stored(tc.rdt, Value(tc.rdt, collectives.Sum, seed, 1, j)) }, true, 1); err != nil {
+				return err
+			}
+		}
+		// A matching transfer right after it gets its own data.
+		n := 1 + i*big/4
+		if r == 0 {
+			err = c.Send(ctx, Fill(tensor.Float32, collectives.Sum, seed+50, 0, 0, n), 1)
+		} else {
+			t = tensor.Zeros(tensor.Float32, n)
+			err = c.Recv(ctx, t, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("rank %d: the matching transfer after %s/%s: %w", r, tc.sdesc, tc.rdesc, err)
+		}
+		if r == 1 {
+			if err := compare("rank 1: the matching transfer after a mismatch", tensor.Float32, values(t),
+				func(j int) float64 {
+					return stored(tensor.Float32, Value(tensor.Float32, collectives.Sum, seed+50, 0, j))
+				}, true, 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

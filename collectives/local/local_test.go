@@ -484,3 +484,11 @@ func TestGroupMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSendRecvMismatch: both sides of a mismatched Send/Recv report it.
+func TestSendRecvMismatch(t *testing.T) {
+	err := local.Run(context.Background(), 3, func(ctx context.Context, c collectives.Comm) error {
+		return colltest.SendRecvMismatch(ctx, c)
+	})
+	require.NoError(t, err)
+}

@@ -27,6 +27,13 @@
 // user-defined MPI operators that compute in float32; Avg is Sum followed
 // by a division. The reduction order is MPI's.
 //
+// Send/Recv: each transfer is a header from the sender, an acknowledgement
+// carrying the receiver's header back, and the data (posted with the header
+// up to EagerMax bytes, after the acknowledgement above), so a dtype, count
+// or shape mismatch is an ErrMismatch on both sides, and Send returns once
+// the receiver has matched it. MPI alone reports a truncation to the
+// receiver only.
+//
 // Deadlines: a call whose context can be cancelled (ctx.Done() != nil)
 // uses MPI's non-blocking form and polls it, so it returns when the
 // context ends; the communicator is then aborted locally (later calls

@@ -135,16 +135,15 @@ static int tess_barrier(MPI_Comm c, MPI_Request *req) {
 	if (req) return MPI_Ibarrier(c, req);
 	return MPI_Barrier(c);
 }
-static int tess_isend(void *buf, int n, int dt, int peer, MPI_Comm c, MPI_Request *req) {
-	return MPI_Isend(buf, n, tess_type(dt), peer, 0, c, req);
+static int tess_isend(void *buf, int n, int dt, int peer, int tag, MPI_Comm c, MPI_Request *req) {
+	return MPI_Isend(buf, n, tess_type(dt), peer, tag, c, req);
 }
-static int tess_irecv(void *buf, int n, int dt, int peer, MPI_Comm c, MPI_Request *req) {
-	return MPI_Irecv(buf, n, tess_type(dt), peer, 0, c, req);
+static int tess_irecv(void *buf, int n, int dt, int peer, int tag, MPI_Comm c, MPI_Request *req) {
+	return MPI_Irecv(buf, n, tess_type(dt), peer, tag, c, req);
 }
 static MPI_Status *tess_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static MPI_Request tess_request_null(void) { return MPI_REQUEST_NULL; }
 
-static int tess_recv_count(MPI_Status *st, int dt, int *count) { return MPI_Get_count(st, tess_type(dt), count); }
 */
 import "C"
 
@@ -226,7 +225,7 @@ type comm struct {
 
 	mu        sync.Mutex
 	err       error
-	abandoned []*runtime.Pinner // buffers of requests left behind by a deadline
+	abandoned int // requests left behind by a deadline (their pins are in leftPins)
 	closed    bool
 }
 
@@ -264,7 +263,7 @@ func (m *comm) Close() error {
 		return nil
 	}
 	m.closed = true
-	aborted := m.err != nil
+	aborted := m.err != nil || m.abandoned > 0
 	m.mu.Unlock()
 	m.Abort(fmt.Errorf("rank %d closed its communicator", m.rank))
 	lock()
@@ -273,7 +272,7 @@ func (m *comm) Close() error {
 		C.MPI_Comm_free(&m.c)
 		return nil
 	}
-	if aborted || len(m.abandoned) > 0 {
+	if aborted {
 		return nil // MPI_Finalize would wait for the abandoned operations
 	}
 	if !finalized {
@@ -283,6 +282,26 @@ func (m *comm) Close() error {
 		}
 	}
 	return nil
+}
+
+// leftPins keeps the buffers of abandoned requests pinned for the life of
+// the process: MPI may still write them, and a Pinner collected while
+// pinned panics. It is global because a communicator may be dropped while
+// its requests are still in flight.
+var leftPins struct {
+	sync.Mutex
+	pins []*runtime.Pinner
+}
+
+// abandon records that a request with buffers pinned by pin was left
+// behind (its context ended or the communicator failed).
+func (m *comm) abandon(pin *runtime.Pinner) {
+	m.mu.Lock()
+	m.abandoned++
+	m.mu.Unlock()
+	leftPins.Lock()
+	leftPins.pins = append(leftPins.pins, pin)
+	leftPins.Unlock()
 }
 
 func ptr(b []byte) unsafe.Pointer {
@@ -334,9 +353,7 @@ func (m *comm) do(ctx context.Context, k collectives.Kind, what string, bufs [][
 		return m.mpiErr(k, what, rc)
 	}
 	if err := m.wait(ctx, k, &req, nil); err != nil {
-		m.mu.Lock()
-		m.abandoned = append(m.abandoned, pin)
-		m.mu.Unlock()
+		m.abandon(pin)
 		return err
 	}
 	pin.Unpin()
@@ -522,71 +539,196 @@ func (m *comm) Barrier(ctx context.Context) error {
 		func(req *C.MPI_Request) C.int { return C.tess_barrier(m.c, req) })
 }
 
-// SendRecv posts every Irecv and Isend, then waits for all of them.
-// Messages between two ranks arrive in order (MPI's non-overtaking rule).
+// Point-to-point tags: every transfer is a header from the sender, an
+// acknowledgement carrying the receiver's header back, and the data.
+const (
+	tagHead = 1
+	tagAck  = 2
+	tagData = 3
+)
+
+// EagerMax is the largest message, in bytes, whose data a sender posts
+// together with its header; a larger one is sent once the receiver's
+// acknowledgement says the two sides agree. A receiver that disagrees with
+// an eager message drains it into a scratch buffer of at most EagerMax.
+const EagerMax = 64 << 10
+
+// SendRecv runs every send and receive as a small protocol, so that a size,
+// dtype or shape mismatch is reported on both sides (MPI alone reports a
+// truncation to the receiver only, and a short message to nobody):
+//
+//  1. post: every header Irecv, and for every send its acknowledgement
+//     Irecv, its header Isend and, if eager, its data Isend;
+//  2. for every receive in order: wait for the sender's header, send back
+//     this rank's header, and post the data Irecv (into the tensor when
+//     they agree, into scratch when an eager message disagrees);
+//  3. for every send in order: wait for the acknowledgement and, when the
+//     two agree and the message is not eager, post the data Isend;
+//  4. wait for everything else.
+//
+// Each step waits only for messages that the peers post in an earlier
+// step, so the exchange cannot deadlock; transfers to one peer keep their
+// order (MPI's non-overtaking rule holds per tag). Both sides compare the
+// same two headers, so both return the same ErrMismatch error.
 func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuffer) error {
 	if err := m.Err(); err != nil {
 		return err
 	}
-	all := append(slices.Clone(recvs), sends...)
-	for _, pb := range all {
+	for _, pb := range append(slices.Clone(recvs), sends...) {
 		if err := fits(collectives.KindSend, pb.Buf); err != nil {
 			return err
 		}
 	}
+	const hl = argcheck.Len
+	nr, ns := len(recvs), len(sends)
+	// heads holds, in order: the headers received, the acknowledgements
+	// sent (this rank's header per receive), the headers sent, and the
+	// acknowledgements received.
+	heads := make([]int64, hl*(2*nr+2*ns))
+	recvHead := func(i int) []int64 { return heads[hl*i : hl*(i+1)] }
+	ackOut := func(i int) []int64 { return heads[hl*(nr+i) : hl*(nr+i+1)] }
+	sendHead := func(j int) []int64 { return heads[hl*(2*nr+j) : hl*(2*nr+j+1)] }
+	ackIn := func(j int) []int64 { return heads[hl*(2*nr+ns+j) : hl*(2*nr+ns+j+1)] }
+	head := func(b collectives.Buffer) [hl]int64 {
+		return argcheck.Describe(collectives.KindSend, 0, 0, b, collectives.Buffer{}).Head
+	}
+	for i, r := range recvs {
+		h := head(r.Buf)
+		copy(ackOut(i), h[:])
+	}
+	for j, s := range sends {
+		h := head(s.Buf)
+		copy(sendHead(j), h[:])
+	}
+	eager := func(h []int64) bool {
+		dt, n := argcheck.HeadBuffer(h)
+		return n*dt.Size() <= EagerMax
+	}
+
 	pin := new(runtime.Pinner)
-	for _, pb := range all {
-		if len(pb.Buf.Host) > 0 {
-			pin.Pin(&pb.Buf.Host[0])
+	pinned := func(b []byte) {
+		if len(b) > 0 {
+			pin.Pin(&b[0])
 		}
 	}
-	reqs := make([]C.MPI_Request, len(all))
-	for i := range reqs {
-		reqs[i] = C.tess_request_null()
+	if len(heads) > 0 {
+		pin.Pin(&heads[0])
 	}
-	lock()
-	for i, pb := range all {
-		dt, p, n := C.int(pb.Buf.DType), ptr(pb.Buf.Host), C.int(pb.Buf.Count)
+	var reqs []C.MPI_Request // every request still to wait for in step 4
+	var kinds []collectives.Kind
+	abandon := func(err error) error {
+		m.abandon(pin)
+		return err
+	}
+	hp := func(w []int64) unsafe.Pointer { return unsafe.Pointer(&w[0]) }
+	post := func(k collectives.Kind, send bool, p unsafe.Pointer, n int, dt tensor.DType, peer, tag int) (C.MPI_Request, error) {
+		req := C.tess_request_null()
 		var rc C.int
-		if i < len(recvs) {
-			rc = C.tess_irecv(p, n, dt, C.int(pb.Peer), m.c, &reqs[i])
+		lock()
+		if send {
+			rc = C.tess_isend(p, C.int(n), C.int(dt), C.int(peer), C.int(tag), m.c, &req)
 		} else {
-			rc = C.tess_isend(p, n, dt, C.int(pb.Peer), m.c, &reqs[i])
+			rc = C.tess_irecv(p, C.int(n), C.int(dt), C.int(peer), C.int(tag), m.c, &req)
 		}
+		unlock()
 		if rc != C.MPI_SUCCESS {
-			unlock()
-			m.mu.Lock()
-			m.abandoned = append(m.abandoned, pin)
-			m.mu.Unlock()
-			return m.mpiErr(collectives.KindSend, "MPI_Isend/MPI_Irecv", rc)
+			return req, abandon(m.mpiErr(k, "MPI_Isend/MPI_Irecv", rc))
 		}
+		return req, nil
 	}
-	unlock()
-	var firstErr error
-	for i := range reqs {
-		var st C.MPI_Status
-		k := collectives.KindSend
-		if i < len(recvs) {
-			k = collectives.KindRecv
-		}
-		if err := m.wait(ctx, k, &reqs[i], &st); err != nil {
-			m.mu.Lock()
-			m.abandoned = append(m.abandoned, pin)
-			m.mu.Unlock()
+	later := func(k collectives.Kind, req C.MPI_Request) {
+		reqs = append(reqs, req)
+		kinds = append(kinds, k)
+	}
+	sendData := func(j int) error {
+		b := sends[j].Buf
+		pinned(b.Host)
+		req, err := post(collectives.KindSend, true, ptr(b.Host), b.Count, b.DType, sends[j].Peer, tagData)
+		later(collectives.KindSend, req)
+		return err
+	}
+
+	// 1. Post.
+	headReqs := make([]C.MPI_Request, nr)
+	for i, r := range recvs {
+		var err error
+		if headReqs[i], err = post(collectives.KindRecv, false, hp(recvHead(i)), hl, tensor.Int64, r.Peer, tagHead); err != nil {
 			return err
 		}
-		if i < len(recvs) {
-			if st.MPI_ERROR != C.MPI_SUCCESS && firstErr == nil {
-				firstErr = fmt.Errorf("%w: Send/Recv: rank %d receives %s from rank %d: %s",
-					collectives.ErrMismatch, m.rank, recvs[i].Buf.Desc(), recvs[i].Peer, errString(st.MPI_ERROR))
-				continue
+	}
+	ackReqs := make([]C.MPI_Request, ns)
+	for j, s := range sends {
+		var err error
+		if ackReqs[j], err = post(collectives.KindSend, false, hp(ackIn(j)), hl, tensor.Int64, s.Peer, tagAck); err != nil {
+			return err
+		}
+		req, err := post(collectives.KindSend, true, hp(sendHead(j)), hl, tensor.Int64, s.Peer, tagHead)
+		later(collectives.KindSend, req)
+		if err != nil {
+			return err
+		}
+		if eager(sendHead(j)) {
+			if err := sendData(j); err != nil {
+				return err
 			}
-			var got C.int
-			C.tess_recv_count(&st, C.int(recvs[i].Buf.DType), &got)
-			if int(got) != recvs[i].Buf.Count && firstErr == nil {
-				firstErr = fmt.Errorf("%w: Send/Recv: rank %d sent %d elements but rank %d receives %s",
-					collectives.ErrMismatch, recvs[i].Peer, int(got), m.rank, recvs[i].Buf.Desc())
+		}
+	}
+	var firstErr error
+	mismatch := func(from int, fromHead []int64, to int, toHead []int64) {
+		if firstErr == nil && !slices.Equal(fromHead, toHead) {
+			firstErr = fmt.Errorf("%w: Send/Recv: rank %d sent %s but rank %d receives %s",
+				collectives.ErrMismatch, from, argcheck.HeadDesc(fromHead), to, argcheck.HeadDesc(toHead))
+		}
+	}
+	// 2. Receives, in order.
+	for i, r := range recvs {
+		if err := m.wait(ctx, collectives.KindRecv, &headReqs[i], nil); err != nil {
+			return abandon(err)
+		}
+		req, err := post(collectives.KindRecv, true, hp(ackOut(i)), hl, tensor.Int64, r.Peer, tagAck)
+		later(collectives.KindRecv, req)
+		if err != nil {
+			return err
+		}
+		theirs := recvHead(i)
+		switch {
+		case slices.Equal(theirs, ackOut(i)):
+			pinned(r.Buf.Host)
+			req, err = post(collectives.KindRecv, false, ptr(r.Buf.Host), r.Buf.Count, r.Buf.DType, r.Peer, tagData)
+		case eager(theirs):
+			mismatch(r.Peer, theirs, m.rank, ackOut(i))
+			dt, n := argcheck.HeadBuffer(theirs)
+			scratch := make([]byte, n*dt.Size())
+			pinned(scratch)
+			req, err = post(collectives.KindRecv, false, ptr(scratch), n, dt, r.Peer, tagData)
+		default:
+			mismatch(r.Peer, theirs, m.rank, ackOut(i))
+			continue // the sender will not send the data
+		}
+		later(collectives.KindRecv, req)
+		if err != nil {
+			return err
+		}
+	}
+	// 3. Sends, in order.
+	for j, s := range sends {
+		if err := m.wait(ctx, collectives.KindSend, &ackReqs[j], nil); err != nil {
+			return abandon(err)
+		}
+		if !slices.Equal(ackIn(j), sendHead(j)) {
+			mismatch(m.rank, sendHead(j), s.Peer, ackIn(j))
+			continue
+		}
+		if !eager(sendHead(j)) {
+			if err := sendData(j); err != nil {
+				return err
 			}
+		}
+	}
+	// 4. The rest.
+	for i := range reqs {
+		if err := m.wait(ctx, kinds[i], &reqs[i], nil); err != nil {
+			return abandon(err)
 		}
 	}
 	pin.Unpin()

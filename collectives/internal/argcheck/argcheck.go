@@ -144,6 +144,21 @@ func decode(h []int64, d []int64) collectives.Args {
 		Op: collectives.RedOp(h[wOp]), Root: int(h[wRoot])}
 }
 
+// HeadBuffer returns the dtype and element count of buffer a in header h.
+func HeadBuffer(h []int64) (tensor.DType, int) {
+	return tensor.DType(h[wDType]), int(h[wA])
+}
+
+// HeadDesc describes buffer a of header h, as far as the header tells:
+// "float32[4 3]", or "float32[120 elements in 5 dims]" past four dims.
+func HeadDesc(h []int64) string {
+	dt, nd := tensor.DType(h[wDType]), int(h[wA+1])
+	if nd > 4 || nd < 0 {
+		return fmt.Sprintf("%s[%d elements in %d dims]", dt, h[wA], nd)
+	}
+	return fmt.Sprintf("%s%v", dt, h[wA+2:wA+2+nd])
+}
+
 // Pack returns h followed by -h: after an all-reduce with Max, every word
 // equals h's on every rank exactly when all the headers are equal.
 func Pack(h [Len]int64) [2 * Len]int64 {

@@ -185,3 +185,13 @@ func TestPackNegationSafe(t *testing.T) {
 		require.Less(t, c.Head[wDetailHash], int64(1)<<62)
 	}
 }
+
+func TestHeadDesc(t *testing.T) {
+	h := Describe(collectives.KindSend, 0, 0, buf(tensor.Int32, 4, 3), collectives.Buffer{}).Head
+	require.Equal(t, "int32[4 3]", HeadDesc(h[:]))
+	dt, n := HeadBuffer(h[:])
+	require.Equal(t, tensor.Int32, dt)
+	require.Equal(t, 12, n)
+	h = Describe(collectives.KindSend, 0, 0, buf(tensor.Float64, 1, 2, 3, 4, 5), collectives.Buffer{}).Head
+	require.Equal(t, "float64[120 elements in 5 dims]", HeadDesc(h[:]))
+}

@@ -73,3 +73,21 @@ kernels:
 # Build the GPU test and benchmark binaries into .gpu/ and print how to run them on a GPU machine.
 gpu-tests:
 	bash scripts/gpu-tests.sh
+
+# Course-module figures and tables (docs/modules). Each module adds its own
+# figures-<module> prerequisite.
+.PHONY: figures figures-robust
+figures: figures-robust
+
+# Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
+# and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
+# centered-clipping studies, as Markdown fragments under docs/modules/img/robust.
+ROBUST_OUT := docs/modules/img/robust
+figures-robust:
+	mkdir -p $(ROBUST_OUT)
+	$(GO) run ./examples/robust -quick -markdown -csv $(ROBUST_OUT)/quick.csv -png $(ROBUST_OUT)/quick > $(ROBUST_OUT)/quick.md
+	$(GO) run ./examples/robust -markdown -csv $(ROBUST_OUT)/grid.csv -png $(ROBUST_OUT) > $(ROBUST_OUT)/grid.md
+	$(GO) run ./examples/robust -quick -momentum -1 -markdown -csv $(ROBUST_OUT)/nomomentum.csv > $(ROBUST_OUT)/nomomentum.md
+	$(GO) run ./examples/robust -quick -attacks alie -alie-z formula -markdown > $(ROBUST_OUT)/alie-formula.md
+	$(GO) run ./examples/robust -quick -attacks alie -alie-z 5 -markdown > $(ROBUST_OUT)/alie-z5.md
+	$(GO) run ./examples/robust -quick -rules cclip -attacks signflip,ipm -tau 1 -markdown > $(ROBUST_OUT)/cclip-tau1.md

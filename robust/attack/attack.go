@@ -186,7 +186,7 @@ func (LabelFlip) Forge(in Input) (*tensor.Tensor, error) { return None{}.Forge(i
 // (a clone, for stateful rules) on the honest vectors plus f copies, and
 // sends the one that moves the rule's output farthest from μ (ByzFL's
 // Opt-IPM / Opt-ALIE do the same by a line search). Scales that make the
-// rule fail are skipped. Cost: len(Scales) evaluations of the rule.
+// rule fail are skipped; a non-finite output counts as the farthest. Cost: len(Scales) evaluations of the rule.
 type Adaptive struct {
 	Base   string
 	Scales []float64
@@ -234,6 +234,9 @@ func (a Adaptive) Forge(in Input) (*tensor.Tensor, error) {
 			continue
 		}
 		dist := tensor.Norm(tensor.Sub(out.Cast(tensor.Float64), mu.Cast(tensor.Float64)), 2, false).Item()
+		if math.IsNaN(dist) {
+			dist = math.Inf(1) // non-finite output (or an already diverged model): maximal damage
+		}
 		if dist > bestDist {
 			best, bestDist = byz, dist
 		}

@@ -106,6 +106,10 @@ func TestAdaptive(t *testing.T) {
 	assert.NotEqual(t, first.Float64s(), a.Float64s()) // the centre did move between calls
 	_, err := Adaptive{Base: "ipm"}.Forge(Input{Honest: h, N: 10, F: 2})
 	assert.Error(t, err)
+	// a diverged model (NaN vectors) still gets vectors, not an error
+	hn := h.Clone()
+	hn.Set(math.NaN(), 0, 0)
+	forge(t, Adaptive{Base: "ipm"}, Input{Honest: hn, N: 10, F: 2, Rule: robust.Mean{}})
 }
 
 func TestByName(t *testing.T) {

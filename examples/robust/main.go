@@ -65,6 +65,7 @@ type Row struct {
 	Eps           *float64  `json:"eps,omitempty"`
 	Diverged      bool      `json:"diverged,omitempty"`
 	Error         string    `json:"error,omitempty"`
+	Spread        float64   `json:"honest_spread"` // mean ‖mᵢ − m̄‖ of the honest workers
 	Seconds       float64   `json:"seconds"`
 	Curve         []float64 `json:"-"`
 	CurveStep     []int     `json:"-"`
@@ -146,7 +147,7 @@ func Run(ctx context.Context, g Grid, progress io.Writer, emit func(Row)) ([]Row
 			return row, err
 		default:
 			acc := res.Accuracy
-			row.Accuracy, row.Diverged, row.Seconds = &acc, res.Diverged, res.Seconds
+			row.Accuracy, row.Diverged, row.Seconds, row.Spread = &acc, res.Diverged, res.Seconds, res.Spread
 			row.Curve, row.CurveStep = res.Curve, res.CurveStep
 			status = fmt.Sprintf("accuracy %.3f", acc)
 		}
@@ -320,7 +321,7 @@ func writeCSV(path string, rows []Row) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"rule", "attack", "n", "f", "split", "seed", "accuracy", "clean_accuracy", "alie_z", "eps", "diverged", "error", "seconds"})
+	_ = w.Write([]string{"rule", "attack", "n", "f", "split", "seed", "accuracy", "clean_accuracy", "alie_z", "eps", "diverged", "error", "honest_spread", "seconds"})
 	opt := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -329,7 +330,7 @@ func writeCSV(path string, rows []Row) error {
 	}
 	for _, r := range rows {
 		_ = w.Write([]string{r.Rule, r.Attack, strconv.Itoa(r.N), strconv.Itoa(r.F), splitName(r.Alpha), strconv.FormatUint(r.Seed, 10),
-			opt(r.Accuracy), opt(r.CleanAccuracy), opt(r.ALIEZ), opt(r.Eps), strconv.FormatBool(r.Diverged), r.Error, strconv.FormatFloat(r.Seconds, 'f', 2, 64)})
+			opt(r.Accuracy), opt(r.CleanAccuracy), opt(r.ALIEZ), opt(r.Eps), strconv.FormatBool(r.Diverged), r.Error, strconv.FormatFloat(r.Spread, 'f', 4, 64), strconv.FormatFloat(r.Seconds, 'f', 2, 64)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

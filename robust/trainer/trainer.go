@@ -46,8 +46,12 @@ type Result struct {
 	Diverged  bool // the loss or the weights became non-finite
 	Seconds   float64
 	Params    int // d
-	RuleName  string
-	Attack    string
+	// Spread is the honest vectors' mean distance from their mean,
+	// ‖mᵢ − m̄‖ averaged over honest workers and steps: the scale that
+	// centered clipping's τ is compared with.
+	Spread   float64
+	RuleName string
+	Attack   string
 }
 
 func (c *Config) defaults() error {
@@ -216,7 +220,10 @@ func RunRank(ctx context.Context, c collectives.Comm, cfg Config) (Result, error
 			return res, err
 		}
 		if rank == 0 {
-			agg, err := serverStep(cfg, rule, gathered.Reshape(cfg.N, d), gen)
+			x := gathered.Reshape(cfg.N, d)
+			h := x.Narrow(0, 0, cfg.N-cfg.F)
+			res.Spread += tensor.Mean(tensor.Norm(tensor.Sub(h, tensor.Mean(h, true, 0)), 2, false, 1), false).Item() / float64(cfg.Steps)
+			agg, err := serverStep(cfg, rule, x, gen)
 			if err != nil {
 				c.Abort(err)
 				return res, err

@@ -33,6 +33,8 @@ func TestRobustTraining(t *testing.T) {
 	require.Len(t, clean.Curve, 10)
 	assert.Equal(t, 80, clean.CurveStep[len(clean.CurveStep)-1])
 	assert.Equal(t, 64*32+32+32*10+10, clean.Params)
+	assert.Greater(t, clean.Spread, 0.0)
+	assert.Less(t, clean.Spread, 10.0)
 
 	broken := train(t, tiny("mean", 1, attack.IPM{Eps: 20}))
 	assert.Less(t, broken.Accuracy, 0.5, "IPM eps=20 reverses the mean")

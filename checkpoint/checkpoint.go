@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tessera-ml/tessera/optim"
 	"github.com/tessera-ml/tessera/safetensors"
+	"github.com/tessera-ml/tessera/safetensors/stcodec"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -54,94 +54,6 @@ type Checkpoint struct {
 	Meta      Meta
 }
 
-// dtype names of the safetensors format for Tessera's dtypes.
-var toST = map[tensor.DType]string{
-	tensor.Float32: "F32", tensor.Float64: "F64", tensor.BFloat16: "BF16", tensor.Float16: "F16",
-	tensor.Int32: "I32", tensor.Int64: "I64", tensor.Bool: "BOOL",
-}
-
-func fromST(s string) (tensor.DType, bool) {
-	for d, n := range toST {
-		if n == s {
-			return d, true
-		}
-	}
-	return 0, false
-}
-
-// encodeTensor returns t's bytes (little-endian, row-major) as a TensorInfo.
-func encodeTensor(t *tensor.Tensor) (info safetensors.TensorInfo, err error) {
-	name, ok := toST[t.DType()]
-	if !ok {
-		return info, fmt.Errorf("checkpoint: dtype %v has no safetensors name", t.DType())
-	}
-	var b []byte
-	if e := tensor.Try(func() {
-		h := t.To(tensor.CPU).Contiguous()
-		sz := h.DType().Size()
-		all := tensor.HostBytes(h.Storage())
-		b = bytes.Clone(all[h.Offset()*sz : (h.Offset()+h.NumElements())*sz])
-	}); e != nil {
-		return info, fmt.Errorf("checkpoint: reading tensor: %w", e)
-	}
-	return safetensors.TensorInfo{DType: name, Shape: t.Shape(), Data: b}, nil
-}
-
-func decodeTensor(info safetensors.TensorInfo) (*tensor.Tensor, error) {
-	dt, ok := fromST(info.DType)
-	if !ok {
-		return nil, fmt.Errorf("dtype %s is not supported", info.DType)
-	}
-	shape := append([]int{}, info.Shape...)
-	var t *tensor.Tensor
-	var err error
-	wrap := func(buf any) {
-		st := tensor.NewHostStorage(dt, buf)
-		strides := make([]int, len(shape))
-		s := 1
-		for i := len(shape) - 1; i >= 0; i-- {
-			strides[i] = s
-			s *= shape[i]
-		}
-		t = tensor.FromView(tensor.View{Storage: st, Shape: shape, Strides: strides})
-	}
-	switch dt {
-	case tensor.Float32:
-		var v []float32
-		if v, err = safetensors.Decode[float32](info); err == nil {
-			wrap(v)
-		}
-	case tensor.Float64:
-		var v []float64
-		if v, err = safetensors.Decode[float64](info); err == nil {
-			wrap(v)
-		}
-	case tensor.BFloat16, tensor.Float16:
-		var v []uint16
-		i2 := info
-		i2.DType = "U16"
-		if v, err = safetensors.Decode[uint16](i2); err == nil {
-			wrap(v)
-		}
-	case tensor.Int32:
-		var v []int32
-		if v, err = safetensors.Decode[int32](info); err == nil {
-			wrap(v)
-		}
-	case tensor.Int64:
-		var v []int64
-		if v, err = safetensors.Decode[int64](info); err == nil {
-			wrap(v)
-		}
-	case tensor.Bool:
-		var v []bool
-		if v, err = safetensors.Decode[bool](info); err == nil {
-			wrap(v)
-		}
-	}
-	return t, err
-}
-
 // Encode returns the safetensors tensors and metadata of a checkpoint:
 // the model's tensors named "model.<name>", the optimizer's state dict (if
 // opt is not nil) named "optim.<name>", and the metadata "format" =
@@ -165,9 +77,9 @@ func Encode(model map[string]*tensor.Tensor, opt *optim.Optimizer, meta Meta) (m
 			if t == nil {
 				return fmt.Errorf("checkpoint: tensor %q is nil", name)
 			}
-			info, err := encodeTensor(t)
+			info, err := stcodec.Encode(t)
 			if err != nil {
-				return fmt.Errorf("%w (tensor %q)", err, name)
+				return fmt.Errorf("checkpoint: %w (tensor %q)", err, name)
 			}
 			ts[prefix+name] = info
 		}
@@ -208,15 +120,45 @@ func Save(path string, model map[string]*tensor.Tensor, opt *optim.Optimizer, me
 	return nil
 }
 
-// Decode turns a parsed safetensors file into a Checkpoint. Every tensor
-// name must start with "model." or "optim."; the metadata must carry
-// integer "step" and "epoch" entries.
+// Decode turns a parsed safetensors file into a Checkpoint (the tensors
+// are copies; f is left as it is). Every tensor name must start with
+// "model." or "optim."; the metadata must carry integer "step" and "epoch"
+// entries.
 func Decode(f *safetensors.File) (*Checkpoint, error) {
-	c := &Checkpoint{Model: map[string]*tensor.Tensor{}, Optim: map[string]*tensor.Tensor{}}
-	md := f.Metadata
-	if md[keyFormat] != formatName {
-		return nil, fmt.Errorf("checkpoint: metadata format is %q, want %q", md[keyFormat], formatName)
+	if err := checkMeta(f.Metadata); err != nil {
+		return nil, err
 	}
+	ts, err := stcodec.DecodeAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return fromTensors(ts, f.Metadata)
+}
+
+// Read reads a checkpoint from r. A malformed or truncated file returns an
+// error (wrapping safetensors.ErrInvalid for a broken container), never a
+// panic. The tensors take over the buffers read from r: reading costs the
+// checkpoint's size once.
+func Read(r io.Reader) (*Checkpoint, error) {
+	ts, md, err := stcodec.Read(r)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := checkMeta(md); err != nil {
+		return nil, err
+	}
+	return fromTensors(ts, md)
+}
+
+func checkMeta(md map[string]string) error {
+	if md[keyFormat] != formatName {
+		return fmt.Errorf("checkpoint: metadata format is %q, want %q", md[keyFormat], formatName)
+	}
+	return nil
+}
+
+func fromTensors(ts map[string]*tensor.Tensor, md map[string]string) (*Checkpoint, error) {
+	c := &Checkpoint{Model: map[string]*tensor.Tensor{}, Optim: map[string]*tensor.Tensor{}}
 	var err error
 	if c.Meta.Step, err = strconv.Atoi(md[keyStep]); err != nil || c.Meta.Step < 0 {
 		return nil, fmt.Errorf("checkpoint: bad step %q in metadata", md[keyStep])
@@ -235,38 +177,20 @@ func Decode(f *safetensors.File) (*Checkpoint, error) {
 			c.Meta.Extra[k] = v
 		}
 	}
-	for name, info := range f.Tensors {
-		var dst map[string]*tensor.Tensor
-		var short string
+	for name, t := range ts {
 		switch {
 		case strings.HasPrefix(name, ModelPrefix):
-			dst, short = c.Model, strings.TrimPrefix(name, ModelPrefix)
+			c.Model[strings.TrimPrefix(name, ModelPrefix)] = t
 		case strings.HasPrefix(name, OptimPrefix):
-			dst, short = c.Optim, strings.TrimPrefix(name, OptimPrefix)
+			c.Optim[strings.TrimPrefix(name, OptimPrefix)] = t
 		default:
 			return nil, fmt.Errorf("checkpoint: tensor %q has neither prefix %q nor %q", name, ModelPrefix, OptimPrefix)
 		}
-		t, err := decodeTensor(info)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: tensor %q: %w", name, err)
-		}
-		dst[short] = t
 	}
 	if len(c.Optim) > 0 && c.OptimKind == "" {
 		return nil, errors.New("checkpoint: optimizer tensors without optim.kind metadata")
 	}
 	return c, nil
-}
-
-// Read reads a checkpoint from r. A malformed or truncated file returns an
-// error (wrapping safetensors.ErrInvalid for a broken container), never a
-// panic.
-func Read(r io.Reader) (*Checkpoint, error) {
-	f, err := safetensors.Read(r)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	return Decode(f)
 }
 
 // Load reads the checkpoint file at path.

@@ -191,7 +191,7 @@ func TestBadFiles(t *testing.T) {
 		"no format":  {map[string]safetensors.TensorInfo{"model.a": one}, nil},
 		"bad step":   {map[string]safetensors.TensorInfo{"model.a": one}, map[string]string{"format": "tessera", "step": "x", "epoch": "0"}},
 		"bad prefix": {map[string]safetensors.TensorInfo{"a": one}, map[string]string{"format": "tessera", "step": "0", "epoch": "0"}},
-		"bad dtype":  {map[string]safetensors.TensorInfo{"model.a": {DType: "U8", Shape: []int{1}, Data: []byte{1}}}, map[string]string{"format": "tessera", "step": "0", "epoch": "0"}},
+		"bad dtype":  {map[string]safetensors.TensorInfo{"model.a": {DType: "F8_E4M3", Shape: []int{1}, Data: []byte{1}}}, map[string]string{"format": "tessera", "step": "0", "epoch": "0"}},
 		"no kind":    {map[string]safetensors.TensorInfo{"optim.a": one}, map[string]string{"format": "tessera", "step": "0", "epoch": "0"}},
 	} {
 		raw, err := safetensors.Marshal(f.ts, f.md)

@@ -11,7 +11,8 @@
 //     extra strings.
 //
 // Dtypes map one to one (Float32 is "F32", BFloat16 "BF16", Int64 "I64",
-// Bool "BOOL", ...). Save writes atomically (temporary file, fsync, rename).
+// Bool "BOOL", ...) through package safetensors/stcodec, the codec nn.Save
+// and nn.Load use too, so either side reads the other's files. Save writes atomically (temporary file, fsync, rename).
 // Load and Read validate the whole file and return an error, never a panic,
 // for a malformed or truncated one; Restore checks names, shapes and dtypes
 // against the model before it copies anything into it.

@@ -9,6 +9,7 @@ import (
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/optim"
+	"github.com/tessera-ml/tessera/safetensors"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -58,4 +59,36 @@ func TestModuleRoundTrip(t *testing.T) {
 	// A model of another architecture is rejected with a clear error.
 	other := nn.NewSequential(nn.NewFlatten(), nn.NewLinear(tensor.NewGenerator(1), 64, 10, true))
 	require.ErrorIs(t, c.Restore(other.StateDict(), nil), ErrMismatch)
+}
+
+// TestNNReadsCheckpointBF16: nn.ReadStateDict and nn.Load read a file of
+// checkpoint.Save with BF16 and F16 tensors (issue 12 item 1: it failed
+// with "unsupported dtype BF16"), and checkpoint.Load reads what nn.Save
+// wrote with the dtype kept: one codec on both sides.
+func TestNNReadsCheckpointBF16(t *testing.T) {
+	g := tensor.NewGenerator(4)
+	lin := nn.NewLinear(g, 6, 3, true, nn.WithDType(tensor.BFloat16))
+	sd := lin.StateDict()
+	sd["extra16"] = g.Normal(0, 1, tensor.Float32, 5).Cast(tensor.Float16)
+	path := filepath.Join(t.TempDir(), "ck.safetensors")
+	require.NoError(t, Save(path, sd, nil, Meta{Step: 2}))
+	got, md, err := nn.ReadStateDict(path)
+	require.NoError(t, err)
+	require.Equal(t, "tessera", md["format"])
+	for name, v := range sd {
+		gt := got[ModelPrefix+name]
+		require.NotNil(t, gt, name)
+		require.Equal(t, v.DType(), gt.DType(), name)
+		require.True(t, tensor.Equal(v, gt), name)
+	}
+
+	// nn.Save of a BF16 model, read back by checkpoint's codec as BF16.
+	p2 := filepath.Join(t.TempDir(), "nn.safetensors")
+	require.NoError(t, nn.Save(p2, lin))
+	f, err := safetensors.ReadFile(p2)
+	require.NoError(t, err)
+	require.Equal(t, "BF16", f.Tensors["weight"].DType)
+	m32 := nn.NewLinear(tensor.NewGenerator(8), 6, 3, true)
+	require.NoError(t, nn.Load(p2, m32))
+	require.Equal(t, lin.StateDict()["weight"].Cast(tensor.Float32).Float32s(), m32.StateDict()["weight"].Float32s())
 }

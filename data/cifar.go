@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/tessera-ml/tessera/internal/readall"
 )
 
 // CIFAR-10 binary record layout: 1 label byte, then 3072 pixel bytes (the
@@ -46,6 +48,12 @@ func appendCIFAR10(ds *ArrayDataset, r io.Reader) error {
 	r, err := maybeGunzip(r)
 	if err != nil {
 		return err
+	}
+	if rem, ok := readall.Remaining(r); ok {
+		// Size the slices from the file once instead of growing them.
+		recs := int(rem / cifarRecord)
+		ds.Y = slices.Grow(ds.Y, recs)
+		ds.X = slices.Grow(ds.X, recs*cifarPixels)
 	}
 	rec := make([]byte, cifarRecord)
 	for n := 0; ; n++ {

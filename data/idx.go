@@ -21,20 +21,14 @@ const (
 	IDXFloat64 IDXType = 0x0E // big-endian float64; Data is []float64
 )
 
-// Size returns the width in bytes of one element, or 0 for an unknown type.
-func (t IDXType) Size() int {
-	switch t {
-	case IDXUint8, IDXInt8:
-		return 1
-	case IDXInt16:
-		return 2
-	case IDXInt32, IDXFloat32:
-		return 4
-	case IDXFloat64:
-		return 8
-	}
-	return 0
+// idxKinds maps the IDX element types to their element kinds.
+var idxKinds = map[IDXType]elemKind{
+	IDXUint8: kindU8, IDXInt8: kindI8, IDXInt16: kindI16,
+	IDXInt32: kindI32, IDXFloat32: kindF32, IDXFloat64: kindF64,
 }
+
+// Size returns the width in bytes of one element, or 0 for an unknown type.
+func (t IDXType) Size() int { return idxKinds[t].size }
 
 func (t IDXType) String() string {
 	switch t {
@@ -69,54 +63,10 @@ type IDX struct {
 func (x *IDX) Len() int { return prod(x.Dims) }
 
 // Float32 returns the elements converted to float32 (no scaling).
-func (x *IDX) Float32() []float32 {
-	switch d := x.Data.(type) {
-	case []uint8:
-		return convert[float32](d)
-	case []int8:
-		return convert[float32](d)
-	case []int16:
-		return convert[float32](d)
-	case []int32:
-		return convert[float32](d)
-	case []float32:
-		return append([]float32(nil), d...)
-	case []float64:
-		return convert[float32](d)
-	}
-	return nil
-}
+func (x *IDX) Float32() []float32 { return convertAll[float32](x.Data) }
 
 // Int64 returns the elements converted to int64 (floats are truncated).
-func (x *IDX) Int64() []int64 {
-	switch d := x.Data.(type) {
-	case []uint8:
-		return convert[int64](d)
-	case []int8:
-		return convert[int64](d)
-	case []int16:
-		return convert[int64](d)
-	case []int32:
-		return convert[int64](d)
-	case []float32:
-		return convert[int64](d)
-	case []float64:
-		return convert[int64](d)
-	}
-	return nil
-}
-
-type number interface {
-	~uint8 | ~int8 | ~uint16 | ~int16 | ~uint32 | ~int32 | ~uint64 | ~int64 | ~float32 | ~float64
-}
-
-func convert[D, S number](s []S) []D {
-	out := make([]D, len(s))
-	for i, v := range s {
-		out[i] = D(v)
-	}
-	return out
-}
+func (x *IDX) Int64() []int64 { return convertAll[int64](x.Data) }
 
 // ReadIDX reads one IDX file from r, raw or gzip-compressed (detected by the
 // gzip magic bytes). It returns an error wrapping ErrFormat for a bad magic,
@@ -171,44 +121,7 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 	} else if err != nil {
 		return nil, ioErr("idx", "end of file", err)
 	}
-	x := &IDX{Type: typ, Dims: dims}
-	n := int(count)
-	be := binary.BigEndian
-	switch typ {
-	case IDXUint8:
-		x.Data = raw
-	case IDXInt8:
-		d := make([]int8, n)
-		for i := range d {
-			d[i] = int8(raw[i])
-		}
-		x.Data = d
-	case IDXInt16:
-		d := make([]int16, n)
-		for i := range d {
-			d[i] = int16(be.Uint16(raw[2*i:]))
-		}
-		x.Data = d
-	case IDXInt32:
-		d := make([]int32, n)
-		for i := range d {
-			d[i] = int32(be.Uint32(raw[4*i:]))
-		}
-		x.Data = d
-	case IDXFloat32:
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = math.Float32frombits(be.Uint32(raw[4*i:]))
-		}
-		x.Data = d
-	case IDXFloat64:
-		d := make([]float64, n)
-		for i := range d {
-			d[i] = math.Float64frombits(be.Uint64(raw[8*i:]))
-		}
-		x.Data = d
-	}
-	return x, nil
+	return &IDX{Type: typ, Dims: dims, Data: decodeElems(idxKinds[typ], raw, false)}, nil
 }
 
 // ReadIDXFile reads the IDX file at path (raw or gzip-compressed).
@@ -229,46 +142,17 @@ func WriteIDX(w io.Writer, x *IDX) error {
 		}
 		count *= d
 	}
-	var n int
-	var body []byte
-	be := binary.BigEndian
-	switch d := x.Data.(type) {
-	case []uint8:
-		n, body = len(d), d
-	case []int8:
-		n = len(d)
-		for _, v := range d {
-			body = append(body, byte(v))
-		}
-	case []int16:
-		n = len(d)
-		for _, v := range d {
-			body = be.AppendUint16(body, uint16(v))
-		}
-	case []int32:
-		n = len(d)
-		for _, v := range d {
-			body = be.AppendUint32(body, uint32(v))
-		}
-	case []float32:
-		n = len(d)
-		for _, v := range d {
-			body = be.AppendUint32(body, math.Float32bits(v))
-		}
-	case []float64:
-		n = len(d)
-		for _, v := range d {
-			body = be.AppendUint64(body, math.Float64bits(v))
-		}
-	default:
+	k, body, ok := encodeElems(x.Data, false)
+	if !ok || dataType(x.Data) == 0 {
 		return fmt.Errorf("data: idx: unsupported Data type %T", x.Data)
 	}
-	if want := dataType(x.Data); want != x.Type {
+	if idxKinds[x.Type] != k {
 		return fmt.Errorf("data: idx: Type %v does not match Data of type %T", x.Type, x.Data)
 	}
-	if n != count {
+	if n := len(body) / k.size; n != count {
 		return fmt.Errorf("data: idx: %d elements for dimensions %v", n, x.Dims)
 	}
+	be := binary.BigEndian
 	hdr := []byte{0, 0, byte(x.Type), byte(len(x.Dims))}
 	for _, d := range x.Dims {
 		hdr = be.AppendUint32(hdr, uint32(d))
@@ -280,20 +164,16 @@ func WriteIDX(w io.Writer, x *IDX) error {
 	return err
 }
 
+// dataType returns the IDX type of a Data slice, 0 for a type IDX lacks.
 func dataType(d any) IDXType {
-	switch d.(type) {
-	case []uint8:
-		return IDXUint8
-	case []int8:
-		return IDXInt8
-	case []int16:
-		return IDXInt16
-	case []int32:
-		return IDXInt32
-	case []float32:
-		return IDXFloat32
-	case []float64:
-		return IDXFloat64
+	k, _, ok := encodeElems(d, false)
+	if !ok {
+		return 0
+	}
+	for t, tk := range idxKinds {
+		if tk == k {
+			return t
+		}
 	}
 	return 0
 }

@@ -2,14 +2,14 @@ package data
 
 import (
 	"bufio"
-	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
+
+	"github.com/tessera-ml/tessera/internal/readall"
 )
 
 // ErrFormat is wrapped by every error that reports malformed input; test for
@@ -20,37 +20,16 @@ func formatErr(kind, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrFormat, kind, fmt.Sprintf(format, args...))
 }
 
-// readChunk is the step by which readN grows its buffer.
-const readChunk = 1 << 20
-
-// readN reads exactly n bytes from r. Its buffer grows only as bytes arrive,
-// so a header that declares a huge size on a short stream cannot make it
-// allocate more than about twice what the stream really holds. It returns
-// io.ErrUnexpectedEOF when r ends first.
+// readN reads exactly n bytes from r (see readall.ReadN: sized from the
+// input when it can tell, at most 4/3 n otherwise, and bounded by what a
+// short input really holds). It returns io.ErrUnexpectedEOF when r ends
+// first.
 func readN(r io.Reader, n uint64) ([]byte, error) {
-	if n > math.MaxInt {
-		return nil, io.ErrUnexpectedEOF
+	b, err := readall.ReadN(r, n)
+	if errors.Is(err, readall.ErrTooLarge) {
+		err = io.ErrUnexpectedEOF
 	}
-	if n <= readChunk {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-		return b, nil
-	}
-	var buf bytes.Buffer
-	buf.Grow(readChunk)
-	got, err := io.CopyN(&buf, r, int64(n))
-	if err != nil {
-		if err == io.EOF && uint64(got) < n {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return b, err
 }
 
 // expectEOF returns nil when r has no more bytes and ends cleanly (for gzip,
@@ -82,7 +61,19 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 		}
 		return zr, nil
 	}
-	return br, nil
+	return sizedReader{br, r}, nil
+}
+
+// sizedReader is a bufio.Reader over src that still tells how many bytes
+// are left when src can, so that readN sizes its buffer from the file.
+type sizedReader struct {
+	*bufio.Reader
+	src io.Reader
+}
+
+func (s sizedReader) Remaining() (int64, bool) {
+	n, ok := readall.Remaining(s.src)
+	return n + int64(s.Buffered()), ok
 }
 
 // withFile opens path and calls read on its (possibly gunzipped) contents,

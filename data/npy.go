@@ -57,87 +57,11 @@ type NPY struct {
 func (a *NPY) Len() int { return prod(a.Shape) }
 
 // Float32 returns the elements converted to float32 (bools as 0 and 1).
-func (a *NPY) Float32() []float32 {
-	switch d := a.Data.(type) {
-	case []bool:
-		out := make([]float32, len(d))
-		for i, v := range d {
-			if v {
-				out[i] = 1
-			}
-		}
-		return out
-	case []Float16:
-		out := make([]float32, len(d))
-		for i, v := range d {
-			out[i] = v.Float32()
-		}
-		return out
-	case []int8:
-		return convert[float32](d)
-	case []uint8:
-		return convert[float32](d)
-	case []int16:
-		return convert[float32](d)
-	case []uint16:
-		return convert[float32](d)
-	case []int32:
-		return convert[float32](d)
-	case []uint32:
-		return convert[float32](d)
-	case []int64:
-		return convert[float32](d)
-	case []uint64:
-		return convert[float32](d)
-	case []float32:
-		return append([]float32(nil), d...)
-	case []float64:
-		return convert[float32](d)
-	}
-	return nil
-}
+func (a *NPY) Float32() []float32 { return convertAll[float32](a.Data) }
 
 // Int64 returns the elements converted to int64 (floats truncated, bools as
 // 0 and 1).
-func (a *NPY) Int64() []int64 {
-	switch d := a.Data.(type) {
-	case []bool:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			if v {
-				out[i] = 1
-			}
-		}
-		return out
-	case []Float16:
-		out := make([]int64, len(d))
-		for i, v := range d {
-			out[i] = int64(v.Float32())
-		}
-		return out
-	case []int8:
-		return convert[int64](d)
-	case []uint8:
-		return convert[int64](d)
-	case []int16:
-		return convert[int64](d)
-	case []uint16:
-		return convert[int64](d)
-	case []int32:
-		return convert[int64](d)
-	case []uint32:
-		return convert[int64](d)
-	case []int64:
-		return append([]int64(nil), d...)
-	case []uint64:
-		return convert[int64](d)
-	case []float32:
-		return convert[int64](d)
-	case []float64:
-		return convert[int64](d)
-	}
-	return nil
-}
+func (a *NPY) Int64() []int64 { return convertAll[int64](a.Data) }
 
 const (
 	npyMagic         = "\x93NUMPY"
@@ -147,45 +71,39 @@ const (
 	npyHeaderV1Limit = math.MaxUint16
 )
 
-// npyKind describes one supported element type.
-type npyKind struct {
-	kind byte // 'b', 'i', 'u', 'f'
-	size int
-}
-
-func parseDescr(descr string) (npyKind, string, error) {
+func parseDescr(descr string) (elemKind, string, error) {
 	if len(descr) < 2 {
-		return npyKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
+		return elemKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
 	}
 	order, rest := descr[0], descr[1:]
 	if order != '<' && order != '>' && order != '|' && order != '=' {
 		order, rest = '|', descr
 	}
 	if strings.HasPrefix(rest, "O") {
-		return npyKind{}, "", fmt.Errorf("object arrays (dtype %q) are not supported: they hold pickled Python objects", descr)
+		return elemKind{}, "", fmt.Errorf("object arrays (dtype %q) are not supported: they hold pickled Python objects", descr)
 	}
 	if len(rest) < 2 {
-		return npyKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
+		return elemKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
 	}
 	size, err := strconv.Atoi(rest[1:])
 	if err != nil {
-		return npyKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
+		return elemKind{}, "", fmt.Errorf("unsupported dtype %q", descr)
 	}
-	k := npyKind{rest[0], size}
+	k := elemKind{rest[0], size}
 	switch k {
-	case npyKind{'b', 1}, npyKind{'i', 1}, npyKind{'u', 1}:
+	case elemKind{'b', 1}, elemKind{'i', 1}, elemKind{'u', 1}:
 		return k, "|" + rest, nil
-	case npyKind{'i', 2}, npyKind{'u', 2}, npyKind{'i', 4}, npyKind{'u', 4},
-		npyKind{'i', 8}, npyKind{'u', 8}, npyKind{'f', 2}, npyKind{'f', 4}, npyKind{'f', 8}:
+	case elemKind{'i', 2}, elemKind{'u', 2}, elemKind{'i', 4}, elemKind{'u', 4},
+		elemKind{'i', 8}, elemKind{'u', 8}, elemKind{'f', 2}, elemKind{'f', 4}, elemKind{'f', 8}:
 		switch order {
 		case '<':
 			return k, "<" + rest, nil
 		case '>':
-			return npyKind{}, "", fmt.Errorf("big-endian arrays (dtype %q) are not supported; convert with arr.astype(arr.dtype.newbyteorder('<'))", descr)
+			return elemKind{}, "", fmt.Errorf("big-endian arrays (dtype %q) are not supported; convert with arr.astype(arr.dtype.newbyteorder('<'))", descr)
 		}
-		return npyKind{}, "", fmt.Errorf("dtype %q has no explicit little-endian byte order", descr)
+		return elemKind{}, "", fmt.Errorf("dtype %q has no explicit little-endian byte order", descr)
 	}
-	return npyKind{}, "", fmt.Errorf("unsupported dtype %q (supported: b1 i1 u1 i2 u2 i4 u4 i8 u8 f2 f4 f8, little-endian)", descr)
+	return elemKind{}, "", fmt.Errorf("unsupported dtype %q (supported: b1 i1 u1 i2 u2 i4 u4 i8 u8 f2 f4 f8, little-endian)", descr)
 }
 
 // ReadNPY reads a NumPy .npy file (format version 1.0, 2.0 or 3.0; raw or
@@ -262,119 +180,15 @@ func ReadNPY(r io.Reader) (*NPY, error) {
 	} else if err != nil {
 		return nil, ioErr("npy", "end of file", err)
 	}
-	data := decodeNPY(kind, raw)
 	if fortran && len(shape) > 1 {
-		data = fortranToC(data, shape)
+		raw = transposeFortran(raw, shape, kind.size)
 	}
-	return &NPY{Shape: shape, DType: dtype, Fortran: fortran, Data: data}, nil
+	return &NPY{Shape: shape, DType: dtype, Fortran: fortran, Data: decodeElems(kind, raw, true)}, nil
 }
 
 // ReadNPYFile reads the .npy file at path.
 func ReadNPYFile(path string) (*NPY, error) {
 	return withFile(path, ReadNPY)
-}
-
-func decodeNPY(k npyKind, raw []byte) any {
-	le := binary.LittleEndian
-	switch k {
-	case npyKind{'b', 1}:
-		d := make([]bool, len(raw))
-		for i, v := range raw {
-			d[i] = v != 0
-		}
-		return d
-	case npyKind{'i', 1}:
-		return decodeLE(raw, 1, func(b []byte) int8 { return int8(b[0]) })
-	case npyKind{'u', 1}:
-		return raw
-	case npyKind{'i', 2}:
-		return decodeLE(raw, 2, func(b []byte) int16 { return int16(le.Uint16(b)) })
-	case npyKind{'u', 2}:
-		return decodeLE(raw, 2, le.Uint16)
-	case npyKind{'f', 2}:
-		return decodeLE(raw, 2, func(b []byte) Float16 { return Float16(le.Uint16(b)) })
-	case npyKind{'i', 4}:
-		return decodeLE(raw, 4, func(b []byte) int32 { return int32(le.Uint32(b)) })
-	case npyKind{'u', 4}:
-		return decodeLE(raw, 4, le.Uint32)
-	case npyKind{'f', 4}:
-		return decodeLE(raw, 4, func(b []byte) float32 { return math.Float32frombits(le.Uint32(b)) })
-	case npyKind{'i', 8}:
-		return decodeLE(raw, 8, func(b []byte) int64 { return int64(le.Uint64(b)) })
-	case npyKind{'u', 8}:
-		return decodeLE(raw, 8, le.Uint64)
-	default: // f8
-		return decodeLE(raw, 8, func(b []byte) float64 { return math.Float64frombits(le.Uint64(b)) })
-	}
-}
-
-func decodeLE[T any](raw []byte, size int, get func([]byte) T) []T {
-	out := make([]T, len(raw)/size)
-	for i := range out {
-		out[i] = get(raw[i*size:])
-	}
-	return out
-}
-
-func fortranToC(data any, shape []int) any {
-	switch d := data.(type) {
-	case []bool:
-		return transposeF(d, shape)
-	case []int8:
-		return transposeF(d, shape)
-	case []uint8:
-		return transposeF(d, shape)
-	case []int16:
-		return transposeF(d, shape)
-	case []uint16:
-		return transposeF(d, shape)
-	case []Float16:
-		return transposeF(d, shape)
-	case []int32:
-		return transposeF(d, shape)
-	case []uint32:
-		return transposeF(d, shape)
-	case []float32:
-		return transposeF(d, shape)
-	case []int64:
-		return transposeF(d, shape)
-	case []uint64:
-		return transposeF(d, shape)
-	case []float64:
-		return transposeF(d, shape)
-	}
-	return data
-}
-
-// transposeF reorders column-major data of the given shape to row-major.
-func transposeF[T any](in []T, shape []int) []T {
-	out := make([]T, len(in))
-	if len(in) == 0 {
-		return out
-	}
-	nd := len(shape)
-	fstride := make([]int, nd) // strides of the Fortran layout
-	s := 1
-	for i := 0; i < nd; i++ {
-		fstride[i] = s
-		s *= shape[i]
-	}
-	idx := make([]int, nd)
-	src := 0
-	for c := range out {
-		out[c] = in[src]
-		// Advance the row-major multi-index, updating the Fortran offset.
-		for ax := nd - 1; ax >= 0; ax-- {
-			idx[ax]++
-			src += fstride[ax]
-			if idx[ax] < shape[ax] {
-				break
-			}
-			src -= idx[ax] * fstride[ax]
-			idx[ax] = 0
-		}
-	}
-	return out
 }
 
 // parseNPYHeader parses the Python dict literal of a .npy header, e.g.
@@ -549,75 +363,15 @@ func (p *pyParser) tuple() ([]int, error) {
 // header needs more than 65535 bytes). data is one of the slice types listed
 // for NPY.Data and must hold the product of shape elements.
 func WriteNPY(w io.Writer, shape []int, data any) error {
-	var descr string
-	var body []byte
-	var n int
-	le := binary.LittleEndian
-	switch d := data.(type) {
-	case []bool:
-		descr, n = "|b1", len(d)
-		for _, v := range d {
-			if v {
-				body = append(body, 1)
-			} else {
-				body = append(body, 0)
-			}
-		}
-	case []int8:
-		descr, n = "|i1", len(d)
-		for _, v := range d {
-			body = append(body, byte(v))
-		}
-	case []uint8:
-		descr, n, body = "|u1", len(d), d
-	case []int16:
-		descr, n = "<i2", len(d)
-		for _, v := range d {
-			body = le.AppendUint16(body, uint16(v))
-		}
-	case []uint16:
-		descr, n = "<u2", len(d)
-		for _, v := range d {
-			body = le.AppendUint16(body, v)
-		}
-	case []Float16:
-		descr, n = "<f2", len(d)
-		for _, v := range d {
-			body = le.AppendUint16(body, uint16(v))
-		}
-	case []int32:
-		descr, n = "<i4", len(d)
-		for _, v := range d {
-			body = le.AppendUint32(body, uint32(v))
-		}
-	case []uint32:
-		descr, n = "<u4", len(d)
-		for _, v := range d {
-			body = le.AppendUint32(body, v)
-		}
-	case []float32:
-		descr, n = "<f4", len(d)
-		for _, v := range d {
-			body = le.AppendUint32(body, math.Float32bits(v))
-		}
-	case []int64:
-		descr, n = "<i8", len(d)
-		for _, v := range d {
-			body = le.AppendUint64(body, uint64(v))
-		}
-	case []uint64:
-		descr, n = "<u8", len(d)
-		for _, v := range d {
-			body = le.AppendUint64(body, v)
-		}
-	case []float64:
-		descr, n = "<f8", len(d)
-		for _, v := range d {
-			body = le.AppendUint64(body, math.Float64bits(v))
-		}
-	default:
+	k, body, ok := encodeElems(data, true)
+	if !ok {
 		return fmt.Errorf("data: npy: unsupported data type %T", data)
 	}
+	descr := "<" + k.String()
+	if k.size == 1 {
+		descr = "|" + k.String()
+	}
+	n := len(body) / k.size
 	count := 1
 	for _, s := range shape {
 		if s < 0 {

@@ -3,94 +3,47 @@ package nn
 import (
 	"fmt"
 
-	"github.com/tessera-ml/tessera/safetensors"
+	"github.com/tessera-ml/tessera/safetensors/stcodec"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
-func toInfo(name string, t *tensor.Tensor) (safetensors.TensorInfo, error) {
-	shape := []int(t.Shape())
-	switch t.DType() {
-	case tensor.Float64:
-		return safetensors.Encode(t.Float64s(), shape...)
-	case tensor.Int64:
-		return safetensors.Encode(t.Int64s(), shape...)
-	case tensor.Int32:
-		return safetensors.Encode(tensor.ToSlice[int32](t), shape...)
-	case tensor.Bool:
-		return safetensors.Encode(t.Bools(), shape...)
-	case tensor.Float32, tensor.BFloat16, tensor.Float16:
-		// 16-bit floats are widened to F32 (exact); loading casts back.
-		return safetensors.Encode(t.Float32s(), shape...)
-	}
-	return safetensors.TensorInfo{}, fmt.Errorf("nn: cannot save %s of dtype %v", name, t.DType())
-}
-
-func fromInfo(name string, ti safetensors.TensorInfo) (*tensor.Tensor, error) {
-	switch ti.DType {
-	case "F32":
-		v, err := safetensors.Decode[float32](ti)
-		return tensor.FromSlice(v, ti.Shape...), err
-	case "F64":
-		v, err := safetensors.Decode[float64](ti)
-		return tensor.FromSlice(v, ti.Shape...), err
-	case "I64":
-		v, err := safetensors.Decode[int64](ti)
-		return tensor.FromSlice(v, ti.Shape...), err
-	case "I32":
-		v, err := safetensors.Decode[int32](ti)
-		return tensor.FromSlice(v, ti.Shape...), err
-	case "BOOL":
-		v, err := safetensors.Decode[bool](ti)
-		return tensor.FromSlice(v, ti.Shape...), err
-	}
-	return nil, fmt.Errorf("nn: checkpoint tensor %s has unsupported dtype %s", name, ti.DType)
-}
-
 // SaveStateDict writes sd to path in the safetensors format (atomically),
-// with optional metadata. Tensors are copied to the host; 16-bit floats are
-// stored as F32.
+// with optional metadata. Tensors are copied to the host and keep their
+// dtype (BF16 stays BF16); the codec is package stcodec, shared with
+// package checkpoint.
 func SaveStateDict(path string, sd map[string]*tensor.Tensor, metadata map[string]string) error {
-	infos := make(map[string]safetensors.TensorInfo, len(sd))
-	for name, t := range sd {
-		var ti safetensors.TensorInfo
-		var err error
-		if terr := tensor.Try(func() { ti, err = toInfo(name, t) }); terr != nil {
-			return fmt.Errorf("nn: saving %s: %w", name, terr)
-		}
-		if err != nil {
-			return err
-		}
-		infos[name] = ti
+	if err := stcodec.WriteFile(path, sd, metadata); err != nil {
+		return fmt.Errorf("nn: saving %s: %w", path, err)
 	}
-	return safetensors.WriteFile(path, infos, metadata)
+	return nil
 }
 
-// ReadStateDict reads a safetensors file into CPU tensors.
+// ReadStateDict reads a safetensors file into CPU tensors of the file's
+// dtypes (F32, F64, BF16, F16, I32, I64, BOOL; narrower integers widen),
+// whoever wrote it: SaveStateDict, checkpoint.Save or PyTorch.
 func ReadStateDict(path string) (map[string]*tensor.Tensor, map[string]string, error) {
-	f, err := safetensors.ReadFile(path)
+	sd, md, err := stcodec.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("nn: %w", err)
 	}
-	sd := make(map[string]*tensor.Tensor, len(f.Tensors))
-	for name, ti := range f.Tensors {
-		t, err := fromInfo(name, ti)
-		if err != nil {
-			return nil, nil, err
-		}
-		sd[name] = t
-	}
-	return sd, f.Metadata, nil
+	return sd, md, nil
 }
 
 // Save writes m's parameters and buffers to path (safetensors).
 func Save(path string, m Module) error { return SaveStateDict(path, m.StateDict(), nil) }
 
 // Load reads path and loads it into m with the checks of LoadStateDict
-// (names and shapes must match; dtypes and devices are converted).
+// (names and shapes must match; dtypes and devices are converted as
+// PyTorch's load_state_dict does, so a BF16 file loads into a Float32 or
+// Float64 model).
 func Load(path string, m Module) error {
 	sd, _, err := ReadStateDict(path)
 	if err != nil {
 		return err
 	}
-	return m.LoadStateDict(sd)
+	var lerr error
+	if err := tensor.Try(func() { lerr = m.LoadStateDict(sd) }); err != nil {
+		return fmt.Errorf("nn: loading %s: %w", path, err)
+	}
+	return lerr
 }

@@ -14,13 +14,16 @@
 // the dtypes, that each tensor's byte span equals its shape times its dtype
 // width, and that the tensors tile the buffer from 0 to its end with no hole
 // and no overlap. Malformed input returns an error wrapping ErrInvalid; it
-// never panics, and Read allocates no more than the input really holds.
+// never panics. Read reads through the reader shared with package data
+// (internal/readall): buffers sized from the input when it can tell its
+// size, and otherwise no more than about 4/3 of what the input really holds.
 //
 // Write, Marshal and WriteFile produce the same bytes as the reference Rust
 // crate and Python's safetensors (tensors ordered by descending dtype
 // alignment, then name), so PyTorch's safetensors.torch.load_file reads
 // them. WriteFile replaces its file atomically.
 //
-// The package depends only on the standard library; Encode and Decode
-// convert between Go slices and TensorInfo.
+// The package does not depend on package tensor; Encode and Decode convert
+// between Go slices and TensorInfo, and package safetensors/stcodec is the
+// codec between tensor.Tensor and this format (used by nn and checkpoint).
 package safetensors

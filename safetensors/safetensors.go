@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tessera-ml/tessera/internal/readall"
 )
 
 // MaxHeaderSize is the largest header (in bytes) that Read and Parse accept,
@@ -110,8 +112,11 @@ func Parse(b []byte) (*File, error) {
 	return buildFile(entries, meta, buf), nil
 }
 
-// Read reads a safetensors file from r until EOF. It reads no more memory
-// than r actually delivers, whatever sizes the header declares.
+// Read reads a safetensors file from r until EOF. Each tensor's Data is a
+// buffer of its own, aligned to 8 bytes. Read sizes its buffers from r when
+// r can tell its size (an *os.File, a *bytes.Reader, ...) and otherwise
+// allocates no more than about 4/3 of what r really delivers, whatever the
+// header declares.
 func Read(r io.Reader) (*File, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
@@ -129,15 +134,23 @@ func Read(r io.Reader) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf, err := readN(r, bufLen)
-	if err != nil {
-		return nil, readErr("tensor buffer", err)
+	if rem, ok := readall.Remaining(r); ok && uint64(rem) < bufLen {
+		return nil, readErr("tensor buffer", io.ErrUnexpectedEOF)
+	}
+	f := &File{Metadata: meta, Tensors: make(map[string]TensorInfo, len(entries)), Names: make([]string, 0, len(entries))}
+	for _, e := range entries {
+		data, err := readN(r, e.end-e.begin)
+		if err != nil {
+			return nil, readErr("tensor buffer", err)
+		}
+		f.Tensors[e.name] = TensorInfo{DType: e.dtype, Shape: e.shape, Data: data}
+		f.Names = append(f.Names, e.name)
 	}
 	var one [1]byte
 	if k, _ := io.ReadFull(r, one[:]); k != 0 {
 		return nil, invalidf("data after the %d-byte tensor buffer", bufLen)
 	}
-	return buildFile(entries, meta, buf), nil
+	return f, nil
 }
 
 // ReadFile reads and parses the safetensors file at path.
@@ -160,28 +173,14 @@ func readErr(what string, err error) error {
 	return fmt.Errorf("safetensors: reading %s: %w", what, err)
 }
 
-// readN reads exactly n bytes from r, growing its buffer only as bytes
-// arrive, so that a huge declared size on a short stream allocates little.
+// readN reads exactly n bytes from r into an 8-byte aligned buffer (the
+// reader shared with package data; see readall.ReadN).
 func readN(r io.Reader, n uint64) ([]byte, error) {
-	const chunk = 1 << 20
-	if n > math.MaxInt {
-		return nil, io.ErrUnexpectedEOF
+	b, err := readall.ReadN(r, n)
+	if errors.Is(err, readall.ErrTooLarge) {
+		err = io.ErrUnexpectedEOF
 	}
-	if n <= chunk {
-		b := make([]byte, n)
-		_, err := io.ReadFull(r, b)
-		return b, err
-	}
-	var buf bytes.Buffer
-	buf.Grow(chunk)
-	got, err := io.CopyN(&buf, r, int64(n))
-	if err != nil {
-		if err == io.EOF && uint64(got) < n {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return b, err
 }
 
 func buildFile(entries []headerEntry, meta map[string]string, buf []byte) *File {

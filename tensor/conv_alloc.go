@@ -72,7 +72,7 @@ func allocDirty(op string, dev Device, dt DType, shape []int) *Tensor {
 	case Int32:
 		buf = takeBuffer[int32](dt, n)
 	}
-	return newTensor(&cpuStorage{dt: dt, buf: buf}, slices.Clone(shape), contiguousStrides(shape), 0)
+	return newTensor(&cpuStorage{dt: dt, buf: buf}, slices.Clone(shape), ContiguousStrides(shape), 0)
 }
 
 // allocZeroed is allocDirty with the elements set to zero (the clearing

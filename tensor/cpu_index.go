@@ -64,9 +64,9 @@ func (cpuDevice) ScatterAdd(dst, index, src View, axis int) {
 		scatterAddTyped(d, dst, index, src, axis)
 	case []uint16:
 		// Accumulate in float32, then round once.
-		tmp := View{Storage: newCPUStorage(Float32, Shape(dst.Shape).NumElements()), Shape: dst.Shape, Strides: contiguousStrides(dst.Shape)}
+		tmp := View{Storage: newCPUStorage(Float32, Shape(dst.Shape).NumElements()), Shape: dst.Shape, Strides: ContiguousStrides(dst.Shape)}
 		CPU.Copy(tmp, dst)
-		s32 := View{Storage: newCPUStorage(Float32, Shape(src.Shape).NumElements()), Shape: src.Shape, Strides: contiguousStrides(src.Shape)}
+		s32 := View{Storage: newCPUStorage(Float32, Shape(src.Shape).NumElements()), Shape: src.Shape, Strides: ContiguousStrides(src.Shape)}
 		CPU.Copy(s32, src)
 		scatterAddTyped(tmp.Storage.(*cpuStorage).buf.([]float32), tmp, index, s32, axis)
 		CPU.Copy(dst, tmp)

@@ -28,12 +28,12 @@ func (cpuDevice) matmul(dst, a, b View, beta float64) {
 	}
 	conv := func(v View) View {
 		st := newCPUStorage(ct, Shape(v.Shape).NumElements())
-		c := View{Storage: st, Shape: v.Shape, Strides: contiguousStrides(v.Shape)}
+		c := View{Storage: st, Shape: v.Shape, Strides: ContiguousStrides(v.Shape)}
 		CPU.Copy(c, v)
 		return c
 	}
 	ca, cb := conv(a), conv(b)
-	cd := View{Storage: newCPUStorage(ct, Shape(dst.Shape).NumElements()), Shape: dst.Shape, Strides: contiguousStrides(dst.Shape)}
+	cd := View{Storage: newCPUStorage(ct, Shape(dst.Shape).NumElements()), Shape: dst.Shape, Strides: ContiguousStrides(dst.Shape)}
 	if beta != 0 {
 		CPU.Copy(cd, dst)
 	}

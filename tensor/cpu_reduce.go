@@ -301,7 +301,7 @@ func reduceRows[T float64 | int64](op ReduceOp, dst, outer, red View) {
 		accDT = Int64
 	}
 	acc := newCPUStorage(accDT, Shape(outer.Shape).NumElements())
-	accV := View{Storage: acc, Shape: outer.Shape, Strides: contiguousStrides(outer.Shape)}
+	accV := View{Storage: acc, Shape: outer.Shape, Strides: ContiguousStrides(outer.Shape)}
 	rl := makeLoop(red.Shape, red)
 	first := true
 	rl.runRange(0, rl.numel, func(offs []int, n int) {
@@ -379,7 +379,7 @@ func sumRowsFast(dst, outer, red View) bool {
 			}
 		}
 	}
-	accV := View{Storage: &cpuStorage{dt: Float64, buf: acc}, Shape: outer.Shape, Strides: contiguousStrides(outer.Shape)}
+	accV := View{Storage: &cpuStorage{dt: Float64, buf: acc}, Shape: outer.Shape, Strides: ContiguousStrides(outer.Shape)}
 	CPU.Copy(dst, accV)
 	return true
 }

@@ -12,7 +12,7 @@ func FromSlice[T Elem](data []T, shape ...int) *Tensor {
 	if n := Shape(shape).NumElements(); n != len(data) {
 		fail("tensor.FromSlice", "%d elements do not fill shape %v (%d)", len(data), Shape(shape), n)
 	}
-	return newTensor(&cpuStorage{dt: DTypeOf[T](), buf: data}, append([]int(nil), shape...), contiguousStrides(shape), 0)
+	return newTensor(&cpuStorage{dt: DTypeOf[T](), buf: data}, append([]int(nil), shape...), ContiguousStrides(shape), 0)
 }
 
 // Scalar returns a 0-dimensional CPU tensor holding v, converted to dt.

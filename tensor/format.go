@@ -85,7 +85,7 @@ func (t *Tensor) String() string {
 		return strs[0]
 	}
 	var b strings.Builder
-	strides := contiguousStrides(c.shape)
+	strides := ContiguousStrides(c.shape)
 	var rec func(axis, off int)
 	rec = func(axis, off int) {
 		b.WriteByte('[')
@@ -138,7 +138,7 @@ func shortest16(dt DType, v float64) float64 {
 // shownIndices returns the row-major positions of the elements a summarised
 // print shows: edgeItems at each end of every axis longer than 2·edgeItems.
 func shownIndices(shape []int) []int {
-	strides := contiguousStrides(shape)
+	strides := ContiguousStrides(shape)
 	var out []int
 	var rec func(axis, off int)
 	rec = func(axis, off int) {

@@ -54,8 +54,11 @@ func checkShape(op string, shape []int) {
 	}
 }
 
-// contiguousStrides returns the row-major strides of shape, in elements.
-func contiguousStrides(shape []int) []int {
+// ContiguousStrides returns the row-major (C-order) strides of shape, in
+// elements: the strides of a contiguous tensor of that shape. It is the one
+// copy of this computation; the CUDA device, the conformance suite and the
+// safetensors codec use it too.
+func ContiguousStrides(shape []int) []int {
 	st := make([]int, len(shape))
 	acc := 1
 	for i := len(shape) - 1; i >= 0; i-- {

@@ -67,7 +67,7 @@ func alloc(op string, dev Device, dt DType, shape []int) *Tensor {
 	if err != nil {
 		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
 	}
-	return newTensor(st, slices.Clone(shape), contiguousStrides(shape), 0)
+	return newTensor(st, slices.Clone(shape), ContiguousStrides(shape), 0)
 }
 
 // Empty returns an uninitialised-by-contract (zeroed in practice) tensor on the CPU.

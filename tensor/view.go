@@ -14,7 +14,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 		return newTensor(t.st, shape, st, t.offset)
 	}
 	c := t.Clone()
-	return newTensor(c.st, shape, contiguousStrides(shape), 0)
+	return newTensor(c.st, shape, ContiguousStrides(shape), 0)
 }
 
 // View is Reshape that never copies: it panics when the strides do not allow a view.
@@ -57,7 +57,7 @@ func inferShape(op string, shape []int, n int, from []int) []int {
 func viewStrides(shape, strides, newShape []int) ([]int, bool) {
 	out := make([]int, len(newShape))
 	if Shape(shape).NumElements() == 0 {
-		return contiguousStrides(newShape), true
+		return ContiguousStrides(newShape), true
 	}
 	if len(shape) == 0 { // a 0-d tensor: any shape of one element is a view
 		for i := range out {

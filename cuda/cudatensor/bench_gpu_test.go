@@ -21,7 +21,7 @@ func benchView(b *testing.B, d *Device, dt tensor.DType, shape ...int) tensor.Vi
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := tensor.View{Storage: st, Shape: shape, Strides: rowMajor(shape)}
+	v := tensor.View{Storage: st, Shape: shape, Strides: tensor.ContiguousStrides(shape)}
 	d.RandomFill(v, tensor.Uniform, 1, 0, -1, 1)
 	return v
 }

@@ -45,8 +45,8 @@ func (d *Device) ScatterAdd(dst, index, src tensor.View, axis int) {
 		case tensor.Float16, tensor.BFloat16:
 			t := d.temp("ScatterAdd", tensor.Float32, numel(dst.Shape))
 			s := d.temp("ScatterAdd", tensor.Float32, numel(src.Shape))
-			tv := tensor.View{Storage: t, Shape: dst.Shape, Strides: rowMajor(dst.Shape)}
-			sv := tensor.View{Storage: s, Shape: src.Shape, Strides: rowMajor(src.Shape)}
+			tv := tensor.View{Storage: t, Shape: dst.Shape, Strides: tensor.ContiguousStrides(dst.Shape)}
+			sv := tensor.View{Storage: s, Shape: src.Shape, Strides: tensor.ContiguousStrides(src.Shape)}
 			d.Copy(tv, dst)
 			d.Copy(sv, src)
 			d.ScatterAdd(tv, index, sv, axis)

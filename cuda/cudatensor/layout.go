@@ -134,16 +134,6 @@ func isRowMajor(shape, strides []int) bool {
 	return true
 }
 
-func rowMajor(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
-}
-
 func numel(shape []int) int {
 	n := 1
 	for _, d := range shape {

@@ -204,7 +204,7 @@ func (d *Device) matmul(op string, dst, a, b tensor.View, beta float64) {
 	if via != dt {
 		conv := func(v tensor.View, load bool) (tensor.View, *Storage) {
 			s := d.temp(op, via, numel(v.Shape))
-			cv := tensor.View{Storage: s, Shape: v.Shape, Strides: rowMajor(v.Shape)}
+			cv := tensor.View{Storage: s, Shape: v.Shape, Strides: tensor.ContiguousStrides(v.Shape)}
 			if load {
 				d.Copy(cv, v)
 			}
@@ -238,7 +238,7 @@ func (d *Device) gemm(op string, dst, a, b tensor.View, beta float64) {
 	contig := func(v tensor.View, load bool) tensor.View {
 		s := d.temp(op, dt, numel(v.Shape))
 		tmps = append(tmps, s)
-		cv := tensor.View{Storage: s, Shape: v.Shape, Strides: rowMajor(v.Shape)}
+		cv := tensor.View{Storage: s, Shape: v.Shape, Strides: tensor.ContiguousStrides(v.Shape)}
 		if load {
 			d.Copy(cv, v)
 		}

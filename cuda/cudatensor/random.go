@@ -86,7 +86,7 @@ func (d *Device) RandomFill(dst tensor.View, dist tensor.Distribution, seed, off
 		}
 	} else {
 		tmp := d.temp("RandomFill", tensor.Float64, n)
-		tv := tensor.View{Storage: tmp, Shape: dst.Shape, Strides: rowMajor(dst.Shape)}
+		tv := tensor.View{Storage: tmp, Shape: dst.Shape, Strides: tensor.ContiguousStrides(dst.Shape)}
 		if d.runEW("RandomFill", randKernel(tensor.Float64), dst.Shape, [][]int{tv.Strides}, args(tmp.Ptr())...) {
 			d.Copy(dst, tv)
 			tmp.release()

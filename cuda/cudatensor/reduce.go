@@ -23,7 +23,7 @@ func (d *Device) contiguousIn(op string, v tensor.View) (p cuda.DevicePtr, tmp *
 		return d.ptrOf(op, v), nil, true
 	}
 	tmp = d.temp(op, v.DType(), numel(v.Shape))
-	if !d.runEW(op, copyKernel(v.DType()), v.Shape, [][]int{rowMajor(v.Shape), v.Strides}, d.ptrOf(op, v), tmp.Ptr()) {
+	if !d.runEW(op, copyKernel(v.DType()), v.Shape, [][]int{tensor.ContiguousStrides(v.Shape), v.Strides}, d.ptrOf(op, v), tmp.Ptr()) {
 		tmp.release()
 		return 0, nil, false
 	}
@@ -76,7 +76,7 @@ func (d *Device) Reduce(op tensor.ReduceOp, dst, src tensor.View, nred int) {
 				check("Reduce", d.be.launchRows(name, rows, rows, cols, x, po))
 			}
 			if out != nil {
-				d.Copy(dst, tensor.View{Storage: out, Shape: dst.Shape, Strides: rowMajor(dst.Shape)})
+				d.Copy(dst, tensor.View{Storage: out, Shape: dst.Shape, Strides: tensor.ContiguousStrides(dst.Shape)})
 				out.release()
 			}
 			if tmp != nil {
@@ -125,7 +125,7 @@ func (d *Device) Softmax(dst, src tensor.View, log bool) {
 			}
 			check("Softmax", d.be.launchRows(name, rows, rows, int64(L), x, py, logv))
 			if out != nil {
-				d.Copy(dst, tensor.View{Storage: out, Shape: dst.Shape, Strides: rowMajor(dst.Shape)})
+				d.Copy(dst, tensor.View{Storage: out, Shape: dst.Shape, Strides: tensor.ContiguousStrides(dst.Shape)})
 				out.release()
 			}
 			if tmpIn != nil {

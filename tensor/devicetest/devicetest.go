@@ -272,22 +272,12 @@ func numel(shape []int) int {
 	return n
 }
 
-func rowMajor(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
-}
-
 // geometry returns strides, offset and storage length for shape laid out as l.
 func geometry(shape []int, l layout) (strides []int, offset, size int) {
 	nd := len(shape)
 	switch l {
 	case offsetL:
-		return rowMajor(shape), 5, numel(shape) + 9
+		return tensor.ContiguousStrides(shape), 5, numel(shape) + 9
 	case permuted:
 		strides = make([]int, nd)
 		acc := 1
@@ -301,7 +291,7 @@ func geometry(shape []int, l layout) (strides []int, offset, size int) {
 		for i, d := range shape {
 			mem[i] = 2*d + 1
 		}
-		strides = rowMajor(mem)
+		strides = tensor.ContiguousStrides(mem)
 		for i := range strides {
 			strides[i] *= 2
 		}
@@ -313,7 +303,7 @@ func geometry(shape []int, l layout) (strides []int, offset, size int) {
 				base[i] = 1
 			}
 		}
-		strides = rowMajor(base)
+		strides = tensor.ContiguousStrides(base)
 		for i := range strides {
 			if base[i] == 1 && shape[i] != 1 {
 				strides[i] = 0
@@ -321,7 +311,7 @@ func geometry(shape []int, l layout) (strides []int, offset, size int) {
 		}
 		return strides, 1, numel(base) + 2
 	}
-	return rowMajor(shape), 0, numel(shape)
+	return tensor.ContiguousStrides(shape), 0, numel(shape)
 }
 
 // newOperand makes a device operand of the given shape and layout; every

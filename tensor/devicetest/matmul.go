@@ -55,7 +55,7 @@ func (e *env) matmulOperand(dt tensor.DType, shape []int, bcast, trans, step boo
 	if trans {
 		mem[nd-2], mem[nd-1] = mem[nd-1], mem[nd-2]
 	}
-	st := rowMajor(mem)
+	st := tensor.ContiguousStrides(mem)
 	size := numel(mem)
 	off := 0
 	if step {

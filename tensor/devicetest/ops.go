@@ -36,7 +36,7 @@ func (e *env) randHost(dt tensor.DType, gen func() float64, shape ...int) host {
 
 // onDev creates h as a tensor of dtype dt on the device under test.
 func (e *env) onDev(dt tensor.DType, h host) *tensor.Tensor {
-	t := tensor.FromView(tensor.View{Storage: hostStorage(dt, h.v), Shape: slices.Clone(h.shape), Strides: rowMajor(h.shape)}).To(e.dev)
+	t := tensor.FromView(tensor.View{Storage: hostStorage(dt, h.v), Shape: slices.Clone(h.shape), Strides: tensor.ContiguousStrides(h.shape)}).To(e.dev)
 	require.Equal(e.t, e.dev, t.Device())
 	return t
 }

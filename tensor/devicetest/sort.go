@@ -46,7 +46,7 @@ func refArgSort(row []float64, descending bool) []int {
 // rowsAlong returns, for x of shape, the flat indices of each 1-D fibre
 // along axis (in the row-major order of the other axes).
 func rowsAlong(shape []int, axis int) [][]int {
-	strides := rowMajor(shape)
+	strides := tensor.ContiguousStrides(shape)
 	outer := make([]int, 0, len(shape))
 	outer = append(outer, shape[:axis]...)
 	outer = append(outer, shape[axis+1:]...)
@@ -212,7 +212,7 @@ func testNorm(e *env) {
 					}
 					want := make([]float64, max(numel(keptShape), 1))
 					cond := make([]float64, len(want))
-					ks := rowMajor(keptShape)
+					ks := tensor.ContiguousStrides(keptShape)
 					forEach(shape, func(idx []int) {
 						o, k := 0, 0
 						for a := range shape {
@@ -222,7 +222,7 @@ func testNorm(e *env) {
 							}
 						}
 						f := 0
-						for a, st := range rowMajor(shape) {
+						for a, st := range tensor.ContiguousStrides(shape) {
 							f += idx[a] * st
 						}
 						v := math.Abs(vals[f])

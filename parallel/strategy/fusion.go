@@ -122,6 +122,8 @@ func (f *fusion) flush() {
 	f.flights = append(f.flights, flight{h: h, buf: buf, members: f.batch})
 	f.stats.AllReduceCalls++
 	f.stats.Collectives++
+	rb := ringBytes(f.c.Size(), int64(f.bytes))
+	f.stats.add(rb, rb)
 	f.batch, f.bytes = nil, 0
 }
 

@@ -72,6 +72,8 @@ func (s *shardedPS) Step() error {
 	h := s.c.Start(ctx, collectives.ReduceScatterCall(dst, src, collectives.Avg))
 	s.comm(h, "reduce-scatter gradients", s.bytes())
 	s.stats.Collectives++
+	hb := halfRingBytes(s.c.Size(), s.bytes())
+	s.stats.add(hb, hb)
 	s.q = append(s.q, psStep{h: h, cancel: cancel, src: src, dst: dst})
 	var err error
 	if len(s.q) > s.o.Staleness {
@@ -102,6 +104,8 @@ func (s *shardedPS) apply() error {
 	h := s.c.Start(ctx, collectives.AllGatherCall(s.flat, s.slice.Value()))
 	s.comm(h, "all-gather parameters", s.bytes())
 	s.stats.Collectives++
+	hb := halfRingBytes(s.c.Size(), s.bytes())
+	s.stats.add(hb, hb)
 	if err := s.wait(h, "all-gather"); err != nil {
 		return fmt.Errorf("strategy sharded-ps: %w", err)
 	}
@@ -178,9 +182,11 @@ func (p *centralPS) Step() error {
 		}
 		st.h = p.c.Start(ctx, calls...)
 		p.stats.Collectives += n - 1
+		p.stats.add(0, int64(n-1)*p.bytes())
 	} else {
 		st.h = p.c.Start(ctx, collectives.SendCall(src, 0))
 		p.stats.Collectives++
+		p.stats.add(p.bytes(), 0)
 	}
 	p.comm(st.h, "push gradients", p.Traffic().Received)
 	p.q = append(p.q, st)
@@ -230,6 +236,11 @@ func (p *centralPS) apply() error {
 	h := p.c.Start(ctx, calls...)
 	p.comm(h, "pull parameters", p.Traffic().Sent)
 	p.stats.Collectives += len(calls)
+	if p.c.Rank() == 0 {
+		p.stats.add(int64(n-1)*p.bytes(), 0)
+	} else {
+		p.stats.add(0, p.bytes())
+	}
 	if err := p.wait(h, "parameters"); err != nil {
 		return fmt.Errorf("strategy central-ps: %w", err)
 	}

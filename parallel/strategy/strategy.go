@@ -56,6 +56,23 @@ type Stats struct {
 	AllReduceCalls int           // all-reduce calls issued (DDP buckets, fusion buffers)
 	Collectives    int           // all collective and point-to-point calls issued
 	WaitTime       time.Duration // time Step spent waiting for communication
+	// BytesSent and BytesReceived add up the calls issued: Send and Recv
+	// their payload, all-reduce 2(N-1)/N of it, reduce-scatter and
+	// all-gather (N-1)/N of the full vector (the ring algorithms' volume,
+	// which every algorithm must at least move).
+	BytesSent, BytesReceived int64
+}
+
+// ringBytes is what one rank moves in a ring all-reduce of b bytes.
+func ringBytes(n int, b int64) int64 { return 2 * int64(n-1) * b / int64(n) }
+
+// halfRingBytes is one rank's share of a reduce-scatter or all-gather of
+// a b-byte vector.
+func halfRingBytes(n int, b int64) int64 { return int64(n-1) * b / int64(n) }
+
+func (s *Stats) add(sent, recv int64) {
+	s.BytesSent += sent
+	s.BytesReceived += recv
 }
 
 // Options configure New. NewOptimizer is required.
@@ -114,7 +131,7 @@ func New(name string, m nn.Module, c collectives.Comm, o Options) (Strategy, err
 }
 
 func ringTraffic(n int, s int64, what string) Traffic {
-	b := 2 * int64(n-1) * s / int64(n)
+	b := ringBytes(n, s)
 	return Traffic{Sent: b, Received: b, Formula: fmt.Sprintf("%s: 2(N-1)/N x S = 2*%d/%d x %d bytes", what, n-1, n, s)}
 }
 
@@ -170,7 +187,9 @@ func (a *allReduce) Traffic() Traffic {
 
 func (a *allReduce) Stats() Stats {
 	s := a.d.Stats()
-	return Stats{Steps: s.Steps, AllReduceCalls: s.AllReduceCalls, Collectives: s.AllReduceCalls, WaitTime: s.WaitTime}
+	b := ringBytes(a.c.Size(), s.BytesReduced)
+	return Stats{Steps: s.Steps, AllReduceCalls: s.AllReduceCalls, Collectives: s.AllReduceCalls, WaitTime: s.WaitTime,
+		BytesSent: b, BytesReceived: b}
 }
 
 // DDP returns the DDP wrapper of an "allreduce" strategy (nil otherwise).

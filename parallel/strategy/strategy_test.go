@@ -223,6 +223,8 @@ func TestTrafficFormulas(t *testing.T) {
 				assert.Equal(t, calls, got.stats.Collectives, "%s rank %d: point-to-point calls", name, r)
 			}
 			assert.NotEmpty(t, tr.Formula)
+			assert.Equal(t, tr.Sent, got.stats.BytesSent, "%s rank %d: bytes of the calls issued in one step", name, r)
+			assert.Equal(t, tr.Received, got.stats.BytesReceived, "%s rank %d", name, r)
 		}
 	}
 }

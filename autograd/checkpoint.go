@@ -35,7 +35,7 @@ func Checkpoint(f func(xs []*Var) *Var, inputs ...*Var) *Var {
 	out.requiresGrad = true
 	out.node = &node{op: "autograd.Checkpoint", inputs: inputs, out: out, backward: func(c *Ctx, g *Var) []*Var {
 		if c.CreateGraph() {
-			panic("autograd.Checkpoint: a CreateGraph pass cannot go through a checkpoint")
+			panic(tensor.Errorf("autograd.Checkpoint", "a CreateGraph pass cannot go through a checkpoint"))
 		}
 		leaves := make([]*Var, len(inputs))
 		for i := range leaves {
@@ -48,7 +48,7 @@ func Checkpoint(f func(xs []*Var) *Var, inputs ...*Var) *Var {
 			return res
 		}
 		if err := Backward([]*Var{y}, []*tensor.Tensor{g.value}, BackwardOpts{}); err != nil {
-			panic("autograd.Checkpoint: recomputed backward: " + err.Error())
+			panic(&tensor.Error{Op: "autograd.Checkpoint", Msg: "recomputed backward", Err: err})
 		}
 		for i, l := range leaves {
 			if gr := l.Grad(); gr != nil {

@@ -362,7 +362,7 @@ func (p *pass) run() error {
 				}
 				gi := grads[i]
 				if !gi.value.Shape().Equal(in.value.Shape()) {
-					panic(fmt.Sprintf("autograd: backward of %s returned gradient of shape %v for input %d of shape %v", n.op, gi.value.Shape(), i, in.value.Shape()))
+					panic(tensor.Errorf("autograd.Backward", "backward of %s returned gradient of shape %v for input %d of shape %v", n.op, gi.value.Shape(), i, in.value.Shape()))
 				}
 				if gi.value.DType() != in.value.DType() {
 					gi = Cast(gi, in.value.DType())

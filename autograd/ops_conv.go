@@ -1,8 +1,6 @@
 package autograd
 
 import (
-	"fmt"
-
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -109,10 +107,10 @@ func convArgs(op string, x, w, b *Var, p tensor.ConvParams, groups int) ([]*Var,
 		groups = 1
 	}
 	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1]*groups || ws[0]%groups != 0 {
-		panic(fmt.Sprintf("%s: input shape %v, weight shape %v and %d groups do not match", op, xs, ws, groups))
+		panic(tensor.Errorf(op, "input shape %v, weight shape %v and %d groups do not match", xs, ws, groups))
 	}
 	if b != nil && (b.NDim() != 1 || b.Dim(0) != ws[0]) {
-		panic(fmt.Sprintf("%s: bias shape %v for weight shape %v", op, b.Shape(), ws))
+		panic(tensor.Errorf(op, "bias shape %v for weight shape %v", b.Shape(), ws))
 	}
 	p.KH, p.KW = ws[2], ws[3]
 	inputs := []*Var{x, w}

@@ -1,7 +1,6 @@
 package autograd
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/tessera-ml/tessera/tensor"
@@ -16,7 +15,7 @@ func sumTo(g *Var, shape tensor.Shape) *Var {
 	}
 	lead := len(gs) - len(shape)
 	if lead < 0 {
-		panic(fmt.Sprintf("autograd: cannot sum gradient of shape %v to shape %v", gs, shape))
+		panic(tensor.Errorf("autograd.sumTo", "cannot sum gradient of shape %v to shape %v", gs, shape))
 	}
 	var axes []int
 	for i := range gs {

@@ -1,45 +1,11 @@
 package autograd
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
 	"github.com/tessera-ml/tessera/tensor"
 )
-
-// normAxes resolves axes of shape (empty means all), sorted, unique.
-func normAxes(op string, axes []int, shape tensor.Shape) []int {
-	ndim := len(shape)
-	if len(axes) == 0 {
-		all := make([]int, ndim)
-		for i := range all {
-			all[i] = i
-		}
-		return all
-	}
-	seen := make([]bool, ndim)
-	for _, a := range axes {
-		b := a
-		if b < 0 {
-			b += ndim
-		}
-		if b < 0 || b >= ndim {
-			panic(fmt.Sprintf("%s: axis %d out of range for shape %v", op, a, shape))
-		}
-		if seen[b] {
-			panic(fmt.Sprintf("%s: axis %d repeated in %v for shape %v", op, a, axes, shape))
-		}
-		seen[b] = true
-	}
-	out := make([]int, 0, len(axes))
-	for i, s := range seen {
-		if s {
-			out = append(out, i)
-		}
-	}
-	return out
-}
 
 // keptShape is shape with the reduced axes set to 1.
 func keptShape(shape tensor.Shape, axes []int) []int {
@@ -61,7 +27,7 @@ func expandBack(g *Var, shape tensor.Shape, axes []int, keepDim bool) *Var {
 // Sum adds over axes (all when none are given).
 func Sum(x *Var, keepDim bool, axes ...int) *Var {
 	xs := x.value.Shape()
-	ax := normAxes("autograd.Sum", axes, xs)
+	ax := tensor.NormAxes("autograd.Sum", axes, xs)
 	return unaryOp("autograd.Sum", x, tensor.Sum(x.value, keepDim, ax...),
 		func(_ *Ctx, g *Var) *Var { return expandBack(g, xs, ax, keepDim) })
 }
@@ -76,13 +42,13 @@ func count(shape tensor.Shape, axes []int) int {
 
 // Mean averages over axes (all when none are given).
 func Mean(x *Var, keepDim bool, axes ...int) *Var {
-	ax := normAxes("autograd.Mean", axes, x.value.Shape())
+	ax := tensor.NormAxes("autograd.Mean", axes, x.value.Shape())
 	return MulScalar(Sum(x, keepDim, ax...), 1/float64(count(x.value.Shape(), ax)))
 }
 
 func extremum(op string, x *Var, keepDim bool, axes []int, max bool) *Var {
 	xs := x.value.Shape()
-	ax := normAxes(op, axes, xs)
+	ax := tensor.NormAxes(op, axes, xs)
 	var out *tensor.Tensor
 	if max {
 		out = tensor.Max(x.value, keepDim, ax...)
@@ -119,7 +85,7 @@ func Min(x *Var, keepDim bool, axes ...int) *Var {
 // again.
 func Prod(x *Var, keepDim bool, axes ...int) *Var {
 	xs := x.value.Shape()
-	ax := normAxes("autograd.Prod", axes, xs)
+	ax := tensor.NormAxes("autograd.Prod", axes, xs)
 	return unaryOp("autograd.Prod", x, tensor.Prod(x.value, keepDim, ax...),
 		func(c *Ctx, g *Var) *Var {
 			in := c.Input(0)
@@ -180,7 +146,7 @@ func prodOthers(x *Var, ax []int) *Var {
 // Variance returns the variance over axes with the given correction (1 for
 // the unbiased estimator, 0 for the population variance).
 func Variance(x *Var, correction int, keepDim bool, axes ...int) *Var {
-	ax := normAxes("autograd.Var", axes, x.value.Shape())
+	ax := tensor.NormAxes("autograd.Var", axes, x.value.Shape())
 	n := count(x.value.Shape(), ax)
 	d := Sub(x, Mean(x, true, ax...))
 	return MulScalar(Sum(Square(d), keepDim, ax...), 1/math.Max(float64(n-correction), 0))
@@ -194,7 +160,7 @@ func Std(x *Var, correction int, keepDim bool, axes ...int) *Var {
 // LogSumExp returns log Σ exp(x) over axes, computed stably.
 func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
 	xs := x.value.Shape()
-	ax := normAxes("autograd.LogSumExp", axes, xs)
+	ax := tensor.NormAxes("autograd.LogSumExp", axes, xs)
 	return unaryOp("autograd.LogSumExp", x, tensor.LogSumExp(x.value, keepDim, ax...),
 		func(c *Ctx, g *Var) *Var {
 			out := c.Output()
@@ -267,7 +233,7 @@ func transposedLayout(t *tensor.Tensor) bool {
 func Linear(x, w, b *Var) *Var {
 	xs := x.value.Shape()
 	if len(xs) == 0 || w.NDim() != 2 || xs[len(xs)-1] != w.Dim(1) {
-		panic(fmt.Sprintf("autograd.Linear: input shape %v and weight shape %v do not match", xs, w.Shape()))
+		panic(tensor.Errorf("autograd.Linear", "input shape %v and weight shape %v do not match", xs, w.Shape()))
 	}
 	x2 := x
 	if len(xs) != 2 {

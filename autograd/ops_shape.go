@@ -1,7 +1,6 @@
 package autograd
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/tessera-ml/tessera/tensor"
@@ -46,7 +45,7 @@ func Transpose(x *Var, a, b int) *Var {
 // T transposes the last two axes (a view).
 func T(x *Var) *Var {
 	if x.NDim() < 2 {
-		panic(fmt.Sprintf("autograd.T: needs at least 2 dimensions, have shape %v", x.Shape()))
+		panic(tensor.Errorf("autograd.T", "needs at least 2 dimensions, have shape %v", x.Shape()))
 	}
 	return Transpose(x, -2, -1)
 }
@@ -129,7 +128,7 @@ func Contiguous(x *Var) *Var {
 // Concat joins xs along axis.
 func Concat(xs []*Var, axis int) *Var {
 	if len(xs) == 0 {
-		panic("autograd.Concat: no inputs")
+		panic(tensor.Errorf("autograd.Concat", "no inputs"))
 	}
 	vals := make([]*tensor.Tensor, len(xs))
 	for i, x := range xs {
@@ -159,7 +158,7 @@ func Concat(xs []*Var, axis int) *Var {
 // Stack joins same-shaped xs along a new axis.
 func Stack(xs []*Var, axis int) *Var {
 	if len(xs) == 0 {
-		panic("autograd.Stack: no inputs")
+		panic(tensor.Errorf("autograd.Stack", "no inputs"))
 	}
 	nd := xs[0].NDim() + 1
 	if axis < 0 {
@@ -168,7 +167,7 @@ func Stack(xs []*Var, axis int) *Var {
 	us := make([]*Var, len(xs))
 	for i, x := range xs {
 		if !x.Shape().Equal(xs[0].Shape()) {
-			panic(fmt.Sprintf("autograd.Stack: shapes %v and %v differ", xs[0].Shape(), x.Shape()))
+			panic(tensor.Errorf("autograd.Stack", "shapes %v and %v differ", xs[0].Shape(), x.Shape()))
 		}
 		us[i] = Unsqueeze(x, axis)
 	}

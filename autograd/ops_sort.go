@@ -58,7 +58,7 @@ func Norm(x *Var, ord float64, keepDim bool, axes ...int) *Var {
 		tensor.Norm(x.value, ord, keepDim, axes...) // panics with the op's error
 	}
 	xs := x.value.Shape()
-	ax := normAxes("autograd.Norm", axes, xs)
+	ax := tensor.NormAxes("autograd.Norm", axes, xs)
 	return unaryOp("autograd.Norm", x, tensor.Norm(x.value, 2, keepDim, ax...), func(c *Ctx, g *Var) *Var {
 		nrm := c.Output()
 		if !keepDim {

@@ -66,10 +66,10 @@ func (v *Var) releaseClaim() {
 // in Grad when a Backward pass reaches them.
 func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
 	if t == nil {
-		panic("autograd.NewVar: nil tensor")
+		panic(tensor.Errorf("autograd.NewVar", "nil tensor"))
 	}
 	if requiresGrad && !t.DType().IsFloat() {
-		panic(fmt.Sprintf("autograd.NewVar: a %s%v tensor cannot require a gradient (needs a float dtype)", t.DType(), t.Shape()))
+		panic(tensor.Errorf("autograd.NewVar", "a %s%v tensor cannot require a gradient (needs a float dtype)", t.DType(), t.Shape()))
 	}
 	return &Var{value: t, requiresGrad: requiresGrad, seq: seqCounter.Add(1)}
 }
@@ -162,7 +162,7 @@ func (v *Var) GradVar() *Var {
 // sum), so it may alias other data. It also ends a SetGradBuffer binding.
 func (v *Var) SetGrad(g *tensor.Tensor) {
 	if g != nil && !g.Shape().Equal(v.value.Shape()) {
-		panic(fmt.Sprintf("autograd.Var.SetGrad: gradient shape %v for value shape %v", g.Shape(), v.value.Shape()))
+		panic(tensor.Errorf("autograd.Var.SetGrad", "gradient shape %v for value shape %v", g.Shape(), v.value.Shape()))
 	}
 	v.lockGrad(nil)
 	defer v.mu.Unlock()
@@ -183,20 +183,20 @@ func (v *Var) SetGrad(g *tensor.Tensor) {
 func (v *Var) SetGradBuffer(buf *tensor.Tensor) {
 	const op = "autograd.Var.SetGradBuffer"
 	if v.node != nil {
-		panic(&tensor.Error{Op: op, Msg: "gradient buffers are for leaves; " + v.String() + " was produced by " + v.node.op})
+		panic(tensor.Errorf(op, "gradient buffers are for leaves; %v was produced by %s", v, v.node.op))
 	}
-	v.mu.Lock()
+	v.lockGrad(nil)
 	defer v.mu.Unlock()
 	if buf == nil {
 		v.gradPin = false
 		return
 	}
 	if !buf.Shape().Equal(v.value.Shape()) || buf.DType() != v.value.DType() || buf.Device() != v.value.Device() {
-		panic(&tensor.Error{Op: op, Msg: fmt.Sprintf("buffer %s%v on %s for a %s%v value on %s",
-			buf.DType(), buf.Shape(), buf.Device().Name(), v.value.DType(), v.value.Shape(), v.value.Device().Name())})
+		panic(tensor.Errorf(op, "buffer %s%v on %s for a %s%v value on %s",
+			buf.DType(), buf.Shape(), buf.Device().Name(), v.value.DType(), v.value.Shape(), v.value.Device().Name()))
 	}
 	if !buf.IsContiguous() {
-		panic(&tensor.Error{Op: op, Msg: fmt.Sprintf("buffer %s%v is not contiguous", buf.DType(), buf.Shape())})
+		panic(tensor.Errorf(op, "buffer %s%v is not contiguous", buf.DType(), buf.Shape()))
 	}
 	switch {
 	case v.grad == buf:
@@ -232,7 +232,7 @@ func (v *Var) ZeroGrad() {
 // tensor identity of Value is preserved, so views of it stay valid.
 func (v *Var) SetValue(t *tensor.Tensor) {
 	if !t.Shape().Equal(v.value.Shape()) {
-		panic(fmt.Sprintf("autograd.Var.SetValue: shape %v for value shape %v", t.Shape(), v.value.Shape()))
+		panic(tensor.Errorf("autograd.Var.SetValue", "shape %v for value shape %v", t.Shape(), v.value.Shape()))
 	}
 	if t == v.value {
 		return
@@ -250,7 +250,7 @@ func (v *Var) RetainGrad() { v.retainGrad = true }
 // parameters of the last layer come first. It panics on a non-leaf Var.
 func (v *Var) RegisterHook(h func(g *tensor.Tensor)) {
 	if v.node != nil {
-		panic("autograd.Var.RegisterHook: hooks are for leaves; " + v.String() + " was produced by " + v.node.op)
+		panic(tensor.Errorf("autograd.Var.RegisterHook", "hooks are for leaves; %v was produced by %s", v, v.node.op))
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()

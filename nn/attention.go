@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -22,7 +21,7 @@ type MultiHeadAttention struct {
 // heads, with biased projections initialised from g.
 func NewMultiHeadAttention(g *tensor.Generator, embedDim, numHeads int, causal bool, opts ...Option) *MultiHeadAttention {
 	if numHeads <= 0 || embedDim%numHeads != 0 {
-		panic(fmt.Sprintf("nn.NewMultiHeadAttention: embedding size %d not divisible by %d heads", embedDim, numHeads))
+		panic(tensor.Errorf("nn.NewMultiHeadAttention", "embedding size %d not divisible by %d heads", embedDim, numHeads))
 	}
 	m := &MultiHeadAttention{NumHeads: numHeads, Causal: causal}
 	m.training = true
@@ -56,7 +55,7 @@ func CausalMask(dev tensor.Device, tq, tk int) *tensor.Tensor {
 // the causal mask.
 func (m *MultiHeadAttention) Attend(q, k, v *autograd.Var, causal bool, mask *tensor.Tensor) *autograd.Var {
 	if q.NDim() != 3 || k.NDim() != 3 || v.NDim() != 3 || k.Dim(1) != v.Dim(1) || q.Dim(0) != k.Dim(0) {
-		panic(fmt.Sprintf("nn.MultiHeadAttention: query %v, key %v, value %v; want [B, T, E]", q.Shape(), k.Shape(), v.Shape()))
+		panic(tensor.Errorf("nn.MultiHeadAttention", "query %v, key %v, value %v; want [B, T, E]", q.Shape(), k.Shape(), v.Shape()))
 	}
 	b, tq, e := q.Dim(0), q.Dim(1), q.Dim(2)
 	tk := k.Dim(1)

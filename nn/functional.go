@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"reflect"
 	"unsafe"
 
@@ -30,7 +29,7 @@ type baser interface{ base() *Base }
 func (b *Base) base() *Base { return b }
 
 func nnPanic(op, format string, args ...any) {
-	panic(&tensor.Error{Op: op, Msg: fmt.Sprintf(format, args...)})
+	panic(tensor.Errorf(op, format, args...))
 }
 
 // treeCopier copies a module tree once.

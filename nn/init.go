@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/tessera-ml/tessera/tensor"
@@ -12,7 +11,7 @@ import (
 // as PyTorch computes them.
 func Fans(shape tensor.Shape) (fanIn, fanOut int) {
 	if len(shape) < 2 {
-		panic(fmt.Sprintf("nn.Fans: weight shape %v needs at least 2 dimensions", shape))
+		panic(tensor.Errorf("nn.Fans", "weight shape %v needs at least 2 dimensions", shape))
 	}
 	rf := 1
 	for _, d := range shape[2:] {
@@ -37,7 +36,7 @@ func Gain(nonlinearity string, param float64) float64 {
 	case "leaky_relu":
 		return math.Sqrt(2 / (1 + param*param))
 	}
-	panic(fmt.Sprintf("nn.Gain: unknown nonlinearity %q", nonlinearity))
+	panic(tensor.Errorf("nn.Gain", "unknown nonlinearity %q", nonlinearity))
 }
 
 // KaimingUniform fills t in place with U(-b, b), b = gain·√(3/fan_in)

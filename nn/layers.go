@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -51,7 +50,7 @@ func NewConv2d(g *tensor.Generator, in, out int, p tensor.ConvParams, groups int
 		groups = 1
 	}
 	if in%groups != 0 || out%groups != 0 || p.KH <= 0 || p.KW <= 0 {
-		panic(fmt.Sprintf("nn.NewConv2d: %d -> %d channels, %d groups, kernel %dx%d", in, out, groups, p.KH, p.KW))
+		panic(tensor.Errorf("nn.NewConv2d", "%d -> %d channels, %d groups, kernel %dx%d", in, out, groups, p.KH, p.KW))
 	}
 	c := configure(opts)
 	l := &Conv2d{Params: p, Groups: groups}
@@ -125,7 +124,7 @@ func NewEmbedding(g *tensor.Generator, num, dim int, opts ...Option) *Embedding 
 // Lookup returns the embeddings of the Int64 indices idx, shape idx.Shape()+[dim].
 func (e *Embedding) Lookup(idx *tensor.Tensor) *autograd.Var {
 	if idx.DType() != tensor.Int64 {
-		panic(fmt.Sprintf("nn.Embedding: indices of dtype %v, want int64", idx.DType()))
+		panic(tensor.Errorf("nn.Embedding", "indices of dtype %v, want int64", idx.DType()))
 	}
 	shape := append(idx.Shape(), e.Weight.Dim(1))
 	return autograd.Reshape(autograd.IndexSelect(e.Weight, 0, idx.Reshape(-1)), shape...)
@@ -146,7 +145,7 @@ type Dropout struct {
 // NewDropout returns a Dropout with drop probability p drawing from g.
 func NewDropout(g *tensor.Generator, p float64) *Dropout {
 	if p < 0 || p >= 1 {
-		panic(fmt.Sprintf("nn.NewDropout: probability %g outside [0, 1)", p))
+		panic(tensor.Errorf("nn.NewDropout", "probability %g outside [0, 1)", p))
 	}
 	return &Dropout{Base: Base{training: true}, P: p, G: g}
 }

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -53,7 +52,7 @@ func lossOpts(opts []LossOption) lossConfig {
 func classTargets(op string, logits *autograd.Var, targets *tensor.Tensor, ignore int64) (int, int, *tensor.Tensor, *tensor.Tensor) {
 	ls := logits.Shape()
 	if len(ls) < 1 || targets.DType() != tensor.Int64 || !targets.Shape().Equal(ls[:len(ls)-1]) {
-		panic(fmt.Sprintf("%s: logits %v with %v targets %v; want logits [..., C] and int64 targets [...]", op, ls, targets.DType(), targets.Shape()))
+		panic(tensor.Errorf(op, "logits %v with %v targets %v; want logits [..., C] and int64 targets [...]", ls, targets.DType(), targets.Shape()))
 	}
 	c := ls[len(ls)-1]
 	m := ls.NumElements() / max(c, 1)
@@ -78,7 +77,7 @@ func reduceRows(op string, per *tensor.Tensor, valid *tensor.Tensor, r Reduction
 	case None:
 		return per.Reshape(shape...), one
 	}
-	panic(fmt.Sprintf("%s: unknown reduction %d", op, r))
+	panic(tensor.Errorf(op, "unknown reduction %d", r))
 }
 
 // CrossEntropy is the softmax cross-entropy of logits [..., C] (classes on
@@ -185,7 +184,7 @@ func NLLLoss(logp *autograd.Var, targets *tensor.Tensor, opts ...LossOption) *au
 	case None:
 		return autograd.Reshape(per, targets.Shape()...)
 	}
-	panic(fmt.Sprintf("%s: unknown reduction %d", op, cfg.reduction))
+	panic(tensor.Errorf(op, "unknown reduction %d", cfg.reduction))
 }
 
 func reduceElems(op string, per *autograd.Var, r Reduction) *autograd.Var {
@@ -197,12 +196,12 @@ func reduceElems(op string, per *autograd.Var, r Reduction) *autograd.Var {
 	case None:
 		return per
 	}
-	panic(fmt.Sprintf("%s: unknown reduction %d", op, r))
+	panic(tensor.Errorf(op, "unknown reduction %d", r))
 }
 
 func sameShape(op string, a, b *autograd.Var) {
 	if !a.Shape().Equal(b.Shape()) {
-		panic(fmt.Sprintf("%s: prediction shape %v and target shape %v differ", op, a.Shape(), b.Shape()))
+		panic(tensor.Errorf(op, "prediction shape %v and target shape %v differ", a.Shape(), b.Shape()))
 	}
 }
 

@@ -71,24 +71,24 @@ type Base struct {
 
 func checkName(op, name string) {
 	if name == "" || strings.Contains(name, ".") {
-		panic(fmt.Sprintf("%s: bad name %q (non-empty, no dots)", op, name))
+		panic(tensor.Errorf(op, "bad name %q (non-empty, no dots)", name))
 	}
 }
 
 func (b *Base) checkUnique(op, name string) {
 	for _, p := range b.params {
 		if p.name == name {
-			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+			panic(tensor.Errorf(op, "name %q registered twice", name))
 		}
 	}
 	for _, p := range b.buffers {
 		if p.Name == name {
-			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+			panic(tensor.Errorf(op, "name %q registered twice", name))
 		}
 	}
 	for _, c := range b.children {
 		if c.name == name {
-			panic(fmt.Sprintf("%s: name %q registered twice", op, name))
+			panic(tensor.Errorf(op, "name %q registered twice", name))
 		}
 	}
 }
@@ -101,7 +101,7 @@ func (b *Base) RegisterParam(name string, slot **autograd.Var) *autograd.Var {
 	checkName("nn.Base.RegisterParam", name)
 	b.checkUnique("nn.Base.RegisterParam", name)
 	if slot == nil || *slot == nil {
-		panic(fmt.Sprintf("nn.Base.RegisterParam: parameter %q is nil", name))
+		panic(tensor.Errorf("nn.Base.RegisterParam", "parameter %q is nil", name))
 	}
 	b.params = append(b.params, paramSlot{name, slot})
 	return *slot

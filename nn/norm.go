@@ -1,8 +1,6 @@
 package nn
 
 import (
-	"fmt"
-
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -57,7 +55,7 @@ func (b *BatchNorm) Forward(x *autograd.Var) *autograd.Var {
 	}
 	c := b.RunningMean.Dim(0)
 	if !ok || x.Dim(1) != c {
-		panic(fmt.Sprintf("%s: input shape %v for %d features", b.name, x.Shape(), c))
+		panic(tensor.Errorf(b.name, "input shape %v for %d features", x.Shape(), c))
 	}
 	axes := []int{0}
 	shape := []int{1, c}
@@ -114,7 +112,7 @@ func NewLayerNorm(shape []int, opts ...Option) *LayerNorm {
 func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
 	nd, k := x.NDim(), len(l.Shape)
 	if nd < k || !x.Shape()[nd-k:].Equal(l.Shape) {
-		panic(fmt.Sprintf("nn.LayerNorm: input shape %v does not end with %v", x.Shape(), l.Shape))
+		panic(tensor.Errorf("nn.LayerNorm", "input shape %v does not end with %v", x.Shape(), l.Shape))
 	}
 	axes := make([]int, k)
 	for i := range axes {

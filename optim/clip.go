@@ -26,7 +26,7 @@ func GradNorm(params []*autograd.Var) float64 {
 // maxNorm/(total+1e-6) when that factor is below 1. It returns total.
 func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
 	if !(maxNorm >= 0) {
-		panic("optim.ClipGradNorm: maxNorm must be >= 0")
+		panic(tensor.Errorf("optim.ClipGradNorm", "maxNorm must be >= 0"))
 	}
 	total := GradNorm(params)
 	coef := maxNorm / (total + 1e-6)
@@ -44,7 +44,7 @@ func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
 // place, as torch.nn.utils.clip_grad_value_.
 func ClipGradValue(params []*autograd.Var, clip float64) {
 	if !(clip >= 0) {
-		panic("optim.ClipGradValue: clip must be >= 0")
+		panic(tensor.Errorf("optim.ClipGradValue", "clip must be >= 0"))
 	}
 	for _, p := range params {
 		if g := p.Grad(); g != nil {

@@ -150,7 +150,7 @@ func New(kind Kind, params []*autograd.Var, o Options) *Optimizer { return newOp
 
 func newOpt(kind Kind, params []*autograd.Var, o Options) *Optimizer {
 	if kind < KindSGD || kind > KindLAMB {
-		panic(fmt.Sprintf("optim.New: unknown kind %v", kind))
+		panic(tensor.Errorf("optim.New", "unknown kind %v", kind))
 	}
 	opt := &Optimizer{kind: kind, state: map[*autograd.Var]*paramState{}}
 	opt.def = opt.withDefaults(o)
@@ -190,7 +190,7 @@ func (opt *Optimizer) withDefaults(o Options) Options {
 
 func (opt *Optimizer) check(o Options) {
 	bad := func(msg string, args ...any) {
-		panic(fmt.Sprintf("optim.%v: "+msg, append([]any{opt.kind}, args...)...))
+		panic(tensor.Errorf(fmt.Sprintf("optim.%v", opt.kind), msg, args...))
 	}
 	finite := func(name string, v float64) {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
@@ -231,10 +231,10 @@ func (opt *Optimizer) AddGroup(params []*autograd.Var, o Options) *Group {
 	}
 	for i, p := range params {
 		if p == nil {
-			panic(fmt.Sprintf("optim.AddGroup: parameter %d is nil", i))
+			panic(tensor.Errorf("optim.AddGroup", "parameter %d is nil", i))
 		}
 		if seen[p] {
-			panic(fmt.Sprintf("optim.AddGroup: parameter %d is already in a group", i))
+			panic(tensor.Errorf("optim.AddGroup", "parameter %d is already in a group", i))
 		}
 		seen[p] = true
 	}

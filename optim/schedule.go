@@ -1,8 +1,9 @@
 package optim
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/tessera-ml/tessera/tensor"
 )
 
 // A Schedule gives the learning rate at a step (0-based: the rate used for
@@ -27,7 +28,7 @@ type StepDecay struct {
 // LR implements Schedule.
 func (s StepDecay) LR(step int, base float64) float64 {
 	if s.StepSize <= 0 {
-		panic("optim.StepDecay: StepSize must be > 0")
+		panic(tensor.Errorf("optim.StepDecay", "StepSize must be > 0"))
 	}
 	return base * math.Pow(s.Gamma, float64(step/s.StepSize))
 }
@@ -43,7 +44,7 @@ type Cosine struct {
 // LR implements Schedule.
 func (s Cosine) LR(step int, base float64) float64 {
 	if s.Steps <= 0 {
-		panic("optim.Cosine: Steps must be > 0")
+		panic(tensor.Errorf("optim.Cosine", "Steps must be > 0"))
 	}
 	if step >= s.Steps {
 		return s.MinLR
@@ -99,7 +100,7 @@ func (s OneCycle) LR(step int, base float64) float64 {
 		fdiv = 1e4
 	}
 	if s.Steps < 2 {
-		panic("optim.OneCycle: Steps must be >= 2")
+		panic(tensor.Errorf("optim.OneCycle", "Steps must be >= 2"))
 	}
 	initial := base / div
 	final := initial / fdiv
@@ -137,7 +138,7 @@ type Scheduler struct {
 // that step.
 func NewScheduler(opt *Optimizer, s Schedule) *Scheduler {
 	if opt == nil || s == nil {
-		panic("optim.NewScheduler: nil optimizer or schedule")
+		panic(tensor.Errorf("optim.NewScheduler", "nil optimizer or schedule"))
 	}
 	sc := &Scheduler{opt: opt, sched: s}
 	sc.apply()
@@ -148,7 +149,7 @@ func (s *Scheduler) apply() {
 	for i, g := range s.opt.groups {
 		lr := s.sched.LR(s.step, g.InitialLR)
 		if math.IsNaN(lr) || lr < 0 {
-			panic(fmt.Sprintf("optim.Scheduler: schedule gave rate %v for group %d at step %d", lr, i, s.step))
+			panic(tensor.Errorf("optim.Scheduler", "schedule gave rate %v for group %d at step %d", lr, i, s.step))
 		}
 		g.LR = lr
 	}
@@ -167,7 +168,7 @@ func (s *Scheduler) StepNum() int { return s.step }
 // sets the groups' rates.
 func (s *Scheduler) SetStep(n int) {
 	if n < 0 {
-		panic("optim.Scheduler.SetStep: negative step")
+		panic(tensor.Errorf("optim.Scheduler.SetStep", "negative step"))
 	}
 	s.step = n
 	s.apply()

@@ -163,3 +163,25 @@ func TestDeviceRegistry(t *testing.T) {
 	assert.ErrorContains(t, err, "nope")
 	assert.Panics(t, func() { tensor.RegisterDevice("testdev", nil) })
 }
+
+// Errorf is the constructor other packages use for their misuse panics:
+// Try recovers them as *tensor.Error like the tensor package's own.
+func TestErrorfAndAxisHelpersAreTheSharedMisusePath(t *testing.T) {
+	e := tensor.Errorf("pkg.Op", "shape %v for %d", tensor.Shape{2, 3}, 4)
+	assert.Equal(t, "pkg.Op", e.Op)
+	assert.Equal(t, "pkg.Op: shape [2 3] for 4", e.Error())
+	err := tensor.Try(func() { panic(e) })
+	var te *tensor.Error
+	require.ErrorAs(t, err, &te)
+	assert.Same(t, e, te)
+
+	assert.Equal(t, 2, tensor.NormAxis("pkg.Op", -1, []int{4, 5, 6}))
+	assert.Equal(t, []int{0, 2}, tensor.NormAxes("pkg.Op", []int{-1, 0}, []int{4, 5, 6}))
+	assert.Equal(t, []int{0, 1, 2}, tensor.NormAxes("pkg.Op", nil, []int{4, 5, 6}))
+	err = tensor.Try(func() { tensor.NormAxis("pkg.Op", 3, []int{4, 5, 6}) })
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "pkg.Op: axis 3 out of range for shape [4 5 6]", err.Error())
+	err = tensor.Try(func() { tensor.NormAxes("pkg.Op", []int{1, -2}, []int{4, 5, 6}) })
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, err.Error(), "pkg.Op: axis 1 repeated in [1 -2]")
+}

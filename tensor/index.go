@@ -16,7 +16,7 @@ func IndexSelect(x *Tensor, axis int, idx *Tensor) *Tensor {
 	if idx.NDim() != 1 {
 		fail(op, "index must be 1-D, have shape %v", Shape(idx.shape))
 	}
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	shape := slices.Clone(x.shape)
 	shape[axis] = idx.shape[0]
 	view := make([]int, x.NDim())
@@ -36,7 +36,7 @@ func Gather(x *Tensor, axis int, index *Tensor) *Tensor {
 	const op = "tensor.Gather"
 	checkIndex(op, index)
 	sameDevice(op, x, index)
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	checkScatterShapes(op, x, index, axis)
 	out := alloc(op, x.Device(), x.DType(), index.shape)
 	x.Device().Gather(out.View(), x.View(), index.View(), axis)
@@ -65,7 +65,7 @@ func ScatterAddInto(x *Tensor, axis int, index, src *Tensor) *Tensor {
 	const op = "tensor.ScatterAdd"
 	checkIndex(op, index)
 	sameDevice(op, x, index, src)
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	checkScatterShapes(op, x, index, axis)
 	if !Shape(index.shape).Equal(src.shape) {
 		if src.NDim() != index.NDim() {
@@ -102,7 +102,7 @@ func Concat(ts []*Tensor, axis int) *Tensor {
 		fail(op, "no tensors")
 	}
 	first := ts[0]
-	axis = normAxis(op, axis, first.shape)
+	axis = NormAxis(op, axis, first.shape)
 	shape := slices.Clone(first.shape)
 	shape[axis] = 0
 	dt := first.DType()
@@ -150,7 +150,7 @@ func Stack(ts []*Tensor, axis int) *Tensor {
 // Split cuts x along axis into views of the given sizes (which must add up
 // to the axis length).
 func Split(x *Tensor, sizes []int, axis int) []*Tensor {
-	axis = normAxis("tensor.Split", axis, x.shape)
+	axis = NormAxis("tensor.Split", axis, x.shape)
 	total := 0
 	for _, s := range sizes {
 		if s < 0 {
@@ -176,7 +176,7 @@ func Chunk(x *Tensor, n int, axis int) []*Tensor {
 	if n <= 0 {
 		fail("tensor.Chunk", "chunk count %d must be positive (shape %v)", n, Shape(x.shape))
 	}
-	axis = normAxis("tensor.Chunk", axis, x.shape)
+	axis = NormAxis("tensor.Chunk", axis, x.shape)
 	L := x.shape[axis]
 	size := (L + n - 1) / n
 	var sizes []int
@@ -245,7 +245,7 @@ func softmaxInto(op string, dst, x *Tensor, axis int, log bool) *Tensor {
 		softmaxInto(op, dst.Reshape(1), x.Reshape(1), 0, log)
 		return dst
 	}
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	perm := make([]int, 0, x.NDim())
 	for i := range x.NDim() {
 		if i != axis {
@@ -263,7 +263,7 @@ func softmax(op string, x *Tensor, axis int, log bool) *Tensor {
 		x = x.Reshape(1)
 		return softmax(op, x, 0, log).Reshape()
 	}
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	perm := make([]int, 0, x.NDim())
 	for i := range x.NDim() {
 		if i != axis {

@@ -5,7 +5,7 @@ import "math"
 // reduce reduces x over axes (all when empty) with a device kernel.
 func reduce(op string, rop ReduceOp, x *Tensor, keepDim bool, outDT DType, axes []int) *Tensor {
 	nd := len(x.shape)
-	axes = normAxes(op, axes, x.shape)
+	axes = NormAxes(op, axes, x.shape)
 	isRed := make([]bool, nd)
 	redN := 1
 	for _, a := range axes {
@@ -89,7 +89,7 @@ func MinAlong(x *Tensor, axis int, keepDim bool) (values, indices *Tensor) {
 
 func reducedCount(x *Tensor, axes []int) int {
 	n := 1
-	for _, a := range normAxes("tensor.reduce", axes, x.shape) {
+	for _, a := range NormAxes("tensor.reduce", axes, x.shape) {
 		n *= x.shape[a]
 	}
 	return n
@@ -133,7 +133,7 @@ func LogSumExp(x *Tensor, keepDim bool, axes ...int) *Tensor {
 	s := Log(Sum(Exp(Sub(x, m)), true, axes...))
 	out := Add(s, m)
 	if !keepDim {
-		out = out.Squeeze(normAxes("tensor.LogSumExp", axes, x.shape)...)
+		out = out.Squeeze(NormAxes("tensor.LogSumExp", axes, x.shape)...)
 	}
 	return out
 }

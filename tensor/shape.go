@@ -102,9 +102,11 @@ func joinShapes(shapes [][]int) string {
 	return strings.Join(parts, " and ")
 }
 
-// normAxis resolves a possibly negative axis of a tensor of the given shape,
-// panicking with the op's name and the shape.
-func normAxis(op string, axis int, shape []int) int {
+// NormAxis resolves a possibly negative axis (counted from the end) of a
+// tensor of the given shape, panicking with a *Error that names op and the
+// shape when it is out of range. Packages built on tensor use it (and
+// NormAxes) so that every op reports a bad axis the same way.
+func NormAxis(op string, axis int, shape []int) int {
 	return resolveAxis(op, "axis", axis, len(shape), shape)
 }
 
@@ -126,9 +128,10 @@ func resolveAxis(op, what string, axis, ndim int, shape []int) int {
 	return a
 }
 
-// normAxes resolves axes of shape (nil or empty means all), sorted, without
-// duplicates.
-func normAxes(op string, axes []int, shape []int) []int {
+// NormAxes resolves axes of shape (nil or empty means all, negative ones
+// count from the end), sorted, without duplicates; an axis out of range or
+// given twice panics with a *Error naming op and the shape.
+func NormAxes(op string, axes []int, shape []int) []int {
 	ndim := len(shape)
 	if len(axes) == 0 {
 		all := make([]int, ndim)
@@ -139,7 +142,7 @@ func normAxes(op string, axes []int, shape []int) []int {
 	}
 	seen := make([]bool, ndim)
 	for _, a := range axes {
-		a = normAxis(op, a, shape)
+		a = NormAxis(op, a, shape)
 		if seen[a] {
 			fail(op, "axis %d repeated in %v for shape %v", a, axes, Shape(shape))
 		}

@@ -41,7 +41,7 @@ func ArgSort(x *Tensor, axis int, descending bool) *Tensor {
 	if len(x.shape) == 0 {
 		return Zeros(Int64).To(x.Device())
 	}
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	last := len(x.shape) - 1
 	if axis == last {
 		return argSortLast(op, x, descending)
@@ -57,7 +57,7 @@ func Sort(x *Tensor, axis int, descending bool) (values, indices *Tensor) {
 	if len(x.shape) == 0 {
 		return x.Clone(), Zeros(Int64).To(x.Device())
 	}
-	axis = normAxis("tensor.Sort", axis, x.shape)
+	axis = NormAxis("tensor.Sort", axis, x.shape)
 	indices = ArgSort(x, axis, descending)
 	return Gather(x, axis, indices), indices
 }
@@ -67,7 +67,7 @@ func Sort(x *Tensor, axis int, descending bool) (values, indices *Tensor) {
 // sorted=True. Ties are returned in index order; NaN counts as the largest.
 func TopK(x *Tensor, k, axis int, largest bool) (values, indices *Tensor) {
 	const op = "tensor.TopK"
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	if k < 0 || k > x.shape[axis] {
 		fail(op, "k=%d out of range for axis %d of shape %v", k, axis, Shape(x.shape))
 	}
@@ -79,7 +79,7 @@ func TopK(x *Tensor, k, axis int, largest bool) (values, indices *Tensor) {
 // axis and its index, like torch.kthvalue; NaN counts as the largest.
 func KthValue(x *Tensor, k, axis int, keepDim bool) (values, indices *Tensor) {
 	const op = "tensor.KthValue"
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	if k < 1 || k > x.shape[axis] {
 		fail(op, "k=%d out of range [1, %d] for axis %d of shape %v", k, x.shape[axis], axis, Shape(x.shape))
 	}
@@ -93,7 +93,7 @@ func KthValue(x *Tensor, k, axis int, keepDim bool) (values, indices *Tensor) {
 // NaN). Cost: a sort of each row, O(N log n).
 func Median(x *Tensor, axis int, keepDim bool) (values, indices *Tensor) {
 	const op = "tensor.Median"
-	axis = normAxis(op, axis, x.shape)
+	axis = NormAxis(op, axis, x.shape)
 	n := x.shape[axis]
 	if n == 0 {
 		fail(op, "median over the empty axis %d of shape %v", axis, Shape(x.shape))

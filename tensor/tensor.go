@@ -34,9 +34,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func fail(op, format string, args ...any) {
-	panic(&Error{Op: op, Msg: fmt.Sprintf(format, args...)})
+// Errorf returns the *Error reporting a misuse of op (a programming error:
+// a bad shape, dtype, axis or argument). Tessera's packages panic with it,
+// so that Try and errors.As recover misuse as the same type everywhere:
+//
+//	panic(tensor.Errorf("nn.NewLinear", "%d input features", in))
+//
+// Error() reads "op: message".
+func Errorf(op, format string, args ...any) *Error {
+	return &Error{Op: op, Msg: fmt.Sprintf(format, args...)}
 }
+
+func fail(op, format string, args ...any) { panic(Errorf(op, format, args...)) }
 
 // Try runs f and returns the *Error that a tensor op panicked with, or nil.
 // Other panics propagate.
@@ -85,7 +94,7 @@ func EmptyLike(t *Tensor) *Tensor { return alloc("tensor.EmptyLike", t.Device(),
 func (t *Tensor) Shape() Shape { return slices.Clone(t.shape) }
 
 // Dim returns the size of axis i (negative counts from the end).
-func (t *Tensor) Dim(i int) int { return t.shape[normAxis("Tensor.Dim", i, t.shape)] }
+func (t *Tensor) Dim(i int) int { return t.shape[NormAxis("Tensor.Dim", i, t.shape)] }
 
 // NDim returns the number of dimensions.
 func (t *Tensor) NDim() int { return len(t.shape) }

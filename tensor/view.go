@@ -101,8 +101,8 @@ func (t *Tensor) Flatten(start, end int) *Tensor {
 	if len(t.shape) == 0 {
 		return t.Reshape(1)
 	}
-	start = normAxis("Tensor.Flatten", start, t.shape)
-	end = normAxis("Tensor.Flatten", end, t.shape)
+	start = NormAxis("Tensor.Flatten", start, t.shape)
+	end = NormAxis("Tensor.Flatten", end, t.shape)
 	if start > end {
 		fail("Tensor.Flatten", "start axis %d after end axis %d of shape %v", start, end, Shape(t.shape))
 	}
@@ -122,7 +122,7 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 	shape := make([]int, nd)
 	strides := make([]int, nd)
 	for i, p := range perm {
-		p = normAxis("Tensor.Permute", p, t.shape)
+		p = NormAxis("Tensor.Permute", p, t.shape)
 		if seen[p] {
 			fail("Tensor.Permute", "axis %d repeated in %v for shape %v", p, perm, Shape(t.shape))
 		}
@@ -135,7 +135,7 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 // Transpose swaps axes a and b. A view.
 func (t *Tensor) Transpose(a, b int) *Tensor {
 	nd := len(t.shape)
-	a, b = normAxis("Tensor.Transpose", a, t.shape), normAxis("Tensor.Transpose", b, t.shape)
+	a, b = NormAxis("Tensor.Transpose", a, t.shape), NormAxis("Tensor.Transpose", b, t.shape)
 	perm := make([]int, nd)
 	for i := range perm {
 		perm[i] = i
@@ -156,7 +156,7 @@ func (t *Tensor) T() *Tensor {
 // view. Negative start and end count from the end; they are clamped to the
 // axis like Python slices. step must be positive.
 func (t *Tensor) Slice(axis, start, end, step int) *Tensor {
-	axis = normAxis("Tensor.Slice", axis, t.shape)
+	axis = NormAxis("Tensor.Slice", axis, t.shape)
 	if step <= 0 {
 		fail("Tensor.Slice", "step %d must be positive (axis %d of shape %v)", step, axis, Shape(t.shape))
 	}
@@ -184,7 +184,7 @@ func (t *Tensor) Slice(axis, start, end, step int) *Tensor {
 
 // Narrow returns length elements from start along axis. A view.
 func (t *Tensor) Narrow(axis, start, length int) *Tensor {
-	ax := normAxis("Tensor.Narrow", axis, t.shape)
+	ax := NormAxis("Tensor.Narrow", axis, t.shape)
 	if start < 0 || length < 0 || start+length > t.shape[ax] {
 		fail("Tensor.Narrow", "range [%d, %d) out of axis %d of shape %v", start, start+length, ax, Shape(t.shape))
 	}
@@ -193,7 +193,7 @@ func (t *Tensor) Narrow(axis, start, length int) *Tensor {
 
 // Select returns the slice at index i along axis, with that axis removed. A view.
 func (t *Tensor) Select(axis, i int) *Tensor {
-	axis = normAxis("Tensor.Select", axis, t.shape)
+	axis = NormAxis("Tensor.Select", axis, t.shape)
 	if i < 0 {
 		i += t.shape[axis]
 	}
@@ -259,7 +259,7 @@ func (t *Tensor) Squeeze(axes ...int) *Tensor {
 		}
 	}
 	for _, a := range axes {
-		a = normAxis("Tensor.Squeeze", a, t.shape)
+		a = NormAxis("Tensor.Squeeze", a, t.shape)
 		if t.shape[a] != 1 {
 			fail("Tensor.Squeeze", "axis %d of shape %v has size %d, not 1", a, Shape(t.shape), t.shape[a])
 		}

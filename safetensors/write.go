@@ -184,16 +184,24 @@ func appendJSONString(b []byte, s string) []byte {
 // temporary file in the same directory, syncs it, renames it over path and
 // syncs the directory, so that path holds either the old or the new
 // contents, never a partial file. The file gets permissions 0644.
+//
+// The temporary file is named ".<base>.tmp-<host>-<pid>-<random>". Before
+// it writes, WriteFile removes the temporary files of the same target that
+// crashed saves left behind: those of processes of this host that no
+// longer run, and any not modified for StaleTempAge. Concurrent saves of
+// the same target (in this process or others) keep theirs.
 func WriteFile(path string, tensors map[string]TensorInfo, metadata map[string]string) (err error) {
 	header, order, err := prepare(tensors, metadata)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	removeStaleTemps(path)
+	tmp, release, err := createTemp(path)
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
+	defer release()
 	tmpName := tmp.Name()
 	defer func() {
 		if err != nil {

@@ -10,7 +10,8 @@
 // Ops broadcast like NumPy, promote dtypes like PyTorch (integer division and
 // Exp/Log/... of integers give Float32), and run on the device of their
 // operands. The CPU device is pure Go and uses all cores for large tensors;
-// other devices (package cuda) register themselves with RegisterDevice, and
+// other devices register themselves with RegisterDevice (the CUDA device from
+// package cuda/cudatensor, when a program imports it), and
 // every device must pass the conformance suite in tensor/devicetest.
 //
 // Random numbers come from a Philox-4x32-10 counter-based Generator: a seed

@@ -69,11 +69,14 @@ MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
 MPI_NPS ?= 1 2 3 4
 test-mpi:
 	@mkdir -p bin
-	$(GO) vet -tags mpi ./collectives/... ./bench/collectives
+	$(GO) vet -tags mpi ./collectives/... ./bench/collectives ./bench/ddp ./parallel/ddp/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/collectives-mpi.test ./collectives/mpi
+	$(GO) test -count=1 -tags mpi -c -o bin/ddp-mpi.test ./parallel/ddp/mpitest
 	@set -e; for np in $(MPI_NPS); do \
 		echo "mpirun -np $$np collectives/mpi"; \
 		timeout 300 $(MPIRUN) -np $$np bin/collectives-mpi.test -test.count=1; \
+		echo "mpirun -np $$np parallel/ddp/mpitest"; \
+		timeout 300 $(MPIRUN) -np $$np bin/ddp-mpi.test -test.count=1; \
 	done
 
 # gofmt, vet, the generated assembly against its generator, the cross builds
@@ -109,7 +112,7 @@ cross:
 
 staticcheck:
 	$(GO) tool staticcheck $(PKGS)
-	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives
+	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives ./bench/ddp ./parallel/ddp/mpitest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./tensor/...

@@ -5,7 +5,7 @@
 // network and no files:
 //
 //	go run ./examples/ddp -ranks 4                       # 4 in-process ranks (local backend)
-//	go build -tags mpi -o ddp ./examples/ddp && mpirun -np 2 ./ddp
+//	go build -tags mpi -o ddp ./examples/ddp && mpirun -np 2 ./ddp   # -ranks is ignored
 //	srun --mpi=pmix -n 2 ./ddp                           # under Slurm
 //
 // -batch is the global batch: each of N ranks trains on batch/N samples
@@ -246,7 +246,7 @@ func trainRank(ctx context.Context, cfg Config, c collectives.Comm, rec *profile
 
 func main() {
 	cfg := defaults
-	flag.IntVar(&cfg.Ranks, "ranks", defaults.Ranks, "in-process ranks (local backend); 1 under mpirun/srun")
+	flag.IntVar(&cfg.Ranks, "ranks", defaults.Ranks, "in-process ranks (local backend); ignored under mpirun/srun")
 	flag.StringVar(&cfg.Model, "model", defaults.Model, "mlp or cnn")
 	flag.IntVar(&cfg.Hidden, "hidden", defaults.Hidden, "width of the MLP's hidden layer")
 	flag.IntVar(&cfg.Epochs, "epochs", defaults.Epochs, "training epochs")
@@ -262,6 +262,9 @@ func main() {
 	quick := flag.Bool("quick", false, "a short run (10 epochs)")
 	asJSON := flag.Bool("json", false, "print one final JSON line; progress goes to stderr")
 	flag.Parse()
+	if env, err := collectives.ReadEnv(os.Getenv); err == nil && env.Size > 1 {
+		cfg.Ranks = 1 // launched by mpirun or srun: the ranks are the job's processes
+	}
 	if *quick {
 		cfg.Epochs = 10
 	}

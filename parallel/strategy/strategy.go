@@ -3,7 +3,6 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -324,13 +323,6 @@ func (r *replicas) wait(h *collectives.Handle, what string) error {
 	return err
 }
 
-// pending is one step's communication in flight.
-type pending struct {
-	h     *collectives.Handle
-	buf   *tensor.Tensor // what it reduces (and where the result lands)
-	start time.Time
-}
-
 // ring returns the flat buffer to send this step's gradients from: the
 // gradient buffer itself when synchronous, a copy in one of s+1 rotating
 // buffers otherwise (the next backward overwrites the gradients).
@@ -354,17 +346,6 @@ func (g *ring) take(r *replicas) *tensor.Tensor {
 	b.CopyFrom(r.flatGrads())
 	return b
 }
-
-// queue is the FIFO of in-flight steps (at most s+1 long).
-type queue struct{ items []pending }
-
-func (q *queue) push(p pending) { q.items = append(q.items, p) }
-func (q *queue) pop() pending {
-	p := q.items[0]
-	q.items = slices.Delete(q.items, 0, 1)
-	return p
-}
-func (q *queue) len() int { return len(q.items) }
 
 // comm records a communication span in the profiler once h completes.
 func (r *replicas) comm(h *collectives.Handle, name string, bytes int64) {

@@ -20,7 +20,7 @@ type MultiHeadAttention struct {
 // NewMultiHeadAttention returns attention over embedDim split into numHeads
 // heads, with biased projections initialised from g.
 func NewMultiHeadAttention(g *tensor.Generator, embedDim, numHeads int, causal bool, opts ...Option) *MultiHeadAttention {
-	if numHeads <= 0 || embedDim%numHeads != 0 {
+	if embedDim <= 0 || numHeads <= 0 || embedDim%numHeads != 0 {
 		panic(tensor.Errorf("nn.NewMultiHeadAttention", "embedding size %d not divisible by %d heads", embedDim, numHeads))
 	}
 	m := &MultiHeadAttention{NumHeads: numHeads, Causal: causal}

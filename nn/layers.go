@@ -17,10 +17,16 @@ type Linear struct {
 // NewLinear returns a Linear layer initialised like PyTorch's: weight and
 // bias uniform in ±1/√in, drawn from g.
 func NewLinear(g *tensor.Generator, in, out int, bias bool, opts ...Option) *Linear {
+	if in < 0 || out < 0 {
+		panic(tensor.Errorf("nn.NewLinear", "%d input and %d output features; want >= 0", in, out))
+	}
 	c := configure(opts)
 	l := &Linear{}
 	l.training = true
-	bound := 1 / math.Sqrt(float64(in))
+	bound := 0.0 // PyTorch's bound for no inputs
+	if in > 0 {
+		bound = 1 / math.Sqrt(float64(in))
+	}
 	l.Weight = autograd.Param(g.FillUniform(c.empty(out, in), -bound, bound))
 	l.RegisterParam("weight", &l.Weight)
 	if bias {
@@ -49,8 +55,12 @@ func NewConv2d(g *tensor.Generator, in, out int, p tensor.ConvParams, groups int
 	if groups <= 0 {
 		groups = 1
 	}
-	if in%groups != 0 || out%groups != 0 || p.KH <= 0 || p.KW <= 0 {
+	if in <= 0 || out <= 0 || in%groups != 0 || out%groups != 0 || p.KH <= 0 || p.KW <= 0 {
 		panic(tensor.Errorf("nn.NewConv2d", "%d -> %d channels, %d groups, kernel %dx%d", in, out, groups, p.KH, p.KW))
+	}
+	if p.StrideH < 0 || p.StrideW < 0 || p.PadH < 0 || p.PadW < 0 || p.DilH < 0 || p.DilW < 0 {
+		panic(tensor.Errorf("nn.NewConv2d", "stride %dx%d, padding %dx%d, dilation %dx%d; want >= 0",
+			p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilH, p.DilW))
 	}
 	c := configure(opts)
 	l := &Conv2d{Params: p, Groups: groups}
@@ -70,8 +80,11 @@ func (l *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Conv2d(x, l.Weight, l.Bias, l.Params, l.Groups)
 }
 
-func poolParams(kernel, stride, padding int) tensor.ConvParams {
-	if stride <= 0 {
+func poolParams(op string, kernel, stride, padding int) tensor.ConvParams {
+	if kernel <= 0 || stride < 0 || padding < 0 || padding > kernel/2 {
+		panic(tensor.Errorf(op, "kernel %d, stride %d, padding %d; want kernel >= 1, stride >= 0 and 0 <= padding <= kernel/2", kernel, stride, padding))
+	}
+	if stride == 0 {
 		stride = kernel
 	}
 	return tensor.ConvParams{KH: kernel, KW: kernel, StrideH: stride, StrideW: stride, PadH: padding, PadW: padding}
@@ -85,7 +98,7 @@ type MaxPool2d struct {
 
 // NewMaxPool2d returns a square max pooling (stride 0 means the kernel size).
 func NewMaxPool2d(kernel, stride, padding int) *MaxPool2d {
-	return &MaxPool2d{Base: Base{training: true}, Params: poolParams(kernel, stride, padding)}
+	return &MaxPool2d{Base: Base{training: true}, Params: poolParams("nn.NewMaxPool2d", kernel, stride, padding)}
 }
 
 // Forward pools x.
@@ -99,7 +112,7 @@ type AvgPool2d struct {
 
 // NewAvgPool2d returns a square average pooling (stride 0 means the kernel size).
 func NewAvgPool2d(kernel, stride, padding int) *AvgPool2d {
-	return &AvgPool2d{Base: Base{training: true}, Params: poolParams(kernel, stride, padding)}
+	return &AvgPool2d{Base: Base{training: true}, Params: poolParams("nn.NewAvgPool2d", kernel, stride, padding)}
 }
 
 // Forward pools x.
@@ -113,6 +126,9 @@ type Embedding struct {
 
 // NewEmbedding returns a table of num embeddings of size dim, drawn from N(0, 1).
 func NewEmbedding(g *tensor.Generator, num, dim int, opts ...Option) *Embedding {
+	if num < 0 || dim < 0 {
+		panic(tensor.Errorf("nn.NewEmbedding", "%d embeddings of size %d; want >= 0", num, dim))
+	}
 	c := configure(opts)
 	e := &Embedding{}
 	e.training = true
@@ -144,10 +160,14 @@ type Dropout struct {
 
 // NewDropout returns a Dropout with drop probability p drawing from g.
 func NewDropout(g *tensor.Generator, p float64) *Dropout {
-	if p < 0 || p >= 1 {
-		panic(tensor.Errorf("nn.NewDropout", "probability %g outside [0, 1)", p))
-	}
+	checkDropP("nn.NewDropout", p)
 	return &Dropout{Base: Base{training: true}, P: p, G: g}
+}
+
+func checkDropP(op string, p float64) {
+	if !(p >= 0 && p < 1) {
+		panic(tensor.Errorf(op, "probability %g outside [0, 1)", p))
+	}
 }
 
 // Forward applies dropout in training mode.
@@ -155,6 +175,7 @@ func (d *Dropout) Forward(x *autograd.Var) *autograd.Var {
 	if !d.training || d.P == 0 {
 		return x
 	}
+	checkDropP("nn.Dropout", d.P)
 	mask := d.G.FillBernoulli(tensor.EmptyLike(x.Value()), 1-d.P)
 	return autograd.Mul(x, autograd.Constant(tensor.MulScalar(mask, 1/(1-d.P))))
 }

@@ -27,16 +27,28 @@ type lossConfig struct {
 	labelSmoothing float64
 }
 
-// WithReduction selects the reduction (default Mean).
-func WithReduction(r Reduction) LossOption { return func(c *lossConfig) { c.reduction = r } }
+// WithReduction selects the reduction (default Mean); it panics with a
+// *tensor.Error for a value that is not one of Mean, Sum and None.
+func WithReduction(r Reduction) LossOption {
+	if r < Mean || r > None {
+		panic(tensor.Errorf("nn.WithReduction", "unknown reduction %d", r))
+	}
+	return func(c *lossConfig) { c.reduction = r }
+}
 
 // IgnoreIndex sets the target value that contributes neither loss nor
 // gradient (default -100, as in PyTorch).
 func IgnoreIndex(i int64) LossOption { return func(c *lossConfig) { c.ignoreIndex = i } }
 
 // LabelSmoothing mixes the one-hot target with the uniform distribution:
-// the target becomes (1-eps)·onehot + eps/C.
-func LabelSmoothing(eps float64) LossOption { return func(c *lossConfig) { c.labelSmoothing = eps } }
+// the target becomes (1-eps)·onehot + eps/C. eps must lie in [0, 1] (as
+// PyTorch requires); otherwise it panics with a *tensor.Error.
+func LabelSmoothing(eps float64) LossOption {
+	if !(eps >= 0 && eps <= 1) {
+		panic(tensor.Errorf("nn.LabelSmoothing", "smoothing %v outside [0, 1]", eps))
+	}
+	return func(c *lossConfig) { c.labelSmoothing = eps }
+}
 
 func lossOpts(opts []LossOption) lossConfig {
 	c := lossConfig{ignoreIndex: -100}

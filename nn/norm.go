@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"math"
+
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -23,6 +25,9 @@ type BatchNorm struct {
 }
 
 func newBatchNorm(name string, ranks []int, features int, opts []Option) *BatchNorm {
+	if features < 0 {
+		panic(tensor.Errorf("nn.New"+name[len("nn."):], "%d features; want >= 0", features))
+	}
 	c := configure(opts)
 	b := &BatchNorm{Momentum: 0.1, Eps: 1e-5, ranks: ranks, name: name}
 	b.training = true
@@ -56,6 +61,9 @@ func (b *BatchNorm) Forward(x *autograd.Var) *autograd.Var {
 	c := b.RunningMean.Dim(0)
 	if !ok || x.Dim(1) != c {
 		panic(tensor.Errorf(b.name, "input shape %v for %d features", x.Shape(), c))
+	}
+	if !(b.Eps >= 0) || math.IsInf(b.Eps, 0) || !(b.Momentum >= 0 && b.Momentum <= 1) {
+		panic(tensor.Errorf(b.name, "Eps = %v and Momentum = %v; want finite Eps >= 0 and Momentum in [0, 1]", b.Eps, b.Momentum))
 	}
 	axes := []int{0}
 	shape := []int{1, c}
@@ -113,6 +121,9 @@ func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
 	nd, k := x.NDim(), len(l.Shape)
 	if nd < k || !x.Shape()[nd-k:].Equal(l.Shape) {
 		panic(tensor.Errorf("nn.LayerNorm", "input shape %v does not end with %v", x.Shape(), l.Shape))
+	}
+	if !(l.Eps >= 0) || math.IsInf(l.Eps, 0) {
+		panic(tensor.Errorf("nn.LayerNorm", "Eps = %v; want finite and >= 0", l.Eps))
 	}
 	axes := make([]int, k)
 	for i := range axes {

@@ -263,8 +263,12 @@ func (opt *Optimizer) Params() []*autograd.Var {
 	return ps
 }
 
-// SetLR sets the learning rate of every group.
+// SetLR sets the learning rate of every group; a negative or non-finite
+// rate panics with a *tensor.Error.
 func (opt *Optimizer) SetLR(lr float64) {
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		panic(tensor.Errorf("optim.SetLR", "LR = %v must be finite and >= 0", lr))
+	}
 	for _, g := range opt.groups {
 		g.LR = lr
 	}
@@ -300,8 +304,15 @@ var ErrShape = errors.New("optim: shape mismatch")
 // Step updates every parameter that has a gradient (parameters whose Grad is
 // nil are skipped, as in PyTorch). It returns an error, and may have updated
 // only some parameters, when a gradient does not match its parameter or a
-// device op fails.
+// device op fails. A group whose fields were set to values the constructors
+// refuse (a negative LR, a beta outside [0, 1), ...) is an error (a
+// *tensor.Error naming the value) before any parameter is updated.
 func (opt *Optimizer) Step() error {
+	for _, g := range opt.groups {
+		if err := tensor.Try(func() { opt.check(g.Options) }); err != nil {
+			return err
+		}
+	}
 	for gi, g := range opt.groups {
 		for pi, p := range g.Params {
 			grad := p.Grad()

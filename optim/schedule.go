@@ -30,6 +30,9 @@ func (s StepDecay) LR(step int, base float64) float64 {
 	if s.StepSize <= 0 {
 		panic(tensor.Errorf("optim.StepDecay", "StepSize must be > 0"))
 	}
+	if !(s.Gamma >= 0) || math.IsInf(s.Gamma, 0) {
+		panic(tensor.Errorf("optim.StepDecay", "Gamma = %v must be finite and >= 0", s.Gamma))
+	}
 	return base * math.Pow(s.Gamma, float64(step/s.StepSize))
 }
 
@@ -45,6 +48,9 @@ type Cosine struct {
 func (s Cosine) LR(step int, base float64) float64 {
 	if s.Steps <= 0 {
 		panic(tensor.Errorf("optim.Cosine", "Steps must be > 0"))
+	}
+	if !(s.MinLR >= 0) || math.IsInf(s.MinLR, 0) {
+		panic(tensor.Errorf("optim.Cosine", "MinLR = %v must be finite and >= 0", s.MinLR))
 	}
 	if step >= s.Steps {
 		return s.MinLR
@@ -65,6 +71,9 @@ type Warmup struct {
 
 // LR implements Schedule.
 func (s Warmup) LR(step int, base float64) float64 {
+	if s.Steps < 0 || !(s.StartFactor >= 0 && s.StartFactor <= 1) {
+		panic(tensor.Errorf("optim.Warmup", "Steps = %d and StartFactor = %v; want Steps >= 0 and StartFactor in [0, 1]", s.Steps, s.StartFactor))
+	}
 	if step < s.Steps {
 		return base * (s.StartFactor + (1-s.StartFactor)*float64(step)/float64(s.Steps))
 	}
@@ -101,6 +110,9 @@ func (s OneCycle) LR(step int, base float64) float64 {
 	}
 	if s.Steps < 2 {
 		panic(tensor.Errorf("optim.OneCycle", "Steps must be >= 2"))
+	}
+	if !(pct > 0 && pct < 1) || !(div > 0) || !(fdiv > 0) || math.IsInf(div, 0) || math.IsInf(fdiv, 0) {
+		panic(tensor.Errorf("optim.OneCycle", "PctStart = %v, DivFactor = %v, FinalDivFactor = %v; want PctStart in (0, 1) and finite factors > 0", pct, div, fdiv))
 	}
 	initial := base / div
 	final := initial / fdiv

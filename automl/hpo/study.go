@@ -211,6 +211,11 @@ func (s *Study) Optimize(ctx context.Context, obj Objective, nTrials, nWorkers i
 		wg.Go(func() {
 			for ctx.Err() == nil && take() {
 				t, err := s.Ask(ctx)
+				if errors.Is(err, ErrNoMoreTrials) && s.opts.StaleAfter > 0 {
+					// Trials still running elsewhere may turn out stale and
+					// need a re-run: wait for them before leaving.
+					t, err = s.awaitUnfinished(ctx)
+				}
 				if errors.Is(err, ErrNoMoreTrials) {
 					return
 				}
@@ -246,4 +251,32 @@ func (s *Study) run(obj Objective, t *Trial) (v float64, err error) {
 		return 0, t.err
 	}
 	return obj(t)
+}
+
+// awaitUnfinished polls, while the budget is used up but some trial is
+// still running or waiting, until a trial can be claimed (a stale one's
+// retry) or none is left unfinished.
+func (s *Study) awaitUnfinished(ctx context.Context) (*Trial, error) {
+	for {
+		ts, err := s.st.Trials(ctx, s.id)
+		if err != nil {
+			return nil, err
+		}
+		open := false
+		for _, t := range ts {
+			open = open || t.State == Running || t.State == Waiting
+		}
+		if !open {
+			return nil, ErrNoMoreTrials
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(max(s.opts.StaleAfter/8, 10*time.Millisecond)):
+		}
+		t, err := s.Ask(ctx)
+		if !errors.Is(err, ErrNoMoreTrials) {
+			return t, err
+		}
+	}
 }

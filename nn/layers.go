@@ -191,8 +191,16 @@ func (f *Func) Forward(x *autograd.Var) *autograd.Var { return f.F(x) }
 
 func fn(f func(*autograd.Var) *autograd.Var) *Func { return &Func{Base: Base{training: true}, F: f} }
 
+// ReLU is the rectified linear unit max(x, 0) as a layer. It is its own type
+// (not a Func) so that Sequential can recognise it and fuse it with a
+// following max pooling.
+type ReLU struct{ Base }
+
 // NewReLU returns a ReLU module.
-func NewReLU() *Func { return fn(autograd.ReLU) }
+func NewReLU() *ReLU { return &ReLU{Base: Base{training: true}} }
+
+// Forward applies autograd.ReLU.
+func (*ReLU) Forward(x *autograd.Var) *autograd.Var { return autograd.ReLU(x) }
 
 // NewGELU returns a GELU module (tanh approximation).
 func NewGELU() *Func { return fn(autograd.GELU) }

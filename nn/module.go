@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -312,13 +311,11 @@ func (s *Sequential) Forward(x *autograd.Var) *autograd.Var {
 	return x
 }
 
-// isReLU reports whether m is a Func applying autograd.ReLU.
+// isReLU reports whether m is a ReLU layer.
 func isReLU(m Module) bool {
-	f, ok := m.(*Func)
-	return ok && f.F != nil && reflect.ValueOf(f.F).Pointer() == reluPC
+	_, ok := m.(*ReLU)
+	return ok
 }
-
-var reluPC = reflect.ValueOf(autograd.ReLU).Pointer()
 
 // Summary lists m's parameters and buffers with their shapes and dtypes,
 // one per line, and the total number of parameters.

@@ -87,7 +87,7 @@ func full() Grid {
 	return Grid{
 		N:       10,
 		Rules:   []string{"mean", "median", "trimmedmean", "krum", "geomed", "cclip", "bucket2+median", "nnm+krum", "nnm+median"},
-		Attacks: []string{"signflip", "ipm", "alie", "labelflip", "adaptive-ipm"},
+		Attacks: []string{"signflip", "ipm", "alie", "labelflip"},
 		Fs:      []int{2},
 		Splits:  []float64{0, 0.5},
 		Seeds:   []uint64{1},

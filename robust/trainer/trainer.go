@@ -32,7 +32,7 @@ type Config struct {
 	Steps     int     // server steps; 0 means 300
 	Batch     int     // per-worker batch; 0 means 25
 	LR        float64 // 0 means 0.1
-	Momentum  float64 // worker momentum β; negative means none, 0 means 0.9
+	Momentum  float64 // worker momentum β; negative means none, 0 means 0.9 (see beta)
 	EvalEvery int     // test-accuracy points for the curve; 0 means Steps/10
 	Seed      uint64
 	Progress  io.Writer // nil: quiet
@@ -70,9 +70,8 @@ func (c *Config) defaults() error {
 	if c.Momentum == 0 {
 		c.Momentum = 0.9
 	}
-	if c.Momentum < 0 {
-		c.Momentum = 0
-	}
+	// A negative Momentum (none) stays negative, so defaults is idempotent
+	// (Train and RunRank both apply it); beta() reads it as 0.
 	if c.EvalEvery == 0 {
 		c.EvalEvery = max(c.Steps/10, 1)
 	}
@@ -84,6 +83,9 @@ func (c *Config) defaults() error {
 	}
 	return nil
 }
+
+// beta is the worker momentum coefficient: Momentum, or 0 when negative.
+func (c *Config) beta() float64 { return max(c.Momentum, 0) }
 
 // Train runs cfg with the workers as ranks of the local backend and
 // returns rank 0's result.
@@ -215,7 +217,8 @@ func RunRank(ctx context.Context, c collectives.Comm, cfg Config) (Result, error
 		}
 		g := tensor.Concat(grads, 0)
 		// m ← β·m + (1−β)·g
-		mom = tensor.Add(tensor.MulScalar(mom, cfg.Momentum), tensor.MulScalar(g, 1-cfg.Momentum))
+		b := cfg.beta()
+		mom = tensor.Add(tensor.MulScalar(mom, b), tensor.MulScalar(g, 1-b))
 		if err := c.AllGather(ctx, gathered, mom); err != nil {
 			return res, err
 		}

@@ -58,6 +58,22 @@ func TestLabelFlipAndNonIID(t *testing.T) {
 	assert.Less(t, skew.Accuracy, iid.Accuracy-0.1)
 }
 
+// TestMomentumOff: Momentum < 0 survives the defaults applied by both
+// Train and RunRank (a run without momentum differs from one with it).
+func TestMomentumOff(t *testing.T) {
+	cfg := tiny("mean", 0, nil)
+	require.NoError(t, cfg.defaults())
+	require.NoError(t, cfg.defaults())
+	assert.Equal(t, 0.9, cfg.beta())
+	off := tiny("mean", 0, nil)
+	off.Momentum = -1
+	require.NoError(t, off.defaults())
+	require.NoError(t, off.defaults())
+	assert.Equal(t, 0.0, off.beta())
+	a, b := train(t, tiny("mean", 0, nil)), train(t, off)
+	assert.NotEqual(t, a.Curve, b.Curve)
+}
+
 // TestPrecondition: a rule that cannot run at n, f fails the run with an
 // error wrapping robust.ErrTooFew, on every rank, without hanging.
 func TestPrecondition(t *testing.T) {

@@ -127,8 +127,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust
-figures: figures-robust
+.PHONY: figures figures-robust figures-hpo
+figures: figures-robust figures-hpo
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -144,3 +144,8 @@ figures-robust:
 	$(GO) run ./examples/robust -quick -attacks alie -alie-z formula -markdown > $(ROBUST_OUT)/alie-formula.md
 	$(GO) run ./examples/robust -quick -attacks alie -alie-z 5 -markdown > $(ROBUST_OUT)/alie-z5.md
 	$(GO) run ./examples/robust -quick -rules cclip -attacks signflip,ipm -tau 1 -markdown > $(ROBUST_OUT)/cclip-tau1.md
+
+# Module 5, part 1 (docs/modules/5-hpo.md): the example's quick study
+# (history, intermediate values, slices, CSV) into docs/modules/img/hpo.
+figures-hpo:
+	$(GO) run ./examples/hpo -quick -out docs/modules/img/hpo

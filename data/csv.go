@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -23,6 +24,40 @@ type CSVOptions struct {
 	LabelColumn int
 	// NoLabel says that there is no label column: every column is a feature.
 	NoLabel bool
+	// MaxRowBytes bounds the bytes of one row (record) of the input; a
+	// longer row is an error wrapping ErrFormat, found after reading at most
+	// MaxRowBytes plus 4 KiB of it. 0 means DefaultCSVMaxRowBytes; a
+	// negative value means no limit. (encoding/csv, which parses the rows,
+	// holds about 50 bytes per field of the row being read, so a row of
+	// tiny fields costs up to about 50 times its size while it is read.)
+	MaxRowBytes int
+}
+
+// DefaultCSVMaxRowBytes is the row limit of ReadCSV when
+// CSVOptions.MaxRowBytes is 0: 4 MiB, a row of a million 3-digit values.
+const DefaultCSVMaxRowBytes = 4 << 20
+
+// csvReadAhead is how far encoding/csv's bufio.Reader reads ahead.
+const csvReadAhead = 4096
+
+var errRowTooLong = errors.New("row too long")
+
+// rowLimiter fails a read once the record being parsed has taken more
+// than limit bytes (plus encoding/csv's read-ahead) from the input.
+type rowLimiter struct {
+	r     io.Reader
+	cr    *csv.Reader
+	read  int64
+	limit int64
+}
+
+func (l *rowLimiter) Read(p []byte) (int, error) {
+	if l.read-l.cr.InputOffset() > l.limit+csvReadAhead {
+		return 0, errRowTooLong
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // Table is a numeric CSV file: Rows rows of Cols feature columns, and one
@@ -58,7 +93,22 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr := csv.NewReader(r)
+	limit := int64(opts.MaxRowBytes)
+	if limit == 0 {
+		limit = DefaultCSVMaxRowBytes
+	}
+	lim := &rowLimiter{r: r, limit: limit}
+	var cr *csv.Reader
+	if limit > 0 {
+		cr = csv.NewReader(lim)
+		lim.cr = cr
+	} else {
+		cr = csv.NewReader(r)
+	}
+	records := 0 // records read so far
+	tooLong := func() error {
+		return formatErr("csv", "record %d is longer than %d bytes (CSVOptions.MaxRowBytes)", records+1, limit)
+	}
 	if opts.Comma != 0 {
 		cr.Comma = opts.Comma
 	}
@@ -67,10 +117,24 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 	t := &Table{}
 	label := -1
 	first := true
+	prevEnd := int64(0)
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, errRowTooLong) {
+			return nil, tooLong()
+		}
+		if err == nil && limit > 0 {
+			end := cr.InputOffset()
+			if end-prevEnd > limit {
+				return nil, tooLong()
+			}
+			prevEnd = end
+		}
+		if err == nil {
+			records++
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -111,7 +175,7 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 				y, err := parseLabel(s)
 				if err != nil {
 					line, col := cr.FieldPos(i)
-					return nil, formatErr("csv", "line %d, column %d (field %d): label %q: %v", line, col, i+1, field, err)
+					return nil, formatErr("csv", "line %d, column %d (field %d): label %s: %v", line, col, i+1, quoteShort(field), err)
 				}
 				t.Y = append(t.Y, y)
 				continue
@@ -119,7 +183,7 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 			v, err := strconv.ParseFloat(s, 32)
 			if err != nil {
 				line, col := cr.FieldPos(i)
-				return nil, formatErr("csv", "line %d, column %d (field %d): %q is not a number", line, col, i+1, field)
+				return nil, formatErr("csv", "line %d, column %d (field %d): %s is not a number", line, col, i+1, quoteShort(field))
 			}
 			t.X = append(t.X, float32(v))
 		}
@@ -131,6 +195,14 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 		t.Y = []int64{}
 	}
 	return t, nil
+}
+
+// quoteShort quotes a field for an error message, cut to 40 bytes.
+func quoteShort(s string) string {
+	if len(s) <= 40 {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:40]) + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 func parseLabel(s string) (int64, error) {

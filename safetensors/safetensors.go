@@ -1,24 +1,21 @@
 package safetensors
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/bits"
 	"os"
 	"slices"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/tessera-ml/tessera/internal/readall"
 )
 
-// MaxHeaderSize is the largest header (in bytes) that Read and Parse accept,
-// the same bound as the reference implementation (100 MB).
+// MaxHeaderSize is the largest header (in bytes) that Read and Parse accept
+// by default (DefaultLimits.HeaderSize), the same bound as the reference
+// implementation (100 MB).
 const MaxHeaderSize = 100_000_000
 
 // metadataKey is the reserved header key for the free-form string map.
@@ -89,19 +86,23 @@ type headerEntry struct {
 }
 
 // Parse parses a whole safetensors file held in b. The returned tensors'
-// Data slices alias b (no copy is made).
-func Parse(b []byte) (*File, error) {
+// Data slices alias b (no copy is made). The header must keep within
+// DefaultLimits.
+func Parse(b []byte) (*File, error) { return ParseLimits(b, DefaultLimits) }
+
+// ParseLimits is Parse with other limits on the header.
+func ParseLimits(b []byte, lim Limits) (*File, error) {
 	if len(b) < 8 {
 		return nil, invalidf("file of %d bytes is shorter than the 8-byte header length", len(b))
 	}
 	n := binary.LittleEndian.Uint64(b[:8])
-	if n > MaxHeaderSize {
-		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	if n > lim.HeaderSize {
+		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, lim.HeaderSize)
 	}
 	if n > uint64(len(b)-8) {
 		return nil, invalidf("header length %d exceeds the %d bytes that follow it", n, len(b)-8)
 	}
-	entries, meta, bufLen, err := parseHeader(b[8 : 8+n])
+	entries, meta, bufLen, err := parseHeader(b[8:8+n], lim)
 	if err != nil {
 		return nil, err
 	}
@@ -117,20 +118,25 @@ func Parse(b []byte) (*File, error) {
 // r can tell its size (an *os.File, a *bytes.Reader, ...) and otherwise
 // allocates no more than about 4/3 of what r really delivers, whatever the
 // header declares.
-func Read(r io.Reader) (*File, error) {
+//
+// The header must keep within DefaultLimits.
+func Read(r io.Reader) (*File, error) { return ReadLimits(r, DefaultLimits) }
+
+// ReadLimits is Read with other limits on the header.
+func ReadLimits(r io.Reader, lim Limits) (*File, error) {
 	var lenBuf [8]byte
 	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, readErr("header length", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
-	if n > MaxHeaderSize {
-		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	if n > lim.HeaderSize {
+		return nil, invalidf("header length %d exceeds the limit of %d bytes", n, lim.HeaderSize)
 	}
 	hdr, err := readN(r, n)
 	if err != nil {
 		return nil, readErr("header", err)
 	}
-	entries, meta, bufLen, err := parseHeader(hdr)
+	entries, meta, bufLen, err := parseHeader(hdr, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -194,39 +200,17 @@ func buildFile(entries []headerEntry, meta map[string]string, buf []byte) *File 
 
 // parseHeader validates the JSON header and returns the tensor entries sorted
 // by offset, the metadata map and the length of the buffer they cover.
-func parseHeader(h []byte) ([]headerEntry, map[string]string, uint64, error) {
+func parseHeader(h []byte, lim Limits) ([]headerEntry, map[string]string, uint64, error) {
 	if !utf8.Valid(h) {
 		return nil, nil, 0, invalidf("header is not valid UTF-8")
 	}
 	if len(h) == 0 || h[0] != '{' {
 		return nil, nil, 0, invalidf("header does not start with '{'")
 	}
-	dec := json.NewDecoder(bytes.NewReader(h))
-	dec.UseNumber()
-	var entries []headerEntry
-	var meta map[string]string
-	err := parseObject(dec, func(key string) error {
-		if key == metadataKey {
-			m, err := parseStringMap(dec)
-			if err != nil {
-				return fmt.Errorf("%s: %w", metadataKey, err)
-			}
-			meta = m
-			return nil
-		}
-		e, err := parseEntry(dec)
-		if err != nil {
-			return fmt.Errorf("tensor %q: %w", key, err)
-		}
-		e.name = key
-		entries = append(entries, e)
-		return nil
-	})
+	p := &hparser{s: h, lim: lim}
+	entries, meta, err := p.header()
 	if err != nil {
 		return nil, nil, 0, headerErr(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, 0, invalidf("header: data after the JSON object")
 	}
 	// Order by offsets as the reference reader does, then require the
 	// tensors to tile the buffer from 0 without holes or overlaps.
@@ -276,163 +260,4 @@ func headerErr(err error) error {
 		return err
 	}
 	return invalidf("header: %v", err)
-}
-
-// parseObject reads one JSON object from dec, calling value for each key;
-// value must consume exactly the key's value. Duplicate keys are an error.
-func parseObject(dec *json.Decoder, value func(key string) error) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("expected an object, found %v", tokString(tok))
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("expected a key, found %v", tokString(tok))
-		}
-		if seen[key] {
-			return invalidf("duplicate key %q", key)
-		}
-		seen[key] = true
-		if err := value(key); err != nil {
-			return err
-		}
-	}
-	tok, err = dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '}' {
-		return fmt.Errorf("expected '}', found %v", tokString(tok))
-	}
-	return nil
-}
-
-func tokString(tok json.Token) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		return "'" + t.String() + "'"
-	case string:
-		return strconv.Quote(t)
-	case nil:
-		return "null"
-	}
-	return fmt.Sprint(tok)
-}
-
-func parseStringMap(dec *json.Decoder) (map[string]string, error) {
-	m := map[string]string{}
-	err := parseObject(dec, func(key string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		s, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("value of %q is %s, not a string", key, tokString(tok))
-		}
-		m[key] = s
-		return nil
-	})
-	return m, err
-}
-
-func parseEntry(dec *json.Decoder) (headerEntry, error) {
-	var e headerEntry
-	var haveDType, haveShape, haveOffsets bool
-	err := parseObject(dec, func(key string) error {
-		switch key {
-		case "dtype":
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			s, ok := tok.(string)
-			if !ok {
-				return fmt.Errorf("dtype is %s, not a string", tokString(tok))
-			}
-			if _, ok := dtypes[s]; !ok {
-				return invalidf("unknown dtype %q", s)
-			}
-			e.dtype, haveDType = s, true
-		case "shape":
-			dims, err := parseUintArray(dec, "shape")
-			if err != nil {
-				return err
-			}
-			e.shape = make([]int, len(dims))
-			for i, d := range dims {
-				if d > math.MaxInt {
-					return invalidf("shape dimension %d is too large", d)
-				}
-				e.shape[i] = int(d)
-			}
-			haveShape = true
-		case "data_offsets":
-			offs, err := parseUintArray(dec, "data_offsets")
-			if err != nil {
-				return err
-			}
-			if len(offs) != 2 {
-				return invalidf("data_offsets has %d elements, want 2", len(offs))
-			}
-			e.begin, e.end, haveOffsets = offs[0], offs[1], true
-		default:
-			// Unknown fields are ignored, as the reference reader does.
-			var skip json.RawMessage
-			return dec.Decode(&skip)
-		}
-		return nil
-	})
-	if err != nil {
-		return e, err
-	}
-	switch {
-	case !haveDType:
-		return e, invalidf("missing dtype")
-	case !haveShape:
-		return e, invalidf("missing shape")
-	case !haveOffsets:
-		return e, invalidf("missing data_offsets")
-	}
-	return e, nil
-}
-
-// parseUintArray reads a JSON array of non-negative integers.
-func parseUintArray(dec *json.Decoder, what string) ([]uint64, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, fmt.Errorf("%s is %s, not an array", what, tokString(tok))
-	}
-	out := []uint64{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		num, ok := tok.(json.Number)
-		if !ok {
-			return nil, fmt.Errorf("%s element is %s, not a number", what, tokString(tok))
-		}
-		v, err := strconv.ParseUint(string(num), 10, 64)
-		if err != nil {
-			return nil, invalidf("%s element %s is not a non-negative integer", what, num)
-		}
-		out = append(out, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

@@ -41,7 +41,7 @@ func TestEmuElementwiseBroadcastStrided(t *testing.T) {
 		}},
 	} {
 		d := Strided{Shape: []int64{R, C}, Strides: [3][]int64{{C, 1}, {C, 1}, {0, 1}}}
-		e.launch(t, BinaryKernel(op.name, F32), int64(R*C), d, pa, pb, out)
+		emuLaunch(t, e, BinaryKernel(op.name, F32), int64(R*C), d, pa, pb, out)
 		got := emuDownload[float32](t, e, out, R*C)
 		for i := 0; i < R; i++ {
 			for j := 0; j < C; j++ {
@@ -51,7 +51,7 @@ func TestEmuElementwiseBroadcastStrided(t *testing.T) {
 	}
 	// Transposed read, 1-D fast path, scalar broadcast.
 	tdesc := Strided{Shape: []int64{C, R}, Strides: [3][]int64{{R, 1}, {1, C}, {0, 0}}}
-	e.launch(t, UnaryKernel("neg", F32), int64(R*C), tdesc, pa, out)
+	emuLaunch(t, e, UnaryKernel("neg", F32), int64(R*C), tdesc, pa, out)
 	got := emuDownload[float32](t, e, out, R*C)
 	for i := 0; i < R; i++ {
 		for j := 0; j < C; j++ {
@@ -60,7 +60,7 @@ func TestEmuElementwiseBroadcastStrided(t *testing.T) {
 	}
 	s := emuUpload(t, e, []float32{3})
 	flat := Strided{Shape: []int64{R * C}, Strides: [3][]int64{{1}, {1}, {0}}}
-	e.launch(t, BinaryKernel("mul", F32), int64(R*C), flat, pa, s, out)
+	emuLaunch(t, e, BinaryKernel("mul", F32), int64(R*C), flat, pa, s, out)
 	got = emuDownload[float32](t, e, out, R*C)
 	for i := range a {
 		require.Equal(t, a[i]*3, got[i])
@@ -83,7 +83,7 @@ func TestEmuElementwiseBroadcastStrided(t *testing.T) {
 		{"log1p", math.Log1p}, {"expm1", math.Expm1}, {"square", func(v float64) float64 { return v * v }},
 		{"recip", func(v float64) float64 { return 1 / v }}, {"floor", math.Floor}, {"relu", func(v float64) float64 { return math.Max(v, 0) }},
 	} {
-		e.launch(t, UnaryKernel(u.name, F32), int64(len(x)), Strided{Shape: []int64{64}, Strides: [3][]int64{{1}, {1}, {0}}}, px, out64)
+		emuLaunch(t, e, UnaryKernel(u.name, F32), int64(len(x)), Strided{Shape: []int64{64}, Strides: [3][]int64{{1}, {1}, {0}}}, px, out64)
 		got := emuDownload[float32](t, e, out64, len(x))
 		for i, v := range x {
 			want := u.f(float64(v))
@@ -124,7 +124,7 @@ func TestEmuCastsAllPairs(t *testing.T) {
 		for _, to := range AllDTypes {
 			out := emuZeros(t, e, size[to]*len(vals))
 			d := Strided{Shape: []int64{int64(len(vals))}, Strides: [3][]int64{{1}, {1}, {0}}}
-			e.launch(t, CastKernel(from, to), int64(len(vals)), d, ps, out)
+			emuLaunch(t, e, CastKernel(from, to), int64(len(vals)), d, ps, out)
 			got := emuDownload[byte](t, e, out, size[to]*len(vals))
 			for i, v := range in {
 				b := got[i*size[to] : (i+1)*size[to]]
@@ -203,7 +203,7 @@ func TestEmuRowKernels(t *testing.T) {
 			return p / C
 		}},
 	} {
-		e.launch(t, ReduceKernel(op.name, F32), int64(R), int64(C), px, out, float32(1.0/C))
+		emuLaunch(t, e, ReduceKernel(op.name, F32), int64(R), int64(C), px, out, float32(1.0/C))
 		got := emuDownload[float32](t, e, out, R)
 		for r := 0; r < R; r++ {
 			assert.InDelta(t, op.f(row(r)), float64(got[r]), 1e-5*math.Max(1, math.Abs(op.f(row(r)))), "%s row %d", op.name, r)
@@ -221,9 +221,9 @@ func TestEmuRowKernels(t *testing.T) {
 		}
 		return m + math.Log(s)
 	}
-	e.launch(t, RowKernel("softmax", F32), int64(R), int64(C), px, out)
+	emuLaunch(t, e, RowKernel("softmax", F32), int64(R), int64(C), px, out)
 	sm := emuDownload[float32](t, e, out, R*C)
-	e.launch(t, RowKernel("log_softmax", F32), int64(R), int64(C), px, out)
+	emuLaunch(t, e, RowKernel("log_softmax", F32), int64(R), int64(C), px, out)
 	lsm := emuDownload[float32](t, e, out, R*C)
 	for r := 0; r < R; r++ {
 		l := lse(row(r))
@@ -236,9 +236,9 @@ func TestEmuRowKernels(t *testing.T) {
 	dy := emuRand(rng, R*C, 1)
 	pdy := emuUpload(t, e, dy)
 	psm, plsm := emuUpload(t, e, sm), emuUpload(t, e, lsm)
-	e.launch(t, RowKernel("softmax_bwd", F32), int64(R), int64(C), psm, pdy, out)
+	emuLaunch(t, e, RowKernel("softmax_bwd", F32), int64(R), int64(C), psm, pdy, out)
 	dsm := emuDownload[float32](t, e, out, R*C)
-	e.launch(t, RowKernel("log_softmax_bwd", F32), int64(R), int64(C), plsm, pdy, out)
+	emuLaunch(t, e, RowKernel("log_softmax_bwd", F32), int64(R), int64(C), plsm, pdy, out)
 	dlsm := emuDownload[float32](t, e, out, R*C)
 	for r := 0; r < R; r++ {
 		s1, s2 := 0.0, 0.0
@@ -283,7 +283,7 @@ func TestEmuRowKernels(t *testing.T) {
 	}
 	px64, pg, pb := emuUpload(t, e, x64), emuUpload(t, e, g64), emuUpload(t, e, b64)
 	mean, rstd, y := emuZeros(t, e, 8*R), emuZeros(t, e, 8*R), emuZeros(t, e, 8*R*C)
-	e.launch(t, RowKernel("layernorm_fwd", F64), int64(R), int64(C), px64, pg, pb, float64(1e-5), y, mean, rstd)
+	emuLaunch(t, e, RowKernel("layernorm_fwd", F64), int64(R), int64(C), px64, pg, pb, float64(1e-5), y, mean, rstd)
 	gy := emuDownload[float64](t, e, y, R*C)
 	want := lnRef(x64)
 	for i := range want {
@@ -295,8 +295,8 @@ func TestEmuRowKernels(t *testing.T) {
 	}
 	pdy64 := emuUpload(t, e, dy64)
 	dx, dg, db := emuZeros(t, e, 8*R*C), emuZeros(t, e, 8*C), emuZeros(t, e, 8*C)
-	e.launch(t, RowKernel("layernorm_bwd_dx", F64), int64(R), int64(C), pdy64, px64, mean, rstd, pg, dx)
-	e.launch(t, RowKernel("layernorm_bwd_dgamma", F64), int64(R), int64(C), pdy64, px64, mean, rstd, dg, db)
+	emuLaunch(t, e, RowKernel("layernorm_bwd_dx", F64), int64(R), int64(C), pdy64, px64, mean, rstd, pg, dx)
+	emuLaunch(t, e, RowKernel("layernorm_bwd_dgamma", F64), int64(R), int64(C), pdy64, px64, mean, rstd, dg, db)
 	gdx, gdg, gdb := emuDownload[float64](t, e, dx, R*C), emuDownload[float64](t, e, dg, C), emuDownload[float64](t, e, db, C)
 	loss := func(xs []float64) float64 {
 		s := 0.0
@@ -331,10 +331,10 @@ func TestEmuRowKernels(t *testing.T) {
 	tgt := []int64{2, -100, 0, 8}
 	pt := emuUpload(t, e, tgt)
 	ploss, plse, dlog := emuZeros(t, e, 8*R), emuZeros(t, e, 8*R), emuZeros(t, e, 8*R*C)
-	e.launch(t, RowKernel("cross_entropy_fwd", F64), int64(R), int64(C), px64, pt, int64(-100), ploss, plse)
+	emuLaunch(t, e, RowKernel("cross_entropy_fwd", F64), int64(R), int64(C), px64, pt, int64(-100), ploss, plse)
 	gl := emuDownload[float64](t, e, ploss, R)
 	dloss := emuUpload(t, e, []float64{1, 1, 0.5, 2})
-	e.launch(t, RowKernel("cross_entropy_bwd", F64), int64(R), int64(C), px64, pt, int64(-100), plse, dloss, dlog)
+	emuLaunch(t, e, RowKernel("cross_entropy_bwd", F64), int64(R), int64(C), px64, pt, int64(-100), plse, dloss, dlog)
 	gd := emuDownload[float64](t, e, dlog, R*C)
 	for r := 0; r < R; r++ {
 		l := lse(row(r))
@@ -370,7 +370,7 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 	idx[5] = 99 // out of range: skipped, error flag set
 	ps, pi := emuUpload(t, e, src), emuUpload(t, e, idx)
 	out, perr := emuZeros(t, e, 4*O*J*I), emuZeros(t, e, 4)
-	e.launch(t, RowKernel("gather", F32), int64(O), int64(S), int64(J), int64(I), ps, pi, int64(J*I), int64(I), int64(1), out, perr)
+	emuLaunch(t, e, RowKernel("gather", F32), int64(O), int64(S), int64(J), int64(I), ps, pi, int64(J*I), int64(I), int64(1), out, perr)
 	got := emuDownload[float32](t, e, out, O*J*I)
 	for o := 0; o < O; o++ {
 		for j := 0; j < J; j++ {
@@ -387,7 +387,7 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 	assert.Equal(t, []int32{1}, emuDownload[int32](t, e, perr, 1))
 	upd := emuRand(rng, O*J*I, 1)
 	dst := emuZeros(t, e, 4*O*S*I)
-	e.launch(t, RowKernel("scatter_add", F32), int64(O), int64(S), int64(J), int64(I), emuUpload(t, e, upd), pi,
+	emuLaunch(t, e, RowKernel("scatter_add", F32), int64(O), int64(S), int64(J), int64(I), emuUpload(t, e, upd), pi,
 		int64(J*I), int64(I), int64(1), dst, DevicePtr(0))
 	gd := emuDownload[float32](t, e, dst, O*S*I)
 	wantD := make([]float32, O*S*I)
@@ -413,7 +413,7 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 	col := emuZeros(t, e, 4*ncol)
 	geo := []any{int64(N), int64(Ch), int64(H), int64(W), int32(KH), int32(KW), int32(SH), int32(SW),
 		int32(PH), int32(PW), int32(DH), int32(DW), int64(OH), int64(OW)}
-	e.launch(t, RowKernel("im2col", F32), append(append([]any{}, geo...), pimg, col)...)
+	emuLaunch(t, e, RowKernel("im2col", F32), append(append([]any{}, geo...), pimg, col)...)
 	gcol := emuDownload[float32](t, e, col, ncol)
 	i := 0
 	for b := 0; b < N; b++ {
@@ -437,7 +437,7 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 	}
 	cv := emuRand(rng, ncol, 1)
 	back := emuZeros(t, e, 4*len(img))
-	e.launch(t, RowKernel("col2im", F32), append(append([]any{}, geo...), emuUpload(t, e, cv), back)...)
+	emuLaunch(t, e, RowKernel("col2im", F32), append(append([]any{}, geo...), emuUpload(t, e, cv), back)...)
 	gb := emuDownload[float32](t, e, back, len(img))
 	lhs, rhs := 0.0, 0.0
 	for i := range gcol {
@@ -458,7 +458,7 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 		pp, pg, pm, pv := emuUpload(t, e, p), emuUpload(t, e, g), emuUpload(t, e, m), emuUpload(t, e, v)
 		lr, b1, b2, eps, wd := 1e-2, 0.9, 0.999, 1e-8, 0.1
 		bc1, bc2 := 1-math.Pow(b1, 3), 1-math.Pow(b2, 3)
-		e.launch(t, RowKernel("adam", F64), int64(n), pp, pg, pm, pv, lr, b1, b2, eps, wd, bc1, bc2, dec)
+		emuLaunch(t, e, RowKernel("adam", F64), int64(n), pp, pg, pm, pv, lr, b1, b2, eps, wd, bc1, bc2, dec)
 		gp := emuDownload[float64](t, e, pp, n)
 		for i := 0; i < n; i++ {
 			pi, gi := p[i], g[i]
@@ -479,24 +479,24 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 		const nr = 103
 		seed := uint64(0xfeedface12345678)
 		pr := emuZeros(t, e, 4*nr)
-		e.launch(t, PhiloxKernel("uniform", F32), int64(nr), seed, off, -1.0, 1.0, pr)
+		emuLaunch(t, e, PhiloxKernel("uniform", F32), int64(nr), seed, off, -1.0, 1.0, pr)
 		u := emuDownload[float32](t, e, pr, nr)
 		for j := 0; j < nr; j++ {
 			require.Equal(t, refUniformF32(seed, off, j, -1, 1), u[j], "uniform %d", j)
 		}
-		e.launch(t, PhiloxKernel("uniform", F32), int64(nr), seed, off, 1.0, 1+0x1p-30, pr)
+		emuLaunch(t, e, PhiloxKernel("uniform", F32), int64(nr), seed, off, 1.0, 1+0x1p-30, pr)
 		u = emuDownload[float32](t, e, pr, nr)
 		for j := 0; j < nr; j++ {
 			require.Equal(t, refUniformF32(seed, off, j, 1, 1+0x1p-30), u[j], "clamped uniform %d", j)
 			require.Less(t, float64(u[j]), 1+0x1p-30)
 		}
-		e.launch(t, PhiloxKernel("normal", F32), int64(nr), seed, off, 0.5, 2.0, pr)
+		emuLaunch(t, e, PhiloxKernel("normal", F32), int64(nr), seed, off, 0.5, 2.0, pr)
 		z := emuDownload[float32](t, e, pr, nr)
 		for j := 0; j < nr; j++ {
 			w := refNormalF32(seed, off, j, 0.5, 2)
 			require.LessOrEqual(t, math.Abs(float64(int64(math.Float32bits(w))-int64(math.Float32bits(z[j])))), 1.0, "normal %d", j)
 		}
-		e.launch(t, PhiloxKernel("bernoulli", F32), int64(nr), seed, off, 0.3, pr)
+		emuLaunch(t, e, PhiloxKernel("bernoulli", F32), int64(nr), seed, off, 0.3, pr)
 		bern := emuDownload[float32](t, e, pr, nr)
 		for j := 0; j < nr; j++ {
 			want := float32(0)
@@ -506,17 +506,17 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 			require.Equal(t, want, bern[j])
 		}
 		pbits := emuZeros(t, e, 4*9)
-		e.launch(t, "tess_philox_bits", int64(9), seed, off, pbits)
+		emuLaunch(t, e, "tess_philox_bits", int64(9), seed, off, pbits)
 		bits := emuDownload[uint32](t, e, pbits, 9)
 		for i := 0; i < 9; i++ {
 			require.Equal(t, refWord(seed, off+uint64(i)), bits[i])
 		}
 		// uniform f64: words off+2e (high) and off+2e+1 (low).
 		pd := emuZeros(t, e, 8*5)
-		e.launch(t, PhiloxKernel("uniform", F64), int64(5), seed, off, -2.0, 3.0, pd)
+		emuLaunch(t, e, PhiloxKernel("uniform", F64), int64(5), seed, off, -2.0, 3.0, pd)
 		ud := emuDownload[float64](t, e, pd, 5)
 		pn := emuZeros(t, e, 8*5)
-		e.launch(t, PhiloxKernel("normal", F64), int64(5), seed, off, 1.0, 3.0, pn)
+		emuLaunch(t, e, PhiloxKernel("normal", F64), int64(5), seed, off, 1.0, 3.0, pn)
 		nd := emuDownload[float64](t, e, pn, 5)
 		for j := 0; j < 5; j++ {
 			h, l := refWord(seed, off+2*uint64(j)), refWord(seed, off+2*uint64(j)+1)
@@ -531,22 +531,22 @@ func TestEmuIndexConvOptimRandom(t *testing.T) {
 func TestEmuFillCopyWhereSGD(t *testing.T) {
 	e := emu(t)
 	out := emuZeros(t, e, 8*6)
-	e.launch(t, FillKernel(I64), int64(6), int64(-7), out)
+	emuLaunch(t, e, FillKernel(I64), int64(6), int64(-7), out)
 	assert.Equal(t, []int64{-7, -7, -7, -7, -7, -7}, emuDownload[int64](t, e, out, 6))
 	src := emuUpload(t, e, []uint16{1, 2, 3, 4, 5, 6}) // [2,3] -> transposed copy
 	dst := emuZeros(t, e, 12)
-	e.launch(t, CopyKernel(BF16), int64(6), Strided{Shape: []int64{3, 2}, Strides: [3][]int64{{2, 1}, {1, 3}, {0, 0}}}, src, dst)
+	emuLaunch(t, e, CopyKernel(BF16), int64(6), Strided{Shape: []int64{3, 2}, Strides: [3][]int64{{2, 1}, {1, 3}, {0, 0}}}, src, dst)
 	assert.Equal(t, []uint16{1, 4, 2, 5, 3, 6}, emuDownload[uint16](t, e, dst, 6))
 
 	cond := emuUpload(t, e, []uint8{1, 0, 0, 1})
 	a, b := emuUpload(t, e, []float32{1, 2, 3, 4}), emuUpload(t, e, []float32{9})
 	w := emuZeros(t, e, 16)
-	e.launch(t, RowKernel("where", F32), int64(4), Strided{Shape: []int64{4}, Strides: [3][]int64{{1}, {1}, {0}}}, cond, a, b, w)
+	emuLaunch(t, e, RowKernel("where", F32), int64(4), Strided{Shape: []int64{4}, Strides: [3][]int64{{1}, {1}, {0}}}, cond, a, b, w)
 	assert.Equal(t, []float32{1, 9, 9, 4}, emuDownload[float32](t, e, w, 4))
 
 	p, g, buf := emuUpload(t, e, []float32{1, 2}), emuUpload(t, e, []float32{0.5, -1}), emuZeros(t, e, 8)
-	e.launch(t, RowKernel("sgd", F32), int64(2), p, g, buf, float32(0.1), float32(0.9), float32(0), int32(1))
-	e.launch(t, RowKernel("sgd", F32), int64(2), p, g, buf, float32(0.1), float32(0.9), float32(0), int32(0))
+	emuLaunch(t, e, RowKernel("sgd", F32), int64(2), p, g, buf, float32(0.1), float32(0.9), float32(0), int32(1))
+	emuLaunch(t, e, RowKernel("sgd", F32), int64(2), p, g, buf, float32(0.1), float32(0.9), float32(0), int32(0))
 	got := emuDownload[float32](t, e, p, 2)
 	assert.InDeltaSlice(t, []float32{1 - 0.1*0.5 - 0.1*(0.9*0.5+0.5), 2 + 0.1 + 0.1*(0.9+1)}, got, 1e-6)
 }

@@ -46,6 +46,7 @@ var layers = []rule{
 	{"internal/readall", nil},
 	{"internal/memtest", nil},
 	{"internal/layering", nil},
+	{"internal/cudaemu", []string{"kernels/cudakernels"}},
 	{"profiler", nil},
 	{"safetensors", []string{"internal/readall"}},
 	{"cuda", []string{"cuda/internal/dl", "kernels/cudakernels"}},

@@ -11,7 +11,11 @@
 //
 // Every reader checks the sizes that a header declares against the bytes
 // that really arrive before it allocates for them, and returns an error
-// wrapping ErrFormat, never a panic, on malformed input.
+// wrapping ErrFormat, never a panic, on malformed input. IDX and .npy data
+// are read once into a buffer of the declared size (known from the file's
+// size when reading a file; at most 4/3 of the data for gzip input) and
+// decoded in place, so reading costs about the data's size. ReadCSV bounds
+// a row by CSVOptions.MaxRowBytes (DefaultCSVMaxRowBytes, 4 MiB).
 //
 // The module embeds one small real dataset so that examples run offline:
 // Digits returns the UCI "Optical Recognition of Handwritten Digits" set
@@ -35,7 +39,10 @@
 // drop-last, shards by (Rank, WorldSize) like PyTorch's DistributedSampler
 // (padding by wrap-around, or dropping the uneven tail), and prefetches
 // batches on a goroutine through a bounded channel that stops on Close or
-// context cancellation:
+// context cancellation. NewLoader validates a dataset that has a Validate
+// method (ArrayDataset and RegressionDataset built by hand), and a panic in
+// a dataset's methods ends the epoch with an error from Err instead of
+// killing the process:
 //
 //	train, test := data.DigitsSplit()
 //	loader, err := data.NewLoader(train, data.LoaderOptions{BatchSize: 32, Shuffle: true, Prefetch: 2})

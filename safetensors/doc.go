@@ -14,7 +14,9 @@
 // the dtypes, that each tensor's byte span equals its shape times its dtype
 // width, and that the tensors tile the buffer from 0 to its end with no hole
 // and no overlap. Malformed input returns an error wrapping ErrInvalid; it
-// never panics. Read reads through the reader shared with package data
+// never panics. The header parser is one linear pass, and DefaultLimits
+// bound what a header may declare (its size, the number of tensors, the
+// rank of a shape); ParseLimits and ReadLimits take other limits. Read reads through the reader shared with package data
 // (internal/readall): buffers sized from the input when it can tell its
 // size, and otherwise no more than about 4/3 of what the input really holds.
 //

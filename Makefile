@@ -127,8 +127,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust figures-hpo
-figures: figures-robust figures-hpo
+.PHONY: figures figures-robust figures-hpo figures-ddp
+figures: figures-robust figures-hpo figures-ddp
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -149,3 +149,16 @@ figures-robust:
 # (history, intermediate values, slices, CSV) into docs/modules/img/hpo.
 figures-hpo:
 	$(GO) run ./examples/hpo -quick -out docs/modules/img/hpo
+
+# Module 2 (docs/modules/2-data-parallel.md): the bucket sweep, the strategies
+# and one traced step of bench/ddp on in-process ranks, as JSON rows and PNGs
+# under docs/modules/img/ddp (timings depend on the machine and its load).
+DDP_OUT := docs/modules/img/ddp
+figures-ddp:
+	mkdir -p $(DDP_OUT)
+	$(GO) run ./bench/ddp -ranks 2 -buckets 0.25,1,5,25,100 -json > $(DDP_OUT)/buckets.json
+	$(GO) run ./bench/ddp -ranks 2,4 -strategies all -staleness 0,1 -overlap on -json > $(DDP_OUT)/strategies.json
+	$(GO) run ./bench/ddp -plot $(DDP_OUT)/buckets.json -png $(DDP_OUT)
+	$(GO) run ./bench/ddp -plot $(DDP_OUT)/strategies.json -png $(DDP_OUT)
+	$(GO) run ./bench/ddp -ranks 2 -steps 5 -overlap on -trace $(DDP_OUT)/ddp-local2.trace.json > /dev/null
+	$(GO) run ./bench/ddp -plot $(DDP_OUT)/ddp-local2.trace.json -png $(DDP_OUT)

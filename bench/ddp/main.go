@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -354,8 +355,27 @@ func main() {
 	script := flag.String("script", "bench/ddp/ddp_torch.py", "the PyTorch script, for -torch")
 	trace := flag.String("trace", "", "write a Chrome trace of one step of the first configuration")
 	asJSON := flag.Bool("json", false, "print one JSON object per row instead of the table")
+	plotFrom := flag.String("plot", "", "comma-separated files of -json rows, or one FILE.trace.json: draw the figures into -png and exit")
+	pngDir := flag.String("png", "docs/modules/img/ddp", "with -plot: the folder for the PNG figures")
 	compare := flag.String("compare", "", "go.json,torch.json: print the ratio of mpi.sh's alternating runs (best of each) and exit")
 	flag.Parse()
+	if *plotFrom != "" {
+		var err error
+		if strings.HasSuffix(*plotFrom, ".trace.json") {
+			err = plotTrace(*plotFrom, filepath.Join(*pngDir, strings.TrimSuffix(filepath.Base(*plotFrom), ".json")+".png"))
+		} else {
+			var rows []Row
+			rows, err = readRows(strings.Split(*plotFrom, ","))
+			if err == nil {
+				err = plotRows(rows, *pngDir)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ddp:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *compare != "" {
 		if err := compareFiles(*compare); err != nil {
 			fmt.Fprintln(os.Stderr, "ddp:", err)

@@ -23,8 +23,10 @@ func TestRunWorldRows(t *testing.T) {
 		{strategy: "fusion", overlap: true},
 		{strategy: "sharded-ps"}, {strategy: "central-ps"}, {strategy: "central-ps", staleness: 1, overlap: true},
 	}
+	var all []Row
 	for _, w := range []int{1, 3} {
 		rows, err := runWorld(w, st)
+		all = append(all, rows...)
 		require.NoError(t, err)
 		require.Len(t, rows, len(st.configs))
 		for i, r := range rows {
@@ -61,4 +63,21 @@ func TestRunWorldRows(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[int]int{0: 4, 1: 4, 2: 4}, comm, "one span per bucket per rank")
+
+	// The figures: a two-point bucket sweep, the strategies, the trace.
+	dir := t.TempDir()
+	sweep := append([]Row{}, all...)
+	for i := range sweep {
+		if sweep[i].Strategy == "allreduce" && sweep[i].World > 1 {
+			sweep[i].BucketMiB = float64(1 + i)
+		}
+	}
+	require.NoError(t, plotRows(sweep, dir))
+	tracePNG := filepath.Join(dir, "t.png")
+	require.NoError(t, plotTrace(st.trace, tracePNG))
+	for _, f := range []string{"ddp-buckets.png", "ddp-strategies.png", "t.png"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err, f)
+		assert.Greater(t, fi.Size(), int64(1000), f)
+	}
 }

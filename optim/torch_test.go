@@ -40,6 +40,9 @@ type torchSched struct {
 // (float64) and requires agreement to 1e-10 relative; and the schedules'
 // rates to 1e-9. Skipped when python3 or torch is missing.
 func TestAgainstTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("torch.optim trajectories (a Python start per case set): not in -short; the float64 reference tests of every optimizer still run")
+	}
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
 		t.Skip("no /usr/bin/python3")

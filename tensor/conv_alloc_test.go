@@ -43,9 +43,11 @@ func poison(t *testing.T, dt DType, ns ...int) {
 
 // The conv and pool outputs that take recycled buffers overwrite every
 // element: with the recycler full of NaN the results match the references.
+// Under -short the largest case (wide image blocks, most of the time, in
+// its float64 reference) is left out; the other paths still run.
 func TestDirtyOutputs(t *testing.T) {
 	g := NewGenerator(10)
-	for _, tc := range []convCase{
+	for i, tc := range []convCase{
 		{8, 3, 40, 40, 16, 3, 3, 1, ConvParams{PadH: 1}},     // per image
 		{128, 32, 8, 8, 64, 3, 3, 1, ConvParams{}},           // wide image blocks
 		{16, 64, 16, 16, 64, 1, 1, 1, ConvParams{}},          // 1x1
@@ -53,6 +55,9 @@ func TestDirtyOutputs(t *testing.T) {
 		{2, 3, 300, 200, 2, 3, 3, 1, ConvParams{PadH: 1}},    // row blocks
 		{128, 16, 9, 9, 32, 3, 3, 1, ConvParams{StrideH: 2}}, // strided image blocks
 	} {
+		if testing.Short() && i == 1 {
+			continue
+		}
 		x := g.Normal(0, 1, Float32, tc.n, tc.c, tc.h, tc.w)
 		w := g.Normal(0, 1, Float32, tc.o, tc.c/tc.groups, tc.kh, tc.kw)
 		b := g.Normal(0, 1, Float32, tc.o)

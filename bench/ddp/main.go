@@ -289,6 +289,9 @@ func writeRankTrace(ctx context.Context, c collectives.Comm, path string, rec *p
 		out.Close()
 		return err
 	}
+	for r := range c.Size() {
+		os.Remove(fmt.Sprintf("%s.rank%d", path, r)) // merged; a leftover is harmless
+	}
 	return out.Close()
 }
 

@@ -29,6 +29,19 @@ type Sampler interface {
 	SampleIndependent(h *History, t *FrozenTrial, name string, d Distribution) float64
 }
 
+// HistoryFree is implemented by samplers that never look at other trials
+// (random, grid): the study then skips reading the history from its
+// storage when a trial starts.
+type HistoryFree interface {
+	HistoryFree() bool
+}
+
+// HistoryFree implements HistoryFree.
+func (s *RandomSampler) HistoryFree() bool { return true }
+
+// HistoryFree implements HistoryFree.
+func (g *GridSampler) HistoryFree() bool { return true }
+
 // rngFor returns a generator that depends only on the seed, the trial's
 // number and the parameter's name, so a seeded sampler is reproducible
 // whatever the order in which workers run trials.

@@ -134,12 +134,15 @@ func (s *Study) Ask(ctx context.Context) (*Trial, error) {
 		return nil, err
 	}
 	t := &Trial{study: s, ctx: ctx, ft: ft}
-	hist, err := s.st.Trials(ctx, s.id)
-	if err != nil {
-		t.fail(err)
-		return t, nil
+	t.hist = History{Direction: s.opts.Direction}
+	if hl, ok := s.sam.(HistoryFree); !ok || !hl.HistoryFree() {
+		hist, err := s.st.Trials(ctx, s.id)
+		if err != nil {
+			t.fail(err)
+			return t, nil
+		}
+		t.hist.Trials = hist
 	}
-	t.hist = History{Trials: hist, Direction: s.opts.Direction}
 	t.relative = s.sam.SampleRelative(&t.hist, &t.ft)
 	if s.opts.Heartbeat > 0 {
 		t.startHeartbeat(s.opts.Heartbeat)

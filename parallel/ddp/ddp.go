@@ -336,7 +336,8 @@ func (d *DDP) launch(b *bucket, idx int, hooked bool) {
 // FindUnusedParameters, those holding parameters that got no gradient),
 // waits for every all-reduce, and leaves each parameter's gradient
 // averaged over the ranks. Call it after backward and before the
-// optimizer step. Inside NoSync it does nothing.
+// optimizer step. Inside NoSync, and when no gradient arrived since the
+// last Wait (a second Wait), it does nothing.
 //
 // A parameter that got no gradient without FindUnusedParameters, a
 // failed or timed-out collective, or a peer's failure make Wait return an
@@ -350,6 +351,9 @@ func (d *DDP) Wait() error {
 	defer d.mu.Unlock()
 	if d.noSync {
 		return nil
+	}
+	if d.stepErr == nil && d.next == 0 && !d.anyReady() {
+		return nil // no backward pass since the last Wait: nothing to synchronise
 	}
 	err := d.stepErr
 	if err == nil {
@@ -396,6 +400,15 @@ func (d *DDP) Wait() error {
 		d.stats.Steps++
 	}
 	return err
+}
+
+func (d *DDP) anyReady() bool {
+	for i := range d.params {
+		if d.params[i].ready {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *DDP) resetStep() {

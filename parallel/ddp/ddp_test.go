@@ -188,6 +188,12 @@ func TestBucketsReverseOrderAndCaps(t *testing.T) {
 		assert.True(t, ps["2.weight"].Grad().SharesStorage(ps["0.bias"].Grad()))
 		assert.False(t, ps["4.bias"].Grad().SharesStorage(ps["2.weight"].Grad()))
 		assert.Equal(t, 3, m.Stats().HookLaunches, "with overlap every bucket starts from a hook")
+		// A second Wait without a backward pass in between does nothing.
+		if err := m.Wait(); err != nil {
+			return err
+		}
+		assert.Equal(t, 3, m.Stats().AllReduceCalls)
+		assert.Equal(t, 1, m.Stats().Steps)
 		return nil
 	})
 	require.NoError(t, err)

@@ -29,21 +29,6 @@ func within(t *testing.T, d time.Duration, f func()) {
 	}
 }
 
-// matT64 returns a·bᵀ for row-major a [n,k] and b [m,k] in float64.
-func matT64(a, b []float64, n, k, m int) []float64 {
-	out := make([]float64, n*m)
-	for i := range n {
-		for j := range m {
-			var s float64
-			for l := range k {
-				s += a[i*k+l] * b[j*k+l]
-			}
-			out[i*m+j] = s
-		}
-	}
-	return out
-}
-
 // TestConcurrentCrossedLeaves runs many concurrent passes over two leaves
 // that swap roles: U is the input and V the weight of Linear in half of the
 // graphs, and the other way round in the rest. Each pass claims the zeroed

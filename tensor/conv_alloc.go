@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -58,10 +59,12 @@ func recyclable(dev Device, dt DType, n int) bool {
 // and int32 tensors, a zeroed allocation otherwise. The caller must
 // overwrite every element.
 func allocDirty(op string, dev Device, dt DType, shape []int) *Tensor {
-	checkShape(op, shape)
-	n := Shape(shape).NumElements()
+	n := checkAlloc(op, dt, shape)
 	if !recyclable(dev, dt, n) {
 		return alloc(op, dev, dt, shape)
+	}
+	if err := hostAllocErr(n, dt.Size()); err != nil {
+		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
 	}
 	var buf any
 	switch dt {

@@ -18,6 +18,9 @@ func (cpuDevice) Alloc(dt DType, n int) (Storage, error) {
 		return nil, fmt.Errorf("tensor: negative allocation of %d elements", n)
 	}
 	dt.check("cpu.Alloc")
+	if err := hostAllocErr(n, dt.Size()); err != nil {
+		return nil, err
+	}
 	return newCPUStorage(dt, n), nil
 }
 

@@ -8,8 +8,7 @@ func FromSlice[T Elem](data []T, shape ...int) *Tensor {
 	if len(shape) == 0 && len(data) != 1 {
 		shape = []int{len(data)}
 	}
-	checkShape("tensor.FromSlice", shape)
-	if n := Shape(shape).NumElements(); n != len(data) {
+	if n := checkShape("tensor.FromSlice", shape); n != len(data) {
 		fail("tensor.FromSlice", "%d elements do not fill shape %v (%d)", len(data), Shape(shape), n)
 	}
 	return newTensor(&cpuStorage{dt: DTypeOf[T](), buf: data}, append([]int(nil), shape...), ContiguousStrides(shape), 0)
@@ -49,13 +48,17 @@ func Arange(start, stop, step float64, dt DType) *Tensor {
 	if step == 0 || math.IsNaN(start+stop+step) {
 		fail("tensor.Arange", "bad range start=%g stop=%g step=%g", start, stop, step)
 	}
-	n := int(math.Ceil((stop - start) / step))
-	n = max(n, 0)
-	vals := make([]float64, n)
+	c := math.Ceil((stop - start) / step)
+	if !(c <= 1<<62) { // +Inf, or NaN from infinite bounds
+		fail("tensor.Arange", "range start=%g stop=%g step=%g has %g elements", start, stop, step, c)
+	}
+	n := max(int(c), 0)
+	t := alloc("tensor.Arange", CPU, Float64, []int{n})
+	vals := HostData(t.st).([]float64)
 	for i := range vals {
 		vals[i] = start + float64(i)*step
 	}
-	return FromSlice(vals, n).Cast(dt)
+	return t.Cast(dt)
 }
 
 // Linspace returns n evenly spaced values from start to stop inclusive.
@@ -63,7 +66,8 @@ func Linspace(start, stop float64, n int, dt DType) *Tensor {
 	if n < 0 {
 		fail("tensor.Linspace", "negative count %d", n)
 	}
-	vals := make([]float64, n)
+	t := alloc("tensor.Linspace", CPU, Float64, []int{n})
+	vals := HostData(t.st).([]float64)
 	for i := range vals {
 		if n == 1 {
 			vals[i] = start
@@ -71,7 +75,7 @@ func Linspace(start, stop float64, n int, dt DType) *Tensor {
 			vals[i] = start + (stop-start)*float64(i)/float64(n-1)
 		}
 	}
-	return FromSlice(vals, n).Cast(dt)
+	return t.Cast(dt)
 }
 
 // Eye returns the n×n identity matrix.

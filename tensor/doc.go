@@ -24,9 +24,16 @@
 //
 //	tensor.Add: shapes [2 3] and [4] do not broadcast
 //
-// as gonum and PyTorch do. Device failures during an op (for example running
-// out of GPU memory) panic with a *Error that wraps the device's error. Code
-// that wants an error value instead wraps the ops in Try:
+// as gonum and PyTorch do; other packages make theirs with Errorf. Shapes
+// whose element count (or size in bytes) overflows an int are misuse too.
+// Device failures during an op panic with a *Error that wraps the device's
+// error. Running out of memory is such a failure, never a crash: every host
+// allocation is checked against the host memory limit (the machine's
+// physical memory or its cgroup's limit; SetHostMemoryLimit or
+// TESSERA_HOST_MEMORY_LIMIT change it) before the Go runtime is asked, and
+// the *Error names the bytes asked and available; GPU devices report their
+// allocator's failure the same way. errors.Is(err, ErrOutOfMemory) holds for
+// both. Code that wants an error value instead wraps the ops in Try:
 //
 //	err := tensor.Try(func() { y = tensor.MatMul(a, b) })
 //

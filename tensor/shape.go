@@ -2,6 +2,8 @@ package tensor
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 )
 
@@ -46,12 +48,42 @@ func (s Shape) String() string {
 	return b.String()
 }
 
-func checkShape(op string, shape []int) {
+// checkShape returns the number of elements of shape, panicking with a
+// *Error naming op when a dimension is negative or when the product of the
+// dimensions overflows an int. Like PyTorch, the product of the non-zero
+// dimensions must fit even when a zero dimension makes the count 0 (so the
+// strides of every tensor fit too). Every tensor whose shape comes from a
+// caller is checked here.
+func checkShape(op string, shape []int) int {
+	n, zero := 1, false
 	for _, d := range shape {
 		if d < 0 {
 			fail(op, "negative dimension in shape %v", Shape(shape))
 		}
+		if d == 0 {
+			zero = true
+			continue
+		}
+		hi, lo := bits.Mul64(uint64(n), uint64(d))
+		if hi != 0 || lo > math.MaxInt {
+			fail(op, "shape %v has more elements than an int holds", Shape(shape))
+		}
+		n = int(lo)
 	}
+	if zero {
+		return 0
+	}
+	return n
+}
+
+// checkAlloc is checkShape for a new contiguous tensor of dtype dt: its
+// size in bytes must fit in an int too. It returns the element count.
+func checkAlloc(op string, dt DType, shape []int) int {
+	n := checkShape(op, shape)
+	if size := dt.Size(); size > 0 && n > math.MaxInt/size {
+		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v", dt, Shape(shape)), Err: hostAllocErr(n, size)})
+	}
+	return n
 }
 
 // ContiguousStrides returns the row-major (C-order) strides of shape, in

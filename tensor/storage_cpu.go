@@ -78,8 +78,14 @@ func hostPad[T any](n int) int {
 	return hostPageOffset / sz
 }
 
-// makeHost returns a zeroed slice of n elements (see hostPageOffset).
+// makeHost returns a zeroed slice of n elements (see hostPageOffset). It
+// panics with a *Error wrapping ErrOutOfMemory when the host cannot give
+// them (the ops check before they get here, with their own names).
 func makeHost[T any](n int) []T {
+	var z T
+	if err := hostAllocErr(n, int(unsafe.Sizeof(z))); err != nil {
+		panic(&Error{Op: "tensor", Msg: fmt.Sprintf("host buffer of %d elements", n), Err: err})
+	}
 	pad := hostPad[T](n)
 	if pad == 0 {
 		return make([]T, n)

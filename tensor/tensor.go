@@ -70,8 +70,7 @@ func newTensor(st Storage, shape, strides []int, offset int) *Tensor {
 
 // alloc makes a new contiguous tensor on dev.
 func alloc(op string, dev Device, dt DType, shape []int) *Tensor {
-	checkShape(op, shape)
-	n := Shape(shape).NumElements()
+	n := checkAlloc(op, dt, shape)
 	st, err := dev.Alloc(dt, n)
 	if err != nil {
 		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})

@@ -30,16 +30,21 @@ func (t *Tensor) ViewAs(shape ...int) *Tensor {
 func inferShape(op string, shape []int, n int, from []int) []int {
 	shape = slices.Clone(shape)
 	infer := -1
-	known := 1
 	for i, d := range shape {
 		switch {
 		case d == -1 && infer < 0:
 			infer = i
 		case d < 0:
 			fail(op, "bad shape %v", Shape(shape))
-		default:
-			known *= d
 		}
+	}
+	known := 1
+	if infer >= 0 {
+		shape[infer] = 1
+		known = checkShape(op, shape) // the other dimensions, without overflow
+		shape[infer] = -1
+	} else {
+		known = checkShape(op, shape)
 	}
 	if infer >= 0 {
 		if known == 0 || n%known != 0 {
@@ -228,6 +233,7 @@ func (t *Tensor) broadcastTo(op string, shape []int) *Tensor {
 	if Shape(shape).Equal(t.shape) {
 		return t
 	}
+	checkShape(op, shape)
 	off := len(shape) - len(t.shape)
 	if off < 0 {
 		fail(op, "cannot broadcast shape %v to %v", Shape(t.shape), Shape(shape))

@@ -1,6 +1,7 @@
 package cudatensor
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -141,9 +142,16 @@ func ReleaseStorage(st tensor.Storage) {
 	}
 }
 
+// oomError marks a device allocation that ran out of memory as
+// tensor.ErrOutOfMemory too, so one errors.Is check covers host and GPU.
+type oomError struct{ error }
+
+func (e oomError) Unwrap() []error { return []error{e.error, tensor.ErrOutOfMemory} }
+
 // Alloc implements tensor.Device: zeroed storage for n elements, or an
-// error (wrapping cuda.ErrOutOfMemory when the allocator, after collecting
-// garbage and releasing its cache, still has no room).
+// error (wrapping cuda.ErrOutOfMemory and tensor.ErrOutOfMemory when the
+// allocator, after collecting garbage and releasing its cache, still has
+// no room).
 func (d *Device) Alloc(dt tensor.DType, n int) (tensor.Storage, error) {
 	s, err := d.alloc(dt, n, true)
 	if err != nil {
@@ -164,7 +172,11 @@ func (d *Device) alloc(dt tensor.DType, n int, zero bool) (*Storage, error) {
 	if bytes > 0 {
 		p, err := d.be.malloc(bytes)
 		if err != nil {
-			return nil, fmt.Errorf("cudatensor: allocating %d %v elements (%d bytes) on %s: %w", n, dt, bytes, d.name, err)
+			err = fmt.Errorf("cudatensor: allocating %d %v elements (%d bytes) on %s: %w", n, dt, bytes, d.name, err)
+			if errors.Is(err, cuda.ErrOutOfMemory) {
+				err = oomError{err}
+			}
+			return nil, err
 		}
 		b.ptr = p
 		if zero {

@@ -36,7 +36,8 @@
 // (cuda.Allocator): Release frees a tensor's storage at once, and a
 // runtime.AddCleanup frees it when it becomes unreachable; when memory runs
 // out the allocator runs the garbage collector, releases its cache and
-// retries before Alloc returns an error wrapping cuda.ErrOutOfMemory.
+// retries before Alloc returns an error wrapping cuda.ErrOutOfMemory (and
+// tensor.ErrOutOfMemory, as a host allocation that does not fit does).
 //
 // # Kernels and fallbacks
 //

@@ -1,13 +1,14 @@
 package data
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // CSVOptions configures ReadCSV. The zero value reads comma-separated rows
@@ -25,40 +26,17 @@ type CSVOptions struct {
 	// NoLabel says that there is no label column: every column is a feature.
 	NoLabel bool
 	// MaxRowBytes bounds the bytes of one row (record) of the input; a
-	// longer row is an error wrapping ErrFormat, found after reading at most
-	// MaxRowBytes plus 4 KiB of it. 0 means DefaultCSVMaxRowBytes; a
-	// negative value means no limit. (encoding/csv, which parses the rows,
-	// holds about 50 bytes per field of the row being read, so a row of
-	// tiny fields costs up to about 50 times its size while it is read.)
+	// longer row is an error wrapping ErrFormat, found after reading at
+	// most MaxRowBytes of it. 0 means DefaultCSVMaxRowBytes; a negative
+	// value means no limit. Reading holds the longest row once (plus the
+	// parsed values), not a structure per field.
 	MaxRowBytes int
 }
 
 // DefaultCSVMaxRowBytes is the row limit of ReadCSV when
-// CSVOptions.MaxRowBytes is 0: 4 MiB, a row of a million 3-digit values.
-const DefaultCSVMaxRowBytes = 4 << 20
-
-// csvReadAhead is how far encoding/csv's bufio.Reader reads ahead.
-const csvReadAhead = 4096
-
-var errRowTooLong = errors.New("row too long")
-
-// rowLimiter fails a read once the record being parsed has taken more
-// than limit bytes (plus encoding/csv's read-ahead) from the input.
-type rowLimiter struct {
-	r     io.Reader
-	cr    *csv.Reader
-	read  int64
-	limit int64
-}
-
-func (l *rowLimiter) Read(p []byte) (int, error) {
-	if l.read-l.cr.InputOffset() > l.limit+csvReadAhead {
-		return 0, errRowTooLong
-	}
-	n, err := l.r.Read(p)
-	l.read += int64(n)
-	return n, err
-}
+// CSVOptions.MaxRowBytes is 0: 16 MiB, a row of four million 3-digit
+// values.
+const DefaultCSVMaxRowBytes = 16 << 20
 
 // Table is a numeric CSV file: Rows rows of Cols feature columns, and one
 // label per row unless CSVOptions.NoLabel was set.
@@ -97,95 +75,82 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 	if limit == 0 {
 		limit = DefaultCSVMaxRowBytes
 	}
-	lim := &rowLimiter{r: r, limit: limit}
-	var cr *csv.Reader
-	if limit > 0 {
-		cr = csv.NewReader(lim)
-		lim.cr = cr
-	} else {
-		cr = csv.NewReader(r)
+	sc, err := newCSVScanner(r, opts.Comma, opts.Comment, limit)
+	if err != nil {
+		return nil, formatErr("csv", "%v", err)
 	}
-	records := 0 // records read so far
-	tooLong := func() error {
-		return formatErr("csv", "record %d is longer than %d bytes (CSVOptions.MaxRowBytes)", records+1, limit)
-	}
-	if opts.Comma != 0 {
-		cr.Comma = opts.Comma
-	}
-	cr.Comment = opts.Comment
-	cr.ReuseRecord = true
 	t := &Table{}
 	label := -1
 	first := true
-	prevEnd := int64(0)
+	records := 0 // records read so far
 	for {
-		rec, err := cr.Read()
+		rec, recLine, err := sc.next()
 		if err == io.EOF {
 			break
 		}
-		if errors.Is(err, errRowTooLong) {
-			return nil, tooLong()
-		}
-		if err == nil && limit > 0 {
-			end := cr.InputOffset()
-			if end-prevEnd > limit {
-				return nil, tooLong()
-			}
-			prevEnd = end
-		}
-		if err == nil {
-			records++
+		if errors.Is(err, errRecordTooLong) {
+			return nil, formatErr("csv", "record %d (line %d) is longer than %d bytes (CSVOptions.MaxRowBytes)", records+1, recLine, limit)
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, formatErr("csv", "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
-			}
 			return nil, ioErr("csv", "rows", err)
+		}
+		records++
+		nf, err := sc.fields(rec, recLine, nil)
+		if err != nil {
+			return nil, formatErr("csv", "%v", err)
+		}
+		if !first && nf != t.Cols+btoi(label >= 0) {
+			return nil, formatErr("csv", "line %d, column 1: wrong number of fields", recLine)
 		}
 		if first {
 			first = false
 			if !opts.NoLabel {
 				label = opts.LabelColumn
 				if label < 0 {
-					label += len(rec)
+					label += nf
 				}
-				if label < 0 || label >= len(rec) {
-					line, _ := cr.FieldPos(0)
-					return nil, formatErr("csv", "line %d: label column %d out of range for %d columns", line, opts.LabelColumn, len(rec))
+				if label < 0 || label >= nf {
+					return nil, formatErr("csv", "line %d: label column %d out of range for %d columns", recLine, opts.LabelColumn, nf)
 				}
-				t.Cols = len(rec) - 1
+				t.Cols = nf - 1
 			} else {
-				t.Cols = len(rec)
+				t.Cols = nf
 			}
 			if opts.Header {
-				for i, name := range rec {
+				sc.fields(rec, recLine, func(i int, field []byte, _, _ int) error {
 					if i == label {
-						t.LabelName = name
+						t.LabelName = string(field)
 					} else {
-						t.Names = append(t.Names, name)
+						t.Names = append(t.Names, string(field))
 					}
-				}
+					return nil
+				})
 				continue
 			}
 		}
-		for i, field := range rec {
+		t.X = slices.Grow(t.X, t.Cols)
+		_, err = sc.fields(rec, recLine, func(i int, fb []byte, line, col int) error {
+			// A view of the record buffer, used only during this call
+			// (strconv copies what it keeps in its errors).
+			field := unsafe.String(unsafe.SliceData(fb), len(fb))
 			s := strings.TrimSpace(field)
 			if i == label {
 				y, err := parseLabel(s)
 				if err != nil {
-					line, col := cr.FieldPos(i)
-					return nil, formatErr("csv", "line %d, column %d (field %d): label %s: %v", line, col, i+1, quoteShort(field), err)
+					return formatErr("csv", "line %d, column %d (field %d): label %s: %v", line, col, i+1, quoteShort(field), err)
 				}
 				t.Y = append(t.Y, y)
-				continue
+				return nil
 			}
 			v, err := strconv.ParseFloat(s, 32)
 			if err != nil {
-				line, col := cr.FieldPos(i)
-				return nil, formatErr("csv", "line %d, column %d (field %d): %s is not a number", line, col, i+1, quoteShort(field))
+				return formatErr("csv", "line %d, column %d (field %d): %s is not a number", line, col, i+1, quoteShort(field))
 			}
 			t.X = append(t.X, float32(v))
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		t.Rows++
 	}
@@ -203,6 +168,13 @@ func quoteShort(s string) string {
 		return strconv.Quote(s)
 	}
 	return strconv.Quote(s[:40]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func parseLabel(s string) (int64, error) {

@@ -294,9 +294,9 @@ func (cpuDevice) Conv2dBackwardInput(dx, gy, w View, p ConvParams, groups int) b
 func (cpuDevice) Conv2dBackwardWeight(dw, db, x, gy View, p ConvParams, groups int) bool {
 	switch {
 	case allDType(Float32, dw, x, gy) && (db.Storage == nil || db.DType() == Float32):
-		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, View{}, View{}, nil)
+		convWeightGrad[float32](dw, db, x, gy, p, groups, cpu.Sgemm)
 	case allDType(Float64, dw, x, gy) && (db.Storage == nil || db.DType() == Float64):
-		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, View{}, View{}, nil)
+		convWeightGrad[float64](dw, db, x, gy, p, groups, cpu.Dgemm)
 	default:
 		return false
 	}
@@ -313,9 +313,9 @@ func (cpuDevice) Conv2dBackward(dx, dw, db, x, gy, w View, p ConvParams, groups 
 	}
 	switch {
 	case allDType(Float32, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float32):
-		convBackwardWeight[float32](dw, db, x, gy, p, groups, cpu.Sgemm, dx, w, nil)
+		convWeightInputGrad[float32](dx, dw, db, x, gy, w, p, groups, cpu.Sgemm)
 	case allDType(Float64, dx, dw, x, gy, w) && (db.Storage == nil || db.DType() == Float64):
-		convBackwardWeight[float64](dw, db, x, gy, p, groups, cpu.Dgemm, dx, w, nil)
+		convWeightInputGrad[float64](dx, dw, db, x, gy, w, p, groups, cpu.Dgemm)
 	default:
 		return false
 	}
@@ -664,150 +664,213 @@ func convBackwardInput[T float32 | float64](dx, gy, w View, p ConvParams, groups
 	})
 }
 
-// convBackwardWeight computes the weight (and bias) gradient; with dx (and
-// w) given it also computes the input gradient in the same pass over the
-// image blocks (the caller has checked that the geometry has image blocks).
-//
-// With pg, the output gradient is not in gy (unused) but given pooled: each
-// image's rows are scattered from pg into a scratch buffer just before its
-// products (not for direct geometries).
-func convBackwardWeight[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T], dx, w View, pg *pooledGrad[T]) {
-	g := newConvGeom(x, dw.Shape[0], p, groups)
-	xd, wd := cpuData[T](x), cpuData[T](dw)[dw.Offset:]
-	var gd []T
-	if pg == nil {
-		gd = cpuData[T](gy)[gy.Offset:]
+// convWeightGrad computes the weight gradient dw (and the bias gradient db
+// unless its Storage is nil) from the output gradient gy.
+func convWeightGrad[T float32 | float64](dw, db, x, gy View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	convBackwardPass(convGrads[T]{dw: dw, db: db, gy: gy}, x, p, groups, gemm)
+}
+
+// convWeightInputGrad computes the weight, bias and input gradients in one
+// pass over the image blocks, sharing the gathered output gradient (the
+// caller has checked that the geometry has image blocks).
+func convWeightInputGrad[T float32 | float64](dx, dw, db, x, gy, w View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	convBackwardPass(convGrads[T]{dw: dw, db: db, dx: dx, w: w, gy: gy}, x, p, groups, gemm)
+}
+
+// convPooledGrad is convWeightGrad (dx with nil Storage) or
+// convWeightInputGrad for a convolution followed by a max pooling: the
+// output gradient is given pooled, and each image's rows are scattered from
+// pg into a scratch buffer just before its products (not for direct
+// geometries).
+func convPooledGrad[T float32 | float64](dx, dw, db, x, w View, pg *pooledGrad[T], p ConvParams, groups int, gemm gemmFunc[T]) {
+	convBackwardPass(convGrads[T]{dw: dw, db: db, dx: dx, w: w, pooled: pg}, x, p, groups, gemm)
+}
+
+// convGrads says what one backward pass computes and from what.
+type convGrads[T float32 | float64] struct {
+	dw, db View           // the weight gradient; the bias gradient (nil Storage: none)
+	dx, w  View           // the input gradient and the weight (nil Storage: not computed)
+	gy     View           // the output gradient, dense,
+	pooled *pooledGrad[T] // or pooled (then gy is unused)
+}
+
+// convGradPass is the state of a backward pass shared by its workers.
+type convGradPass[T float32 | float64] struct {
+	g        *convGeom
+	gemm     gemmFunc[T]
+	pg       *pooledGrad[T]
+	xd, wd   []T // input, weight gradient
+	gd, bd   []T // dense output gradient (nil when pooled), bias gradient (nil: none)
+	dxd, wtd []T // input gradient and weight (nil: no input gradient)
+	wFinite  bool
+	direct   bool
+	nb, rb   int
+	kb       int // columns of a worker's weight-gradient block: k, +1 for the bias row of ones
+	rsC, csC int // the layout of those blocks
+	per      int // accumulator elements per worker
+	acc      []T
+}
+
+// convBackwardPass runs the pass: each worker accumulates into its own
+// [og, kb] block per group (and, for the direct path, bias sums), and the
+// blocks are summed into dw and db at the end.
+func convBackwardPass[T float32 | float64](j convGrads[T], x View, p ConvParams, groups int, gemm gemmFunc[T]) {
+	g := newConvGeom(x, j.dw.Shape[0], p, groups)
+	s := &convGradPass[T]{g: g, gemm: gemm, pg: j.pooled, xd: cpuData[T](x), wd: cpuData[T](j.dw)[j.dw.Offset:], wFinite: true}
+	if s.pg == nil {
+		s.gd = cpuData[T](j.gy)[j.gy.Offset:]
 	}
-	var bd []T
-	if db.Storage != nil {
-		bd = cpuData[T](db)[db.Offset:]
+	if j.db.Storage != nil {
+		s.bd = cpuData[T](j.db)[j.db.Offset:]
 	}
-	direct := g.direct()
-	nb, rb := g.blocking()
-	var dxd, wtd []T
-	wFinite := true
-	if dx.Storage != nil {
-		dxd, wtd = cpuData[T](dx)[dx.Offset:], cpuData[T](w)[w.Offset:]
-		wFinite = !g.wide || allFinite(wtd[:g.o*g.k])
+	s.direct = g.direct()
+	s.nb, s.rb = g.blocking()
+	if j.dx.Storage != nil {
+		s.dxd, s.wtd = cpuData[T](j.dx)[j.dx.Offset:], cpuData[T](j.w)[j.w.Offset:]
+		s.wFinite = !g.wide || allFinite(s.wtd[:g.o*g.k])
 	}
-	items := g.items(nb)
-	nw := max(1, min(convWorkers(items, 2*g.og*g.k*g.p*nb), items))
+	items := g.items(s.nb)
+	nw := max(1, min(convWorkers(items, 2*g.og*g.k*g.p*s.nb), items))
 	// With a bias (and an im2col buffer) the columns get a last row of ones,
 	// so the GEMM's last output column is the bias gradient.
-	kb := g.k
-	if bd != nil && !direct {
-		kb++
+	s.kb = g.k
+	if s.bd != nil && !s.direct {
+		s.kb++
 	}
-	// Each worker accumulates into its own [og, kb] per group (and, for the
-	// direct path, bias sums); the copies are summed at the end. The GEMM
-	// writes column-major ([kb][og]) when that puts the longer side along
-	// the micro-kernel's rows.
-	colMajor := g.og >= 32 || g.og >= kb
-	rsC, csC := kb, 1
-	if colMajor {
-		rsC, csC = 1, g.og
+	// The GEMM writes column-major ([kb][og]) when that puts the longer
+	// side along the micro-kernel's rows.
+	s.rsC, s.csC = s.kb, 1
+	if g.og >= 32 || g.og >= s.kb {
+		s.rsC, s.csC = 1, g.og
 	}
-	per := g.o*kb + g.o
-	acc := make([]T, nw*per)
-	forItems(items, nw, func(t, it int) {
-		n0, n1, gr := g.item(it, nb)
-		a := acc[t*per : (t+1)*per]
-		ag, ab := a[gr*g.og*kb:], a[g.o*kb+gr*g.og:]
-		var cols *[]T
-		colsN := (g.k + 1) * max(nb*max(g.p, g.pb), rb*g.ow)
-		if !direct {
-			extra := 0
-			if pg != nil {
-				extra = g.og * g.p // the output-gradient planes, after the columns
-			}
-			cols = getScratch[T](colsN + extra)
-			defer putScratch(cols)
+	s.per = g.o*s.kb + g.o
+	s.acc = make([]T, nw*s.per)
+	forItems(items, nw, s.item)
+	s.sumWorkers(nw, groups)
+}
+
+// item is worker t's share of work item it: an image block, or one image.
+func (s *convGradPass[T]) item(t, it int) {
+	g := s.g
+	n0, n1, gr := g.item(it, s.nb)
+	a := s.acc[t*s.per : (t+1)*s.per]
+	colsN := (g.k + 1) * max(s.nb*max(g.p, g.pb), s.rb*g.ow)
+	var cols []T
+	if !s.direct {
+		extra := 0
+		if s.pg != nil {
+			extra = g.og * g.p // the output-gradient planes, after the columns
 		}
-		ones := func(np int) {
-			if kb > g.k {
-				row := (*cols)[g.k*np : (g.k+1)*np]
-				for t := range row {
-					row[t] = 1
-				}
+		c := getScratch[T](colsN + extra)
+		defer putScratch(c)
+		cols = *c
+	}
+	if s.nb > 1 {
+		s.imageBlock(a, cols, n0, n1, gr)
+		return
+	}
+	s.image(a, cols, colsN, n0, gr)
+}
+
+// ones sets the bias row of the columns (when there is one) to 1.
+func (s *convGradPass[T]) ones(cols []T, np int) {
+	if s.kb > s.g.k {
+		row := cols[s.g.k*np : (s.g.k+1)*np]
+		for t := range row {
+			row[t] = 1
+		}
+	}
+}
+
+// imageBlock does images n0..n1 of group gr at once:
+// dw_g[og, kb] += gy[og, np] · colsᵀ[np, kb], and, when asked, the input
+// gradient from the same gathered rows.
+func (s *convGradPass[T]) imageBlock(a, cols []T, n0, n1, gr int) {
+	g := s.g
+	ag := a[gr*g.og*s.kb:]
+	np := (n1 - n0) * g.pb
+	// The dropped columns of the wide layout meet zeros of gy; they need
+	// clearing only when the input holds Inf or NaN.
+	clean := g.wide && !planesFinite(g, s.xd, n0, n1, gr)
+	for img := n0; img < n1; img++ {
+		blockCols(g, cols[(img-n0)*g.pb:], np, s.xd, img, gr*g.cg, clean)
+	}
+	s.ones(cols, np)
+	tmp := getScratch[T](g.og * np)
+	defer putScratch(tmp)
+	if s.pg != nil {
+		s.pg.gather(g, *tmp, n0, n1, gr)
+	} else {
+		gatherRows(g, *tmp, s.gd, n0, n1, gr)
+	}
+	s.gemm(g.og, s.kb, np, 1, *tmp, np, 1, cols, 1, np, 1, ag, s.rsC, s.csC)
+	if s.dxd == nil {
+		return
+	}
+	// The input gradient: the columns wᵀ·gy into the now free cols, then
+	// col2im.
+	s.gemm(g.k, np, g.og, 1, s.wtd[gr*g.og*g.k:], 1, g.k, *tmp, np, 1, 0, cols, np, 1)
+	if !s.wFinite {
+		for r := range g.k {
+			zeroGaps(cols[r*np:(r+1)*np], (n1-n0)*g.oh, g.w, g.ow)
+		}
+	}
+	for img := n0; img < n1; img++ {
+		blockCol2im(g, s.dxd, cols[(img-n0)*g.pb:], np, img, gr*g.cg)
+	}
+}
+
+// image does one image of group gr in blocks of output rows, through
+// im2col columns or (direct geometries) straight from the input.
+func (s *convGradPass[T]) image(a, cols []T, colsN, img, gr int) {
+	g := s.g
+	ag, ab := a[gr*g.og*s.kb:], a[g.o*s.kb+gr*g.og:]
+	var rows []T // the rows of the output gradient for img and gr
+	if s.pg != nil {
+		rows = cols[colsN : colsN+g.og*g.p]
+		s.pg.fill(rows, img, gr*g.og, g.og, g.p)
+	} else {
+		rows = s.gd[(img*g.o+gr*g.og)*g.p:]
+	}
+	for oy0 := 0; oy0 < g.oh; oy0 += s.rb {
+		oy1 := min(g.oh, oy0+s.rb)
+		np := (oy1 - oy0) * g.ow
+		gm := rows[oy0*g.ow:]
+		if !s.direct {
+			im2col(g, cols, np, s.xd, img, gr*g.cg, oy0, oy1)
+			s.ones(cols, np)
+			s.gemm(g.og, s.kb, np, 1, gm, g.p, 1, cols, 1, np, 1, ag, s.rsC, s.csC)
+			continue
+		}
+		s.gemm(g.og, g.k, np, 1, gm, g.p, 1, s.xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], 1, g.xs[1], 1, ag, s.rsC, s.csC)
+		if s.bd != nil {
+			for o := range g.og {
+				ab[o] += sum4(gm[o*g.p : o*g.p+np])
 			}
 		}
-		// dw_g[og, kb] += gy[og, np] · colsᵀ[np, kb]
-		if nb > 1 {
-			np := (n1 - n0) * g.pb
-			// The dropped columns of the wide layout meet zeros of gy;
-			// they need clearing only when the input holds Inf or NaN.
-			clean := g.wide && !planesFinite(g, xd, n0, n1, gr)
-			for img := n0; img < n1; img++ {
-				blockCols(g, (*cols)[(img-n0)*g.pb:], np, xd, img, gr*g.cg, clean)
-			}
-			ones(np)
-			tmp := getScratch[T](g.og * np)
-			defer putScratch(tmp)
-			if pg != nil {
-				pg.gather(g, *tmp, n0, n1, gr)
-			} else {
-				gatherRows(g, *tmp, gd, n0, n1, gr)
-			}
-			gemm(g.og, kb, np, 1, *tmp, np, 1, *cols, 1, np, 1, ag, rsC, csC)
-			if dxd != nil {
-				// The input gradient from the same gathered rows: the
-				// columns wᵀ·gy into the now free cols, then col2im.
-				gemm(g.k, np, g.og, 1, wtd[gr*g.og*g.k:], 1, g.k, *tmp, np, 1, 0, *cols, np, 1)
-				if !wFinite {
-					for r := range g.k {
-						zeroGaps((*cols)[r*np:(r+1)*np], (n1-n0)*g.oh, g.w, g.ow)
-					}
-				}
-				for img := n0; img < n1; img++ {
-					blockCol2im(g, dxd, (*cols)[(img-n0)*g.pb:], np, img, gr*g.cg)
-				}
-			}
-			return
-		}
-		img := n0
-		var rows []T // the rows of the output gradient for img and gr
-		if pg != nil {
-			rows = (*cols)[colsN : colsN+g.og*g.p]
-			pg.fill(rows, img, gr*g.og, g.og, g.p)
-		} else {
-			rows = gd[(img*g.o+gr*g.og)*g.p:]
-		}
-		for oy0 := 0; oy0 < g.oh; oy0 += rb {
-			oy1 := min(g.oh, oy0+rb)
-			np := (oy1 - oy0) * g.ow
-			gm := rows[oy0*g.ow:]
-			if !direct {
-				im2col(g, *cols, np, xd, img, gr*g.cg, oy0, oy1)
-				ones(np)
-				gemm(g.og, kb, np, 1, gm, g.p, 1, *cols, 1, np, 1, ag, rsC, csC)
-				continue
-			}
-			gemm(g.og, g.k, np, 1, gm, g.p, 1, xd[g.xoff+img*g.xs[0]+gr*g.cg*g.xs[1]+oy0*g.ow:], 1, g.xs[1], 1, ag, rsC, csC)
-			if bd != nil {
-				for o := range g.og {
-					ab[o] += sum4(gm[o*g.p : o*g.p+np])
-				}
-			}
-		}
-	})
-	// Sum the workers' copies into dw (row-major [o][k]) and db.
+	}
+}
+
+// sumWorkers adds the workers' blocks into dw (row-major [o][k]) and db.
+func (s *convGradPass[T]) sumWorkers(nw, groups int) {
+	g, kb, rsC, csC := s.g, s.kb, s.rsC, s.csC
 	for t := range nw {
-		a := acc[t*per : (t+1)*per]
+		a := s.acc[t*s.per : (t+1)*s.per]
 		for gr := range groups {
 			ag := a[gr*g.og*kb : (gr+1)*g.og*kb]
-			dg := wd[gr*g.og*g.k : (gr+1)*g.og*g.k]
+			dg := s.wd[gr*g.og*g.k : (gr+1)*g.og*g.k]
 			for o := range g.og {
 				for k := range g.k {
 					dg[o*g.k+k] += ag[o*rsC+k*csC]
 				}
 				if kb > g.k {
-					bd[gr*g.og+o] += ag[o*rsC+g.k*csC]
+					s.bd[gr*g.og+o] += ag[o*rsC+g.k*csC]
 				}
 			}
 		}
-		if bd != nil && kb == g.k {
+		if s.bd != nil && kb == g.k {
 			for o, v := range a[g.o*kb:] {
-				bd[o] += v
+				s.bd[o] += v
 			}
 		}
 	}
@@ -903,14 +966,14 @@ func conv2dMaxPoolBackward(dx, dw, db, x, gp, idx, mask, w View, p ConvParams, g
 		if mask.Storage != nil {
 			pg.mask, pg.reluGrad = cpuData[float32](mask)[mask.Offset:], reluGradF32
 		}
-		convBackwardWeight[float32](dw, db, x, View{}, p, groups, cpu.Sgemm, dx, w, pg)
+		convPooledGrad[float32](dx, dw, db, x, w, pg, p, groups, cpu.Sgemm)
 		bad = pg.bad.Load()
 	case allDType(Float64, dw, x, gp) && (db.Storage == nil || db.DType() == Float64) && (dx.Storage == nil || allDType(Float64, dx, w)):
 		pg := &pooledGrad[float64]{gp: cpuData[float64](gp)[gp.Offset:], idx: id, o: o, q: q}
 		if mask.Storage != nil {
 			pg.mask, pg.reluGrad = cpuData[float64](mask)[mask.Offset:], reluGradGo[float64]
 		}
-		convBackwardWeight[float64](dw, db, x, View{}, p, groups, cpu.Dgemm, dx, w, pg)
+		convPooledGrad[float64](dx, dw, db, x, w, pg, p, groups, cpu.Dgemm)
 		bad = pg.bad.Load()
 	default:
 		return false

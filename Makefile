@@ -78,6 +78,8 @@ test-mpi:
 		echo "mpirun -np $$np parallel/ddp/mpitest"; \
 		timeout 300 $(MPIRUN) -np $$np bin/ddp-mpi.test -test.count=1; \
 	done
+	# Whole jobs with a faulty rank (the test starts mpirun itself).
+	$(GO) test -count=1 -tags mpi -run TestJobFaults ./collectives/mpi
 
 # gofmt, vet, the generated assembly against its generator, the cross builds
 # and staticcheck (pinned by the tool directive in go.mod).

@@ -209,7 +209,10 @@ func open(ctx context.Context, rank, size int) (collectives.Backend, error) {
 	if initErr != nil {
 		return nil, initErr
 	}
-	m := newComm(C.tess_world(), true)
+	m, err := newComm(C.tess_world(), true, nil)
+	if err != nil {
+		return nil, err
+	}
 	if m.rank != rank || m.size != size {
 		return nil, fmt.Errorf("collectives/mpi: MPI says rank %d of %d but the environment says %d of %d", m.rank, m.size, rank, size)
 	}
@@ -219,6 +222,9 @@ func open(ctx context.Context, rank, size int) (collectives.Backend, error) {
 // comm is one MPI communicator.
 type comm struct {
 	c          C.MPI_Comm
+	ctl        C.MPI_Comm // notices (faults.go)
+	id         uint64     // agreed by the members, carried by notices
+	parent     *comm      // the communicator it was split from
 	world      bool
 	rank, size int
 	check      bool
@@ -227,35 +233,66 @@ type comm struct {
 	err       error
 	abandoned int // requests left behind by a deadline (their pins are in leftPins)
 	closed    bool
+	// How far this rank got, for its close notice; peerClosed is what the
+	// peers' close notices said.
+	seq               int // collective calls started
+	sentTo, recvdFrom []int
+	peerClosed        []*closed
+
+	nmu      sync.Mutex // the notice requests
+	noteReq  C.MPI_Request
+	noteBuf  unsafe.Pointer
+	outNotes []outNote
+	noteLive bool // noteReq is posted
+	ctlFreed bool
 }
 
-func newComm(c C.MPI_Comm, world bool) *comm {
+func newComm(c C.MPI_Comm, world bool, parent *comm) (*comm, error) {
 	var r, s C.int
 	lock()
 	C.MPI_Comm_rank(c, &r)
 	C.MPI_Comm_size(c, &s)
 	unlock()
-	return &comm{c: c, world: world, rank: int(r), size: int(s), check: os.Getenv("TESSERA_MPI_CHECK") != "0"}
+	m := &comm{c: c, world: world, parent: parent, rank: int(r), size: int(s), check: os.Getenv("TESSERA_MPI_CHECK") != "0"}
+	if err := m.setupNotices(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (m *comm) Name() string { return "mpi" }
 func (m *comm) Rank() int    { return m.rank }
 func (m *comm) Size() int    { return m.size }
 
+// Err returns the abort error of m or of the communicator it was split
+// from (an abort of a parent fails its sub-communicators, as in package
+// local).
 func (m *comm) Err() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.err
+	for c := m; c != nil; c = c.parent {
+		c.mu.Lock()
+		err := c.err
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
+// Abort fails m and sends an abort notice to every peer.
 func (m *comm) Abort(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err == nil {
-		m.err = fmt.Errorf("%w: %w", collectives.ErrAborted, err)
+	if m.setErr(err) {
+		m.notify(noteAbort, err.Error())
 	}
 }
 
+// Close tells the peers (a close notice when healthy; an aborted rank
+// has already sent its abort notice) and releases the communicator. The
+// world's Close then waits for every rank to reach Close, on the control
+// communicator: without a limit when healthy, as MPI_Finalize would;
+// within closeGrace when aborted. When every rank arrives it calls
+// MPI_Finalize; when one does not (a rank stuck or gone), it calls
+// MPI_Abort, which ends the whole job through mpirun and does not return.
 func (m *comm) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -263,18 +300,26 @@ func (m *comm) Close() error {
 		return nil
 	}
 	m.closed = true
-	aborted := m.err != nil || m.abandoned > 0
 	m.mu.Unlock()
-	m.Abort(fmt.Errorf("rank %d closed its communicator", m.rank))
-	lock()
-	defer unlock()
+	m.pollNotices()
+	aborted := m.Err() != nil
+	m.closeNotices(aborted)
+	m.setErr(fmt.Errorf("rank %d closed its communicator", m.rank))
 	if !m.world {
+		m.freeCtl()
+		lock()
 		C.MPI_Comm_free(&m.c)
+		unlock()
 		return nil
 	}
-	if aborted {
-		return nil // MPI_Finalize would wait for the abandoned operations
+	if !m.closeBarrier(aborted, closeGrace()) {
+		fmt.Fprintf(os.Stderr, "collectives/mpi: rank %d: not every rank reached Close within %v after an abort (%v); calling MPI_Abort\n",
+			m.rank, closeGrace(), m.Err())
+		abortJob(1)
 	}
+	m.freeCtl()
+	lock()
+	defer unlock()
 	if !finalized {
 		finalized = true
 		if rc := C.MPI_Finalize(); rc != C.MPI_SUCCESS {
@@ -317,26 +362,58 @@ func (m *comm) mpiErr(k collectives.Kind, what string, rc C.int) error {
 	return err
 }
 
-// do runs one MPI operation: blocking when ctx cannot end, else the
-// non-blocking form polled until it completes or ctx ends.
-func (m *comm) do(ctx context.Context, k collectives.Kind, what string, bufs [][]byte,
-	call func(req *C.MPI_Request) C.int) error {
-	if err := m.Err(); err != nil {
-		return err
+// spinFor is how long a wait polls MPI without sleeping
+// (TESSERA_MPI_SPIN, a Go duration; 100ms by default): MPI progresses a
+// non-blocking operation only inside MPI calls, so a transfer in flight
+// wants a tight loop, while a rank waiting long for a stalled peer should
+// not burn a core. After spinFor it polls every 250µs.
+var spinFor = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("TESSERA_MPI_SPIN")); err == nil && d >= 0 {
+		return d
+	}
+	return 100 * time.Millisecond
+}()
+
+// backoff is the pause between two polls of a wait that started at start.
+func backoff(i int, start time.Time) {
+	if i%64 != 0 || time.Since(start) < spinFor {
+		runtime.Gosched()
+		return
+	}
+	time.Sleep(250 * time.Microsecond)
+}
+
+// begin starts a collective call: it fails at once when the communicator
+// is aborted, a peer has closed, or ctx has ended, and otherwise counts
+// the call (for the close notice) and returns what its wait needs.
+func (m *comm) begin(ctx context.Context, k collectives.Kind, bs ...collectives.Buffer) (*pending, error) {
+	m.mu.Lock()
+	p := &pending{coll: true, seq: m.seq}
+	m.mu.Unlock()
+	if err := m.health(p); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		e := fmt.Errorf("rank %d: %s: %w", m.rank, k, err)
-		m.Abort(e)
-		return m.Err()
+		return nil, m.fail(fmt.Errorf("rank %d: %s: %w", m.rank, k, err))
 	}
-	if ctx.Done() == nil {
-		lock()
-		rc := call(nil)
-		unlock()
-		if rc != C.MPI_SUCCESS {
-			return m.mpiErr(k, what, rc)
+	for _, b := range bs {
+		if b.Count > 1<<31-1 {
+			// A local error, but the peers are about to wait for this rank.
+			return nil, m.fail(fmt.Errorf("%w: rank %d: %s: %d elements exceed MPI's int count", collectives.ErrInvalid, m.rank, k, b.Count))
 		}
-		return nil
+	}
+	m.mu.Lock()
+	m.seq++
+	m.mu.Unlock()
+	return p, nil
+}
+
+// do runs one non-blocking MPI operation and polls it until it completes,
+// ctx ends, or the communicator fails (a notice from a peer).
+func (m *comm) do(ctx context.Context, p *pending, k collectives.Kind, what string, bufs [][]byte,
+	call func(req *C.MPI_Request) C.int) error {
+	if err := m.health(p); err != nil {
+		return err
 	}
 	pin := new(runtime.Pinner)
 	for _, b := range bufs {
@@ -352,7 +429,7 @@ func (m *comm) do(ctx context.Context, k collectives.Kind, what string, bufs [][
 		pin.Unpin()
 		return m.mpiErr(k, what, rc)
 	}
-	if err := m.wait(ctx, k, &req, nil); err != nil {
+	if err := m.wait(ctx, p, k, &req); err != nil {
 		m.abandon(pin)
 		return err
 	}
@@ -360,17 +437,14 @@ func (m *comm) do(ctx context.Context, k collectives.Kind, what string, bufs [][
 	return nil
 }
 
-// wait polls req until it completes (filling st if not nil) or ctx ends.
-func (m *comm) wait(ctx context.Context, k collectives.Kind, req *C.MPI_Request, st *C.MPI_Status) error {
-	status := C.tess_status_ignore()
-	if st != nil {
-		status = st
-	}
-	sleep := time.Duration(0)
+// wait polls req until it completes, ctx ends (which aborts m and tells
+// the peers), or a notice fails p.
+func (m *comm) wait(ctx context.Context, p *pending, k collectives.Kind, req *C.MPI_Request) error {
+	start := time.Now()
 	for i := 0; ; i++ {
 		var flag C.int
 		lock()
-		rc := C.MPI_Test(req, &flag, status)
+		rc := C.MPI_Test(req, &flag, C.tess_status_ignore())
 		unlock()
 		if rc != C.MPI_SUCCESS {
 			return m.mpiErr(k, "MPI_Test", rc)
@@ -378,27 +452,35 @@ func (m *comm) wait(ctx context.Context, k collectives.Kind, req *C.MPI_Request,
 		if flag != 0 {
 			return nil
 		}
+		if i%16 == 15 {
+			if err := m.health(p); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
-			e := fmt.Errorf("rank %d: %s: %w", m.rank, k, ctx.Err())
-			m.Abort(e)
-			return m.Err()
+			return m.fail(fmt.Errorf("rank %d: %s: %w", m.rank, k, ctx.Err()))
 		default:
 		}
-		if i < 200 {
-			runtime.Gosched()
-			continue
-		}
-		sleep = min(max(sleep*2, 20*time.Microsecond), time.Millisecond)
-		time.Sleep(sleep)
+		backoff(i, start)
 	}
 }
 
 // agree runs the argument check (package argcheck): one small
 // MPI_Allreduce when the ranks agree; on a mismatch, every rank learns all
 // the calls and returns the same error naming the first disagreeing pair.
-func (m *comm) agree(ctx context.Context, k collectives.Kind, c argcheck.Call) error {
-	if !m.check || m.size == 1 {
+func (m *comm) agree(ctx context.Context, p *pending, k collectives.Kind, c argcheck.Call) error {
+	if !m.check {
+		return nil
+	}
+	return m.agreeAlways(ctx, p, k, c)
+}
+
+// agreeAlways is agree even when TESSERA_MPI_CHECK=0 (Split uses it so
+// that every rank is known to be in the call before the blocking
+// MPI_Comm_split).
+func (m *comm) agreeAlways(ctx context.Context, p *pending, k collectives.Kind, c argcheck.Call) error {
+	if m.size == 1 {
 		return nil
 	}
 	words := func(w []int64) []byte {
@@ -409,15 +491,15 @@ func (m *comm) agree(ctx context.Context, k collectives.Kind, c argcheck.Call) e
 	}
 	return argcheck.Agree(k, m.size, c, argcheck.Exchange{
 		MaxReduce: func(w []int64) error {
-			p := ptr(words(w))
-			return m.do(ctx, k, "MPI_Allreduce (argument check)", [][]byte{words(w)},
+			wp := ptr(words(w))
+			return m.do(ctx, p, k, "MPI_Allreduce (argument check)", [][]byte{words(w)},
 				func(req *C.MPI_Request) C.int {
-					return C.tess_allreduce(p, C.int(len(w)), C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
+					return C.tess_allreduce(wp, C.int(len(w)), C.int(tensor.Int64), C.int(collectives.Max), m.c, req)
 				})
 		},
 		Gather: func(dst, src []int64) error {
 			sp, dp := ptr(words(src)), ptr(words(dst))
-			return m.do(ctx, k, "MPI_Allgather (argument check)", [][]byte{words(dst), words(src)},
+			return m.do(ctx, p, k, "MPI_Allgather (argument check)", [][]byte{words(dst), words(src)},
 				func(req *C.MPI_Request) C.int {
 					return C.tess_allgather(sp, dp, C.int(len(src)), C.int(tensor.Int64), m.c, req)
 				})
@@ -425,25 +507,17 @@ func (m *comm) agree(ctx context.Context, k collectives.Kind, c argcheck.Call) e
 	})
 }
 
-func fits(k collectives.Kind, bs ...collectives.Buffer) error {
-	for _, b := range bs {
-		if b.Count > 1<<31-1 {
-			return fmt.Errorf("%w: %s: %d elements exceed MPI's int count", collectives.ErrInvalid, k, b.Count)
-		}
-	}
-	return nil
-}
-
 func (m *comm) AllReduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp) error {
 	k := collectives.KindAllReduce
-	if err := fits(k, b); err != nil {
+	pd, err := m.begin(ctx, k, b)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, op, 0, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, op, 0, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
-	err := m.do(ctx, k, "MPI_Allreduce", [][]byte{b.Host},
+	err = m.do(ctx, pd, k, "MPI_Allreduce", [][]byte{b.Host},
 		func(req *C.MPI_Request) C.int { return C.tess_allreduce(p, n, dt, C.int(op), m.c, req) })
 	if err == nil && op == collectives.Avg && m.size > 1 {
 		kern.Divide(b.DType, b.Host, m.size)
@@ -453,23 +527,25 @@ func (m *comm) AllReduce(ctx context.Context, b collectives.Buffer, op collectiv
 
 func (m *comm) Broadcast(ctx context.Context, b collectives.Buffer, root int) error {
 	k := collectives.KindBroadcast
-	if err := fits(k, b); err != nil {
+	pd, err := m.begin(ctx, k, b)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, 0, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, 0, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
-	return m.do(ctx, k, "MPI_Bcast", [][]byte{b.Host},
+	return m.do(ctx, pd, k, "MPI_Bcast", [][]byte{b.Host},
 		func(req *C.MPI_Request) C.int { return C.tess_bcast(p, n, dt, C.int(root), m.c, req) })
 }
 
 func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.RedOp, root int) error {
 	k := collectives.KindReduce
-	if err := fits(k, b); err != nil {
+	pd, err := m.begin(ctx, k, b)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, op, root, b, collectives.Buffer{})); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, op, root, b, collectives.Buffer{})); err != nil {
 		return err
 	}
 	dt, p, n := C.int(b.DType), ptr(b.Host), C.int(b.Count)
@@ -477,7 +553,7 @@ func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.
 	if m.rank == root {
 		isRoot = 1
 	}
-	err := m.do(ctx, k, "MPI_Reduce", [][]byte{b.Host},
+	err = m.do(ctx, pd, k, "MPI_Reduce", [][]byte{b.Host},
 		func(req *C.MPI_Request) C.int {
 			return C.tess_reduce(p, n, dt, C.int(op), C.int(root), isRoot, m.c, req)
 		})
@@ -489,27 +565,29 @@ func (m *comm) Reduce(ctx context.Context, b collectives.Buffer, op collectives.
 
 func (m *comm) AllGather(ctx context.Context, dst, src collectives.Buffer) error {
 	k := collectives.KindAllGather
-	if err := fits(k, dst, src); err != nil {
+	pd, err := m.begin(ctx, k, dst, src)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count)
-	return m.do(ctx, k, "MPI_Allgather", [][]byte{dst.Host, src.Host},
+	return m.do(ctx, pd, k, "MPI_Allgather", [][]byte{dst.Host, src.Host},
 		func(req *C.MPI_Request) C.int { return C.tess_allgather(sp, dp, n, dt, m.c, req) })
 }
 
 func (m *comm) ReduceScatter(ctx context.Context, dst, src collectives.Buffer, op collectives.RedOp) error {
 	k := collectives.KindReduceScatter
-	if err := fits(k, dst, src); err != nil {
+	pd, err := m.begin(ctx, k, dst, src)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, op, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, op, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(dst.DType), ptr(src.Host), ptr(dst.Host), C.int(dst.Count)
-	err := m.do(ctx, k, "MPI_Reduce_scatter_block", [][]byte{dst.Host, src.Host},
+	err = m.do(ctx, pd, k, "MPI_Reduce_scatter_block", [][]byte{dst.Host, src.Host},
 		func(req *C.MPI_Request) C.int { return C.tess_reduce_scatter(sp, dp, n, dt, C.int(op), m.c, req) })
 	if err == nil && op == collectives.Avg && m.size > 1 {
 		kern.Divide(dst.DType, dst.Host, m.size)
@@ -519,23 +597,28 @@ func (m *comm) ReduceScatter(ctx context.Context, dst, src collectives.Buffer, o
 
 func (m *comm) AllToAll(ctx context.Context, dst, src collectives.Buffer) error {
 	k := collectives.KindAllToAll
-	if err := fits(k, dst, src); err != nil {
+	pd, err := m.begin(ctx, k, dst, src)
+	if err != nil {
 		return err
 	}
-	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, 0, 0, dst, src)); err != nil {
 		return err
 	}
 	dt, sp, dp, n := C.int(src.DType), ptr(src.Host), ptr(dst.Host), C.int(src.Count/m.size)
-	return m.do(ctx, k, "MPI_Alltoall", [][]byte{dst.Host, src.Host},
+	return m.do(ctx, pd, k, "MPI_Alltoall", [][]byte{dst.Host, src.Host},
 		func(req *C.MPI_Request) C.int { return C.tess_alltoall(sp, dp, n, dt, m.c, req) })
 }
 
 func (m *comm) Barrier(ctx context.Context) error {
 	k := collectives.KindBarrier
-	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	pd, err := m.begin(ctx, k)
+	if err != nil {
 		return err
 	}
-	return m.do(ctx, k, "MPI_Barrier", nil,
+	if err := m.agree(ctx, pd, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+		return err
+	}
+	return m.do(ctx, pd, k, "MPI_Barrier", nil,
 		func(req *C.MPI_Request) C.int { return C.tess_barrier(m.c, req) })
 }
 
@@ -571,14 +654,31 @@ const EagerMax = 64 << 10
 // order (MPI's non-overtaking rule holds per tag). Both sides compare the
 // same two headers, so both return the same ErrMismatch error.
 func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuffer) error {
-	if err := m.Err(); err != nil {
+	if err := m.health(nil); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return m.fail(fmt.Errorf("rank %d: %s: %w", m.rank, collectives.KindSend, err))
+	}
 	for _, pb := range append(slices.Clone(recvs), sends...) {
-		if err := fits(collectives.KindSend, pb.Buf); err != nil {
-			return err
+		if pb.Buf.Count > 1<<31-1 {
+			return m.fail(fmt.Errorf("%w: rank %d: Send/Recv: %d elements exceed MPI's int count", collectives.ErrInvalid, m.rank, pb.Buf.Count))
 		}
 	}
+	// What each transfer needs of its peer, should the peer close: the
+	// index of the transfer in its direction between the two ranks.
+	recvDep, sendDep := make([]pending, len(recvs)), make([]pending, len(sends))
+	m.mu.Lock()
+	nFrom, nTo := map[int]int{}, map[int]int{}
+	for i, r := range recvs {
+		recvDep[i] = pending{peer: r.Peer, idx: m.recvdFrom[r.Peer] + nFrom[r.Peer]}
+		nFrom[r.Peer]++
+	}
+	for j, s := range sends {
+		sendDep[j] = pending{peer: s.Peer, send: true, idx: m.sentTo[s.Peer] + nTo[s.Peer]}
+		nTo[s.Peer]++
+	}
+	m.mu.Unlock()
 	const hl = argcheck.Len
 	nr, ns := len(recvs), len(sends)
 	// heads holds, in order: the headers received, the acknowledgements
@@ -616,6 +716,7 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 	}
 	var reqs []C.MPI_Request // every request still to wait for in step 4
 	var kinds []collectives.Kind
+	var deps []*pending
 	abandon := func(err error) error {
 		m.abandon(pin)
 		return err
@@ -636,15 +737,16 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 		}
 		return req, nil
 	}
-	later := func(k collectives.Kind, req C.MPI_Request) {
+	later := func(k collectives.Kind, dep *pending, req C.MPI_Request) {
 		reqs = append(reqs, req)
 		kinds = append(kinds, k)
+		deps = append(deps, dep)
 	}
 	sendData := func(j int) error {
 		b := sends[j].Buf
 		pinned(b.Host)
 		req, err := post(collectives.KindSend, true, ptr(b.Host), b.Count, b.DType, sends[j].Peer, tagData)
-		later(collectives.KindSend, req)
+		later(collectives.KindSend, &sendDep[j], req)
 		return err
 	}
 
@@ -663,7 +765,7 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 			return err
 		}
 		req, err := post(collectives.KindSend, true, hp(sendHead(j)), hl, tensor.Int64, s.Peer, tagHead)
-		later(collectives.KindSend, req)
+		later(collectives.KindSend, &sendDep[j], req)
 		if err != nil {
 			return err
 		}
@@ -682,11 +784,14 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 	}
 	// 2. Receives, in order.
 	for i, r := range recvs {
-		if err := m.wait(ctx, collectives.KindRecv, &headReqs[i], nil); err != nil {
+		if err := m.wait(ctx, &recvDep[i], collectives.KindRecv, &headReqs[i]); err != nil {
 			return abandon(err)
 		}
+		m.mu.Lock()
+		m.recvdFrom[r.Peer]++
+		m.mu.Unlock()
 		req, err := post(collectives.KindRecv, true, hp(ackOut(i)), hl, tensor.Int64, r.Peer, tagAck)
-		later(collectives.KindRecv, req)
+		later(collectives.KindRecv, &recvDep[i], req)
 		if err != nil {
 			return err
 		}
@@ -705,16 +810,19 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 			mismatch(r.Peer, theirs, m.rank, ackOut(i))
 			continue // the sender will not send the data
 		}
-		later(collectives.KindRecv, req)
+		later(collectives.KindRecv, &recvDep[i], req)
 		if err != nil {
 			return err
 		}
 	}
 	// 3. Sends, in order.
 	for j, s := range sends {
-		if err := m.wait(ctx, collectives.KindSend, &ackReqs[j], nil); err != nil {
+		if err := m.wait(ctx, &sendDep[j], collectives.KindSend, &ackReqs[j]); err != nil {
 			return abandon(err)
 		}
+		m.mu.Lock()
+		m.sentTo[s.Peer]++
+		m.mu.Unlock()
 		if !slices.Equal(ackIn(j), sendHead(j)) {
 			mismatch(m.rank, sendHead(j), s.Peer, ackIn(j))
 			continue
@@ -727,7 +835,7 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 	}
 	// 4. The rest.
 	for i := range reqs {
-		if err := m.wait(ctx, kinds[i], &reqs[i], nil); err != nil {
+		if err := m.wait(ctx, deps[i], kinds[i], &reqs[i]); err != nil {
 			return abandon(err)
 		}
 	}
@@ -737,10 +845,13 @@ func (m *comm) SendRecv(ctx context.Context, sends, recvs []collectives.PeerBuff
 
 func (m *comm) Split(ctx context.Context, color, key int) (collectives.Backend, error) {
 	k := collectives.KindSplit
-	if err := m.agree(ctx, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
+	pd, err := m.begin(ctx, k)
+	if err != nil {
 		return nil, err
 	}
-	if err := m.Err(); err != nil {
+	// MPI_Comm_split blocks (there is no non-blocking form): it starts only
+	// once the polled check has shown every rank is in the call.
+	if err := m.agreeAlways(ctx, pd, k, argcheck.Describe(k, 0, 0, collectives.Buffer{}, collectives.Buffer{})); err != nil {
 		return nil, err
 	}
 	c := C.int(color)
@@ -760,5 +871,9 @@ func (m *comm) Split(ctx context.Context, color, key int) (collectives.Backend, 
 	lock()
 	C.MPI_Comm_set_errhandler(nc, C.MPI_ERRORS_RETURN)
 	unlock()
-	return newComm(nc, false), nil
+	sub, err := newComm(nc, false, m)
+	if err != nil {
+		return nil, m.fail(fmt.Errorf("rank %d: %s: %w", m.rank, k, err))
+	}
+	return sub, nil
 }

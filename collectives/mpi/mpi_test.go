@@ -223,8 +223,10 @@ func TestZZFaultStallEveryCollective(t *testing.T) {
 			mustFail = sub.Rank() == (stalled+1)%n || sub.Rank() == (stalled+n-1)%n
 		}
 		if mustFail {
-			assert.ErrorIs(t, err, context.DeadlineExceeded, "%s", kind)
+			// Its own deadline, or a peer's abort notice about the
+			// peer's deadline, whichever comes first.
 			assert.ErrorIs(t, err, collectives.ErrAborted, "%s", kind)
+			assert.ErrorContains(t, err, "context deadline exceeded", "%s", kind)
 			assert.Less(t, time.Since(start), 5*time.Second, "%s", kind)
 		}
 		if sub.Rank() != stalled {
@@ -259,7 +261,9 @@ func TestZZFaultStall(t *testing.T) {
 	defer cancel()
 	err = sub.AllReduce(cctx, tensor.Ones(tensor.Float32, 8), collectives.Sum)
 	if sub.Rank() != 1 {
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// Its own deadline, or a peer's abort notice about it.
+		assert.ErrorIs(t, err, collectives.ErrAborted)
+		assert.ErrorContains(t, err, "context deadline exceeded")
 	}
 	later := sub.AllReduce(ctx, tensor.Ones(tensor.Float32, 8), collectives.Sum)
 	require.Error(t, later)

@@ -15,7 +15,8 @@
 // are read once into a buffer of the declared size (known from the file's
 // size when reading a file; at most 4/3 of the data for gzip input) and
 // decoded in place, so reading costs about the data's size. ReadCSV bounds
-// a row by CSVOptions.MaxRowBytes (DefaultCSVMaxRowBytes, 4 MiB).
+// a row by CSVOptions.MaxRowBytes (DefaultCSVMaxRowBytes, 16 MiB) and
+// holds the longest row once, not a structure per field.
 //
 // The module embeds one small real dataset so that examples run offline:
 // Digits returns the UCI "Optical Recognition of Handwritten Digits" set

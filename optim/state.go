@@ -2,6 +2,7 @@ package optim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,29 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// get returns the group field name as a state dict stores it.
+func (g *Group) get(name string) float64 {
+	switch name {
+	case "nesterov":
+		return b2f(g.Nesterov)
+	case "centered":
+		return b2f(g.Centered)
+	}
+	return *g.field(name)
+}
+
+// set sets the group field name from its state dict value.
+func (g *Group) set(name string, v float64) {
+	switch name {
+	case "nesterov":
+		g.Nesterov = v != 0
+	case "centered":
+		g.Centered = v != 0
+	default:
+		*g.field(name) = v
+	}
+}
+
 // StateDict returns the optimizer's state as named tensors, ready to be
 // saved in a checkpoint:
 //
@@ -78,16 +102,7 @@ func (opt *Optimizer) StateDict() map[string]*tensor.Tensor {
 	for gi, g := range opt.groups {
 		pre := "group." + strconv.Itoa(gi) + "."
 		for _, f := range groupFields {
-			var v float64
-			switch f {
-			case "nesterov":
-				v = b2f(g.Nesterov)
-			case "centered":
-				v = b2f(g.Centered)
-			default:
-				v = *g.field(f)
-			}
-			sd[pre+f] = tensor.Scalar(v, tensor.Float64)
+			sd[pre+f] = tensor.Scalar(g.get(f), tensor.Float64)
 		}
 	}
 	return sd
@@ -101,117 +116,153 @@ func (opt *Optimizer) StateDict() map[string]*tensor.Tensor {
 // not match; the optimizer is then unchanged. Parameters without entries
 // start fresh; group fields that are absent keep their values.
 func (opt *Optimizer) LoadStateDict(sd map[string]*tensor.Tensor) error {
-	params := opt.Params()
-	valid := map[string]bool{"step": true}
-	for _, b := range bufNames(opt.kind) {
-		valid[b] = true
+	ld, err := opt.checkStateDict(sd)
+	if err != nil {
+		return err
 	}
-	isField := map[string]bool{}
-	for _, f := range groupFields {
-		isField[f] = true
+	state, err := opt.placeState(ld.params)
+	if err != nil {
+		return err
 	}
+	opt.state = state
+	for _, f := range ld.fields {
+		opt.groups[f.g].set(f.name, f.v)
+	}
+	return nil
+}
+
+// loadedState is a checked state dict, not yet applied: the per-parameter
+// state by parameter index (buffers as given, on any device and dtype) and
+// the group fields.
+type loadedState struct {
+	params map[int]*paramState
+	fields []groupFieldValue
+}
+
+type groupFieldValue struct {
+	g    int
+	name string
+	v    float64
+}
+
+// splitStateName splits a state dict name "<kind>.<index>.<name>".
+func splitStateName(k string) (kind string, idx int, name string, err error) {
+	parts := strings.SplitN(k, ".", 3)
+	if len(parts) != 3 {
+		return "", 0, "", fmt.Errorf("optim: state dict entry %q: unknown name", k)
+	}
+	idx, err = strconv.Atoi(parts[1])
+	if err != nil || idx < 0 || strconv.Itoa(idx) != parts[1] {
+		return "", 0, "", fmt.Errorf("optim: state dict entry %q: bad index", k)
+	}
+	return parts[0], idx, parts[2], nil
+}
+
+// checkStateDict checks every entry of sd against the optimizer, in name
+// order, and returns what loading it would set; it changes nothing.
+func (opt *Optimizer) checkStateDict(sd map[string]*tensor.Tensor) (*loadedState, error) {
 	names := make([]string, 0, len(sd))
 	for k := range sd {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	newState := map[int]*paramState{}
-	type fieldVal struct {
-		g    int
-		name string
-		v    float64
-	}
-	var fields []fieldVal
+	params := opt.Params()
+	ld := &loadedState{params: map[int]*paramState{}}
 	for _, k := range names {
 		t := sd[k]
-		parts := strings.SplitN(k, ".", 3)
-		if len(parts) != 3 || t == nil {
-			return fmt.Errorf("optim: state dict entry %q: unknown name", k)
+		kind, idx, name, err := splitStateName(k)
+		if err == nil && t == nil {
+			err = fmt.Errorf("optim: state dict entry %q: unknown name", k)
 		}
-		idx, err := strconv.Atoi(parts[1])
-		if err != nil || idx < 0 || strconv.Itoa(idx) != parts[1] {
-			return fmt.Errorf("optim: state dict entry %q: bad index", k)
+		if err == nil {
+			switch kind {
+			case "param":
+				err = opt.checkParamEntry(ld, params, k, idx, name, t)
+			case "group":
+				err = opt.checkGroupEntry(ld, k, idx, name, t)
+			default:
+				err = fmt.Errorf("optim: state dict entry %q: unknown name", k)
+			}
 		}
-		switch parts[0] {
-		case "param":
-			if idx >= len(params) {
-				return fmt.Errorf("optim: state dict entry %q: the optimizer has %d parameters", k, len(params))
-			}
-			if !valid[parts[2]] {
-				return fmt.Errorf("optim: state dict entry %q: %v keeps no %q", k, opt.kind, parts[2])
-			}
-			st := newState[idx]
-			if st == nil {
-				st = &paramState{bufs: map[string]*tensor.Tensor{}}
-				newState[idx] = st
-			}
-			if parts[2] == "step" {
-				if t.NumElements() != 1 {
-					return fmt.Errorf("%w: state dict entry %q has shape %v, want a scalar", ErrShape, k, t.Shape())
-				}
-				s := t.Item()
-				if s < 0 || s != float64(int64(s)) {
-					return fmt.Errorf("optim: state dict entry %q: bad step %v", k, s)
-				}
-				st.step = int64(s)
-				continue
-			}
-			w := params[idx].Value()
-			if !t.Shape().Equal(w.Shape()) {
-				return fmt.Errorf("%w: state dict entry %q has shape %v, parameter %d has %v", ErrShape, k, t.Shape(), idx, w.Shape())
-			}
-			if !t.DType().IsFloat() {
-				return fmt.Errorf("optim: state dict entry %q has dtype %v, want a float", k, t.DType())
-			}
-			st.bufs[parts[2]] = t
-		case "group":
-			if idx >= len(opt.groups) {
-				return fmt.Errorf("optim: state dict entry %q: the optimizer has %d groups", k, len(opt.groups))
-			}
-			if !isField[parts[2]] {
-				return fmt.Errorf("optim: state dict entry %q: unknown group field", k)
-			}
-			if t.NumElements() != 1 {
-				return fmt.Errorf("%w: state dict entry %q has shape %v, want a scalar", ErrShape, k, t.Shape())
-			}
-			fields = append(fields, fieldVal{idx, parts[2], t.Item()})
-		default:
-			return fmt.Errorf("optim: state dict entry %q: unknown name", k)
+		if err != nil {
+			return nil, err
 		}
 	}
-	for _, st := range newState {
+	for _, st := range ld.params {
 		if st.step == 0 && len(st.bufs) > 0 {
-			return fmt.Errorf("optim: state dict has buffers for a parameter without a step count")
+			return nil, fmt.Errorf("optim: state dict has buffers for a parameter without a step count")
 		}
 	}
-	// Copy buffers to the parameters' devices and dtypes.
-	state := map[int]*paramState{}
+	return ld, nil
+}
+
+// checkParamEntry checks "param.<idx>.<name>" (a step count or a buffer of
+// this optimizer's kind) and records it in ld.
+func (opt *Optimizer) checkParamEntry(ld *loadedState, params []*autograd.Var, k string, idx int, name string, t *tensor.Tensor) error {
+	if idx >= len(params) {
+		return fmt.Errorf("optim: state dict entry %q: the optimizer has %d parameters", k, len(params))
+	}
+	if name != "step" && !slices.Contains(bufNames(opt.kind), name) {
+		return fmt.Errorf("optim: state dict entry %q: %v keeps no %q", k, opt.kind, name)
+	}
+	st := ld.params[idx]
+	if st == nil {
+		st = &paramState{bufs: map[string]*tensor.Tensor{}}
+		ld.params[idx] = st
+	}
+	if name == "step" {
+		if t.NumElements() != 1 {
+			return fmt.Errorf("%w: state dict entry %q has shape %v, want a scalar", ErrShape, k, t.Shape())
+		}
+		s := t.Item()
+		if s < 0 || s != float64(int64(s)) {
+			return fmt.Errorf("optim: state dict entry %q: bad step %v", k, s)
+		}
+		st.step = int64(s)
+		return nil
+	}
+	w := params[idx].Value()
+	if !t.Shape().Equal(w.Shape()) {
+		return fmt.Errorf("%w: state dict entry %q has shape %v, parameter %d has %v", ErrShape, k, t.Shape(), idx, w.Shape())
+	}
+	if !t.DType().IsFloat() {
+		return fmt.Errorf("optim: state dict entry %q has dtype %v, want a float", k, t.DType())
+	}
+	st.bufs[name] = t
+	return nil
+}
+
+// checkGroupEntry checks "group.<idx>.<field>" and records it in ld.
+func (opt *Optimizer) checkGroupEntry(ld *loadedState, k string, idx int, field string, t *tensor.Tensor) error {
+	if idx >= len(opt.groups) {
+		return fmt.Errorf("optim: state dict entry %q: the optimizer has %d groups", k, len(opt.groups))
+	}
+	if !slices.Contains(groupFields, field) {
+		return fmt.Errorf("optim: state dict entry %q: unknown group field", k)
+	}
+	if t.NumElements() != 1 {
+		return fmt.Errorf("%w: state dict entry %q has shape %v, want a scalar", ErrShape, k, t.Shape())
+	}
+	ld.fields = append(ld.fields, groupFieldValue{idx, field, t.Item()})
+	return nil
+}
+
+// placeState copies checked buffers to their parameters' devices and dtypes
+// and keys the state by parameter.
+func (opt *Optimizer) placeState(byIndex map[int]*paramState) (map[*autograd.Var]*paramState, error) {
+	params := opt.Params()
+	state := map[*autograd.Var]*paramState{}
 	if err := tensor.Try(func() {
-		for idx, st := range newState {
+		for idx, st := range byIndex {
 			w := params[idx].Value()
 			cp := &paramState{step: st.step, bufs: map[string]*tensor.Tensor{}}
 			for name, b := range st.bufs {
 				cp.bufs[name] = tensor.ZerosLike(w).CopyFrom(b.To(w.Device()))
 			}
-			state[idx] = cp
+			state[params[idx]] = cp
 		}
 	}); err != nil {
-		return fmt.Errorf("optim: loading state: %w", err)
+		return nil, fmt.Errorf("optim: loading state: %w", err)
 	}
-	opt.state = map[*autograd.Var]*paramState{}
-	for idx, st := range state {
-		opt.state[params[idx]] = st
-	}
-	for _, f := range fields {
-		g := opt.groups[f.g]
-		switch f.name {
-		case "nesterov":
-			g.Nesterov = f.v != 0
-		case "centered":
-			g.Centered = f.v != 0
-		default:
-			*g.field(f.name) = f.v
-		}
-	}
-	return nil
+	return state, nil
 }

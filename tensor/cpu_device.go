@@ -52,7 +52,7 @@ func copyRaw(dst, src *cpuStorage) {
 
 func cpuView(op string, v View) {
 	if _, ok := v.Storage.(*cpuStorage); !ok {
-		panic(fmt.Sprintf("tensor: %s on the CPU device got storage of %s", op, v.Storage.Device().Name()))
+		panic(Errorf("tensor", "%s on the CPU device got storage of %s", op, v.Storage.Device().Name()))
 	}
 }
 
@@ -166,7 +166,7 @@ func (cpuDevice) Unary(op UnaryOp, dst, x View, p0, p1 float64) {
 		unaryTyped[int64](op, dst, x, p0, p1)
 	case Bool:
 		if op != OpNot {
-			panic(fmt.Sprintf("tensor: unary op %d on bool", op))
+			panic(Errorf("tensor", "unary op %d on bool", op))
 		}
 		mapUnary(1, dst, x, func(d, x []bool) {
 			for i := range d {

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -226,7 +225,7 @@ func unaryKernel[T number](op UnaryOp, p0, p1 float64) (func(d, x []T), int) {
 		}
 		return f64(func(v float64) float64 { return math.Pow(v, p0) }), 10
 	}
-	panic(fmt.Sprintf("tensor: unary op %d has no CPU kernel for %T", op, *new(T)))
+	panic(Errorf("tensor", "unary op %d has no CPU kernel for %T", op, *new(T)))
 }
 
 // saturate converts a bound to T, clamping it to T's range first when T is an
@@ -334,7 +333,7 @@ func binaryKernel[T number](op BinaryOp) func(d, a, b []T) {
 			}
 		}
 	}
-	panic(fmt.Sprintf("tensor: binary op %d has no CPU kernel", op))
+	panic(Errorf("tensor", "binary op %d has no CPU kernel", op))
 }
 
 func compareKernel[T number](op BinaryOp) func(d []bool, a, b []T) {
@@ -353,7 +352,7 @@ func compareKernel[T number](op BinaryOp) func(d []bool, a, b []T) {
 	case OpGe:
 		f = func(x, y T) bool { return x >= y }
 	default:
-		panic(fmt.Sprintf("tensor: op %d is not a comparison", op))
+		panic(Errorf("tensor", "op %d is not a comparison", op))
 	}
 	return func(d []bool, a, b []T) {
 		a, b = a[:len(d)], b[:len(d)]
@@ -396,7 +395,7 @@ func logicalKernel(op BinaryOp) func(d, a, b []bool) {
 			}
 		}
 	}
-	panic(fmt.Sprintf("tensor: binary op %d has no CPU kernel for bool", op))
+	panic(Errorf("tensor", "binary op %d has no CPU kernel for bool", op))
 }
 
 func unaryTyped[T number](op UnaryOp, dst, x View, p0, p1 float64) {
@@ -416,7 +415,7 @@ func binaryTyped[T number](op BinaryOp, dst, a, b View) {
 	case op.isCompare():
 		mapBinary(1, dst, a, b, compareKernel[T](op))
 	case op.isLogical():
-		panic(fmt.Sprintf("tensor: logical op %d on %v", op, a.DType()))
+		panic(Errorf("tensor", "logical op %d on %v", op, a.DType()))
 	default:
 		var z T
 		if _, ok := any(z).(float32); ok {

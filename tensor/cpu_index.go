@@ -71,7 +71,7 @@ func (cpuDevice) ScatterAdd(dst, index, src View, axis int) {
 		scatterAddTyped(tmp.Storage.(*cpuStorage).buf.([]float32), tmp, index, s32, axis)
 		CPU.Copy(dst, tmp)
 	default:
-		panic(fmt.Sprintf("tensor.ScatterAdd: unsupported dtype %v", dst.DType()))
+		panic(Errorf("tensor.ScatterAdd", "unsupported dtype %v", dst.DType()))
 	}
 }
 

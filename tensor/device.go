@@ -172,7 +172,7 @@ func RegisterDevice(kind string, open func(ordinal int) (Device, error)) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[kind]; dup {
-		panic("tensor.RegisterDevice: device kind " + kind + " registered twice")
+		panic(Errorf("tensor.RegisterDevice", "device kind %s registered twice", kind))
 	}
 	registry[kind] = open
 }

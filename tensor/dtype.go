@@ -87,7 +87,7 @@ func DTypeOf[T Elem]() DType {
 	case bool:
 		return Bool
 	}
-	panic(fmt.Sprintf("tensor.DTypeOf: unsupported Go type %T", z))
+	panic(Errorf("tensor.DTypeOf", "unsupported Go type %T", z))
 }
 
 // promote returns the dtype two operands compute in, following PyTorch's

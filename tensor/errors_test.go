@@ -185,3 +185,18 @@ func TestErrorfAndAxisHelpersAreTheSharedMisusePath(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, err.Error(), "pkg.Op: axis 1 repeated in [1 -2]")
 }
+
+var registerTwice sync.Once
+
+// The package's remaining misuse panics are *tensor.Error too.
+func TestPublicMisuseIsTensorError(t *testing.T) {
+	var te *tensor.Error
+	err := tensor.Try(func() { tensor.NewHostStorage(tensor.Float64, []float32{1}) })
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "tensor.NewHostStorage: []float32 cannot hold float64", err.Error())
+	open := func(int) (tensor.Device, error) { return tensor.CPU, nil }
+	registerTwice.Do(func() { tensor.RegisterDevice("test-twice", open) })
+	err = tensor.Try(func() { tensor.RegisterDevice("test-twice", open) })
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "tensor.RegisterDevice: device kind test-twice registered twice", err.Error())
+}

@@ -29,7 +29,7 @@ func (s *cpuStorage) Len() int {
 	case []bool:
 		return len(b)
 	}
-	panic("tensor: corrupt CPU storage")
+	panic(Errorf("tensor", "corrupt CPU storage"))
 }
 
 func newCPUStorage(dt DType, n int) *cpuStorage {
@@ -48,7 +48,7 @@ func newCPUStorage(dt DType, n int) *cpuStorage {
 	case Bool:
 		buf = makeHost[bool](n)
 	default:
-		panic(fmt.Sprintf("tensor: cannot allocate dtype %v", dt))
+		panic(Errorf("tensor", "cannot allocate dtype %v", dt))
 	}
 	return &cpuStorage{dt: dt, buf: buf}
 }
@@ -122,7 +122,7 @@ func NewHostStorage(dt DType, buf any) Storage {
 		ok = dt == Bool
 	}
 	if !ok {
-		panic(fmt.Sprintf("tensor.NewHostStorage: %T cannot hold %v", buf, dt))
+		panic(Errorf("tensor.NewHostStorage", "%T cannot hold %v", buf, dt))
 	}
 	return &cpuStorage{dt: dt, buf: buf}
 }

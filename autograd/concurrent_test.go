@@ -148,3 +148,54 @@ func TestClaimReleasedWhenRuleFails(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentPassesIntoGradBuffers: the same as above with the leaves'
+// gradients bound to views of one flat buffer (SetGradBuffer, as a
+// data-parallel bucket): concurrent passes accumulate the exact sum into the
+// flat buffer, and the binding survives.
+func TestConcurrentPassesIntoGradBuffers(t *testing.T) {
+	const workers, batch, in, out = 8, 6, 5, 7
+	g := tensor.NewGenerator(79)
+	w := Param(g.Normal(0, 1, tensor.Float64, out, in))
+	b := Param(g.Normal(0, 1, tensor.Float64, out))
+	flat := tensor.Zeros(tensor.Float64, out*in+out)
+	w.SetGradBuffer(flat.Narrow(0, 0, out*in).Reshape(out, in))
+	b.SetGradBuffer(flat.Narrow(0, out*in, out))
+	xs := make([]*tensor.Tensor, workers)
+	wantW, wantB := make([]float64, out*in), make([]float64, out)
+	for i := range xs {
+		xs[i] = g.Normal(0, 1, tensor.Float64, batch, in)
+		x := xs[i].Float64s()
+		for r := range batch {
+			for o := range out {
+				wantB[o]++
+				for k := range in {
+					wantW[o*in+k] += x[r*in+k]
+				}
+			}
+		}
+	}
+	for round := range 5 {
+		w.ZeroGrad()
+		b.ZeroGrad()
+		within(t, 30*time.Second, func() {
+			var wg sync.WaitGroup
+			for i := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					require.NoError(t, Sum(Linear(Constant(xs[i]), w, b), false).Backward())
+				}()
+			}
+			wg.Wait()
+		})
+		require.True(t, w.Grad().SharesStorage(flat), "round %d: binding kept", round)
+		got := flat.Float64s()
+		for j, v := range wantW {
+			require.InDelta(t, v, got[j], 1e-12*(1+math.Abs(v)), "round %d W[%d]", round, j)
+		}
+		for j, v := range wantB {
+			require.InDelta(t, v, got[out*in+j], 1e-12*(1+math.Abs(v)), "round %d b[%d]", round, j)
+		}
+	}
+}

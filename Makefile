@@ -138,7 +138,7 @@ figures: figures-robust figures-hpo figures-ddp
 ROBUST_OUT := docs/modules/img/robust
 figures-robust:
 	mkdir -p $(ROBUST_OUT)
-	$(GO) run ./examples/robust -quick -markdown -csv $(ROBUST_OUT)/quick.csv -png $(ROBUST_OUT)/quick > $(ROBUST_OUT)/quick.md
+	$(GO) run ./examples/robust -quick -markdown -csv $(ROBUST_OUT)/quick.csv > $(ROBUST_OUT)/quick.md
 	$(GO) run ./examples/robust -splits iid -markdown -csv $(ROBUST_OUT)/grid-iid.csv -png $(ROBUST_OUT) > $(ROBUST_OUT)/grid-iid.md
 	$(GO) run ./examples/robust -splits 0.5 -markdown -csv $(ROBUST_OUT)/grid-dir0p5.csv -png $(ROBUST_OUT) > $(ROBUST_OUT)/grid-dir0p5.md
 	$(GO) run ./examples/robust -quick -attacks adaptive-ipm,adaptive-alie -markdown > $(ROBUST_OUT)/adaptive.md

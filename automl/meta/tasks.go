@@ -135,6 +135,36 @@ func NewEpisodes(ds *data.ArrayDataset, classes []int64, n, k, q int) (*Episodes
 	return e, nil
 }
 
+// Rotated returns ds with every sample also rotated by 90, 180 and 270
+// degrees, each rotation a class of its own (label 10·r + y for rotation
+// r = 0..3 of class y), as Omniglot's meta-training set is augmented
+// (Santoro et al. 2016). Samples must be square images [S, S].
+func Rotated(ds *data.ArrayDataset, classes int) *data.ArrayDataset {
+	s := ds.Shape
+	if len(s) != 2 || s[0] != s[1] {
+		panic(&tensor.Error{Op: "meta.Rotated", Msg: fmt.Sprintf("sample shape %v, want [S, S]", s)})
+	}
+	n := s[0]
+	out := &data.ArrayDataset{Shape: slices.Clone(s)}
+	x := make([]float32, n*n)
+	for i := range ds.Len() {
+		y := ds.Sample(i, x)
+		img := slices.Clone(x)
+		for r := range 4 {
+			out.X = append(out.X, img...)
+			out.Y = append(out.Y, int64(r*classes)+y)
+			rot := make([]float32, n*n)
+			for a := range n {
+				for b := range n {
+					rot[b*n+(n-1-a)] = img[a*n+b] // 90° clockwise
+				}
+			}
+			img = rot
+		}
+	}
+	return out
+}
+
 // DigitsEpisodes returns N-way K-shot samplers over the embedded digits
 // (data.Digits) for meta-training and meta-testing, with the classes split:
 // trainClasses for meta-training, the other digits for meta-testing.

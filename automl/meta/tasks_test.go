@@ -112,3 +112,20 @@ func classOf(ds *data.ArrayDataset, img []float32) int64 {
 	}
 	return -1
 }
+
+func TestRotated(t *testing.T) {
+	ds := &data.ArrayDataset{X: []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}, Shape: []int{3, 3}, Y: []int64{2}}
+	r := Rotated(ds, 10)
+	require.Equal(t, 4, r.Len())
+	assert.Equal(t, []int64{2, 12, 22, 32}, r.Y)
+	x := make([]float32, 9)
+	r.Sample(1, x)
+	// 90° clockwise: the first column read bottom-up becomes the first row.
+	assert.Equal(t, []float32{7, 4, 1, 8, 5, 2, 9, 6, 3}, x)
+	r.Sample(2, x)
+	assert.Equal(t, []float32{9, 8, 7, 6, 5, 4, 3, 2, 1}, x)
+	full := Rotated(data.Digits(), 10)
+	assert.Equal(t, 4*data.DigitsLen, full.Len())
+	_, err := NewEpisodes(full, []int64{0, 10, 20, 30, 1}, 5, 1, 1)
+	require.NoError(t, err)
+}

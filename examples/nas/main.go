@@ -53,8 +53,8 @@ type config struct {
 }
 
 var presets = map[string]config{
-	"quick": {Nodes: 3, SearchChannels: 8, SearchCells: 1, Cells: 2, DARTSEpochs: 6, Batch: 64, EvoPopulation: 5, EvoSample: 2, EvoTrials: 10, EvoEpochs: 2,
-		Channels: 12, Epochs: 10, LR: 5e-3, Seeds: 2, Random: 4, Seed: 1},
+	"quick": {Nodes: 3, SearchChannels: 8, SearchCells: 1, Cells: 2, DARTSEpochs: 5, Batch: 64, EvoPopulation: 6, EvoSample: 3, EvoTrials: 20, EvoEpochs: 3,
+		Channels: 12, Epochs: 6, LR: 5e-3, Seeds: 2, Random: 4, Seed: 1},
 	"full": {Nodes: 4, SearchChannels: 8, SearchCells: 2, Cells: 2, DARTSEpochs: 25, Batch: 64, EvoPopulation: 10, EvoSample: 3, EvoTrials: 60, EvoEpochs: 5,
 		Channels: 16, Epochs: 30, LR: 3e-3, Seeds: 3, Random: 8, Seed: 1},
 	"tiny": {Nodes: 2, SearchChannels: 2, SearchCells: 1, Cells: 1, DARTSEpochs: 1, Batch: 50, EvoPopulation: 2, EvoSample: 1, EvoTrials: 3, EvoEpochs: 1,
@@ -100,6 +100,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result, error) {
 			return nil, err
 		}
 		res.Curves[name], res.Found[name], searchSecs[name] = r.Curve, r.Genotype, r.Seconds
+		fmt.Fprintf(progress, "%s done: %.0fs, cpu %.0fs in all\n", name, r.Seconds, cpuSeconds())
 	}
 	fmt.Fprintf(progress, "evolution: %d trials of %d epochs\n", cfg.EvoTrials, cfg.EvoEpochs)
 	er, _, err := nas.Evolution(ctx, str, sva, 10, nas.EvolutionConfig{Nodes: cfg.Nodes, Population: cfg.EvoPopulation, Sample: cfg.EvoSample,
@@ -109,6 +110,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result, error) {
 		return nil, err
 	}
 	res.Curves["evolution"], res.Found["evolution"], searchSecs["evolution"] = er.Curve, er.Genotype, er.Seconds
+	fmt.Fprintf(progress, "evolution done: %.0fs, cpu %.0fs in all\n", er.Seconds, cpuSeconds())
 
 	retrain := func(geno nas.Genotype, seed uint64) (float64, int, error) {
 		net := nas.NewNetwork(tensor.NewGenerator(seed), geno, cfg.Channels, cfg.Cells, 10)
@@ -117,7 +119,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*result, error) {
 			return 0, 0, err
 		}
 		acc := nas.Accuracy(net, test)
-		fmt.Fprintf(progress, "  retrained (seed %d, %d params, %.1fs): test accuracy %.4f  %v\n", seed, nn.NumParams(net), time.Since(start).Seconds(), acc, geno)
+		fmt.Fprintf(progress, "  retrained (seed %d, %d params, %.1fs, cpu %.0fs in all): test accuracy %.4f  %v\n", seed, nn.NumParams(net), time.Since(start).Seconds(), cpuSeconds(), acc, geno)
 		return acc, nn.NumParams(net), nil
 	}
 	for _, m := range []string{"darts-1st", "darts-2nd", "evolution"} {
@@ -176,7 +178,7 @@ func mainErr(cfg config, jsonOut bool, out string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "total %.0fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(stderr, "total %.0fs wall, %.0fs cpu\n", time.Since(start).Seconds(), cpuSeconds())
 	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		for _, r := range res.Rows {
@@ -213,11 +215,21 @@ func main() {
 	preset := flag.String("preset", "quick", "settings: quick (< 3 min on 2 cores), full or tiny")
 	jsonOut := flag.Bool("json", false, "print one JSON line per method")
 	out := flag.String("out", ".", "directory for the PNGs and DOT files (empty: none)")
+	darts := flag.Int("darts-epochs", 0, "DARTS epochs (0: the preset's)")
+	trials := flag.Int("trials", 0, "evolution trials (0: the preset's)")
+	epochs := flag.Int("epochs", 0, "retraining epochs (0: the preset's)")
+	seeds := flag.Int("seeds", 0, "retraining seeds per found cell (0: the preset's)")
+	random := flag.Int("random", 0, "random cells (0: the preset's)")
 	flag.Parse()
 	cfg, ok := presets[*preset]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "nas: unknown preset %q\n", *preset)
 		os.Exit(2)
+	}
+	for _, o := range []struct{ v, dst *int }{{darts, &cfg.DARTSEpochs}, {trials, &cfg.EvoTrials}, {epochs, &cfg.Epochs}, {seeds, &cfg.Seeds}, {random, &cfg.Random}} {
+		if *o.v > 0 {
+			*o.dst = *o.v
+		}
 	}
 	if err := mainErr(cfg, *jsonOut, *out, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "nas:", err)

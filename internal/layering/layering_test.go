@@ -64,7 +64,7 @@ var layers = []rule{
 	{"collectives/colltest", []string{"collectives", "tensor"}},
 	{"collectives/internal/...", []string{"collectives", "tensor"}},
 	{"collectives/local", []string{"collectives", "collectives/internal/...", "tensor"}},
-	{"collectives/mpi", []string{"collectives", "collectives/internal/...", "tensor"}},
+	{"collectives/mpi/...", []string{"collectives", "collectives/internal/...", "collectives/mpi", "tensor"}},
 	{"collectives/nccl", []string{"collectives", "collectives/internal/...", "tensor", "cuda", "cuda/cudatensor", "cuda/nccl"}},
 	{"nn", []string{"tensor", "autograd", "safetensors/..."}},
 	{"optim", []string{"tensor", "autograd"}},

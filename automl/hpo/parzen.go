@@ -21,6 +21,8 @@ type pdim struct {
 	d         Distribution
 	lo, hi    float64   // transformed bounds (numeric dimensions)
 	mu, sigma []float64 // per component
+	logZ      []float64 // per component: log of the truncation mass
+	logNorm   []float64 // per component: logZ + log(sigma·√(2π))
 	logp      [][]float64
 }
 
@@ -132,8 +134,12 @@ func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight f
 		}
 		pd.sigma[n] = width
 		minS := width / math.Min(100, 1+float64(n+1))
+		pd.logZ = make([]float64, n+1)
+		pd.logNorm = make([]float64, n+1)
 		for i := range pd.sigma {
 			pd.sigma[i] = math.Max(minS, math.Min(pd.sigma[i], width))
+			pd.logZ[i] = logMass((pd.lo-pd.mu[i])/pd.sigma[i], (pd.hi-pd.mu[i])/pd.sigma[i])
+			pd.logNorm[i] = pd.logZ[i] + math.Log(pd.sigma[i]*math.Sqrt(2*math.Pi))
 		}
 		p.dims = append(p.dims, pd)
 	}
@@ -236,12 +242,11 @@ func (p *parzen) logPDF(x []float64) float64 {
 		t := transform(pd.d, x[j])
 		for k := range terms {
 			mu, s := pd.mu[k], pd.sigma[k]
-			z := logMass((pd.lo-mu)/s, (pd.hi-mu)/s)
 			if discrete {
-				terms[k] += logMass((ta-mu)/s, (tb-mu)/s) - z
+				terms[k] += logMass((ta-mu)/s, (tb-mu)/s) - pd.logZ[k]
 			} else {
 				e := (t - mu) / s
-				terms[k] += -0.5*e*e - math.Log(s*math.Sqrt(2*math.Pi)) - z
+				terms[k] += -0.5*e*e - pd.logNorm[k]
 			}
 		}
 	}

@@ -275,7 +275,7 @@ func (s *Study) awaitUnfinished(ctx context.Context) (*Trial, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(max(s.opts.StaleAfter/8, 10*time.Millisecond)):
+		case <-time.After(min(max(s.opts.StaleAfter/8, 10*time.Millisecond), 500*time.Millisecond)):
 		}
 		t, err := s.Ask(ctx)
 		if !errors.Is(err, ErrNoMoreTrials) {

@@ -183,12 +183,12 @@ func runOptuna(cfg *config, script, obj, sampler, storage string, seeds []int, t
 	for sc.Scan() {
 		var l optunaLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("Optuna output %q: %w", sc.Text(), err)
+			return nil, fmt.Errorf("optuna output %q: %w", sc.Text(), err)
 		}
 		lines = append(lines, l)
 	}
 	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("Optuna: %w", err)
+		return nil, fmt.Errorf("optuna: %w", err)
 	}
 	return lines, nil
 }

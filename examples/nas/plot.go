@@ -76,7 +76,7 @@ func plotSearch(path string, res *result) error {
 // output on a line, edges as arcs labelled with their operation.
 func plotCells(path string, res *result) error {
 	methods := []string{"darts-1st", "darts-2nd", "evolution"}
-	const w, rowH = 18 * vg.Centimeter, 3.5 * vg.Centimeter
+	const w, rowH = 18 * vg.Centimeter, 5 * vg.Centimeter
 	c := vgimg.New(w, rowH*vg.Length(len(methods)))
 	dc := draw.New(c)
 	text := plot.New().Title.TextStyle
@@ -84,7 +84,8 @@ func plotCells(path string, res *result) error {
 	text.XAlign, text.YAlign = draw.XCenter, draw.YCenter
 	for ri, m := range methods {
 		g := res.Found[m]
-		y0 := rowH*vg.Length(len(methods)-ri) - rowH*0.35
+		top := rowH * vg.Length(len(methods)-ri)
+		y0 := top - rowH*0.55
 		n := len(g) + 2
 		xs := func(i int) vg.Length { return vg.Centimeter*1.5 + (w-3*vg.Centimeter)*vg.Length(i)/vg.Length(n-1) }
 		name := func(i int) string {
@@ -98,13 +99,13 @@ func plotCells(path string, res *result) error {
 		}
 		title := text
 		title.XAlign = draw.XLeft
-		dc.FillText(title, vg.Point{X: vg.Centimeter * 0.5, Y: y0 + rowH*0.25}, m+": "+g.String())
+		dc.FillText(title, vg.Point{X: vg.Centimeter * 0.5, Y: top - vg.Centimeter*0.4}, m+": "+g.String())
 		edge := draw.LineStyle{Color: colors[m], Width: vg.Points(1.2)}
 		for i, node := range g {
 			for k, e := range node {
 				a, b := xs(e.From), xs(i+1)
 				// an arc above (first edge) or below (second edge) the line
-				h := rowH * 0.12 * vg.Length(1+i-e.From) / vg.Length(n) * 2
+				h := rowH * 0.1 * vg.Length(1+i-e.From)
 				if k == 1 {
 					h = -h
 				}

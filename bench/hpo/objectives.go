@@ -6,11 +6,14 @@ import (
 	"github.com/tessera-ml/tessera/automl/hpo"
 )
 
-// objective is a benchmark function with its known minimum.
+// objective is a benchmark function with its known minimum: suggest asks
+// the trial for the parameters (the sampler works there), f computes the
+// value (timed as the objective).
 type objective struct {
-	name string
-	min  float64
-	f    func(t *hpo.Trial) float64
+	name    string
+	min     float64
+	suggest func(t *hpo.Trial) []any
+	f       func(p []any) float64
 }
 
 func branin(x, y float64) float64 {
@@ -47,17 +50,27 @@ func mixed(x, y float64, c string) float64 {
 }
 
 var objectives = []objective{
-	{"branin", 0.397887, func(t *hpo.Trial) float64 {
-		return branin(t.SuggestFloat("x", -5, 10), t.SuggestFloat("y", 0, 15))
-	}},
-	{"hartmann6", -3.32237, func(t *hpo.Trial) float64 {
-		var x [6]float64
-		for j := range x {
-			x[j] = t.SuggestFloat("x"+string(rune('0'+j)), 0, 1)
-		}
-		return hartmann6(x)
-	}},
-	{"mixed", 0, func(t *hpo.Trial) float64 {
-		return mixed(t.SuggestFloat("x", -5, 5), t.SuggestFloat("y", 1e-4, 1, hpo.Log()), t.SuggestCategorical("c", []string{"a", "b", "c"}))
-	}},
+	{"branin", 0.397887,
+		func(t *hpo.Trial) []any { return []any{t.SuggestFloat("x", -5, 10), t.SuggestFloat("y", 0, 15)} },
+		func(p []any) float64 { return branin(p[0].(float64), p[1].(float64)) }},
+	{"hartmann6", -3.32237,
+		func(t *hpo.Trial) []any {
+			p := make([]any, 6)
+			for j := range p {
+				p[j] = t.SuggestFloat("x"+string(rune('0'+j)), 0, 1)
+			}
+			return p
+		},
+		func(p []any) float64 {
+			var x [6]float64
+			for j := range x {
+				x[j] = p[j].(float64)
+			}
+			return hartmann6(x)
+		}},
+	{"mixed", 0,
+		func(t *hpo.Trial) []any {
+			return []any{t.SuggestFloat("x", -5, 5), t.SuggestFloat("y", 1e-4, 1, hpo.Log()), t.SuggestCategorical("c", []string{"a", "b", "c"})}
+		},
+		func(p []any) float64 { return mixed(p[0].(float64), p[1].(float64), p[2].(string)) }},
 }

@@ -129,8 +129,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust figures-hpo figures-ddp
-figures: figures-robust figures-hpo figures-ddp
+.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta
+figures: figures-robust figures-hpo figures-ddp figures-meta
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -151,6 +151,15 @@ figures-robust:
 # (history, intermediate values, slices, CSV) into docs/modules/img/hpo.
 figures-hpo:
 	$(GO) run ./examples/hpo -quick -out docs/modules/img/hpo
+
+# Module 5, part 2 (docs/modules/5-meta-nas.md): the sine curves and fits
+# (examples/maml), the few-shot table (printed) and the NAS search curve,
+# cell drawing and Graphviz cells (examples/nas), quick presets, into
+# docs/modules/img.
+figures-meta:
+	$(GO) run ./examples/maml -preset quick -out docs/modules/img
+	$(GO) run ./examples/fewshot -preset quick
+	$(GO) run ./examples/nas -preset quick -out docs/modules/img
 
 # Module 2 (docs/modules/2-data-parallel.md): the bucket sweep, the strategies
 # and one traced step of bench/ddp on in-process ranks, as JSON rows and PNGs

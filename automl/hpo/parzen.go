@@ -69,11 +69,16 @@ func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight f
 		if d.Kind == Categorical {
 			c := len(d.Choices)
 			pd.logp = make([][]float64, n+1)
+			// As Optuna: every cell starts at priorWeight/(n+1) (a
+			// smoothing that fades as observations accumulate), the
+			// observed choice gets +1, each row is normalised; the prior's
+			// row is uniform.
+			fill := priorWeight / float64(n+1)
 			for i := range n + 1 {
 				row := make([]float64, c)
-				sum := priorWeight
+				sum := fill * float64(c)
 				for k := range row {
-					row[k] = priorWeight / float64(c)
+					row[k] = fill
 				}
 				if i < n {
 					row[int(obs[i][j])]++

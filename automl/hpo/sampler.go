@@ -48,7 +48,17 @@ func (g *GridSampler) HistoryFree() bool { return true }
 func rngFor(seed uint64, number int, name string) *rand.Rand {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(name))
-	return rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, uint64(number)*0xbf58476d1ce4e5b9^h.Sum64()))
+	// Mix the three through splitmix64 so that nearby trial numbers give
+	// unrelated PCG states.
+	a := splitmix64(seed ^ splitmix64(uint64(number)^splitmix64(h.Sum64())))
+	return rand.New(rand.NewPCG(a, splitmix64(a)))
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // sampleUniform draws an internal value of d uniformly (in log space when

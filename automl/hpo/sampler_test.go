@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,8 +69,11 @@ func TestGridSamplerVisitsEveryPointOnce(t *testing.T) {
 	require.Equal(t, 12, g.Size())
 	s := newStudy(t, Options{Sampler: g, MaxTrials: g.Size()})
 	seen := map[[3]any]int{}
+	var mu sync.Mutex
 	require.NoError(t, s.Optimize(context.Background(), func(tr *Trial) (float64, error) {
 		k := [3]any{tr.SuggestInt("a", 1, 3), tr.SuggestCategorical("b", []string{"x", "y"}), tr.SuggestFloat("c", 0, 1)}
+		mu.Lock()
+		defer mu.Unlock()
 		seen[k]++
 		return 0, nil
 	}, 0, 3))

@@ -15,8 +15,9 @@ import (
 // wrapping ErrFormat, found after reading about the limit (issue 11 item
 // 12: one 50 MB row took 12.8 s and 2.4 GB through encoding/csv, about 50
 // bytes per field). A 2 MiB row of 1M tiny fields under a 64 KiB limit
-// allocates under 1 MiB; without a limit it reads in under 8 times its
-// size (the row buffer and the float32 values, both grown by doubling).
+// allocates under 1 MiB; without a limit it reads in under 10 times its
+// size (the row buffer and the float32 values, both grown by doubling:
+// about 8x, a little more under -race; encoding/csv takes 46-80x).
 // The default limit is DefaultCSVMaxRowBytes; a negative limit turns it
 // off; error messages quote at most 40 bytes of a field.
 func TestCSVRowLimit(t *testing.T) {
@@ -33,7 +34,7 @@ func TestCSVRowLimit(t *testing.T) {
 	require.Equal(t, 1<<20+1, tab.Cols)
 	require.Equal(t, 1, tab.Rows)
 	t.Logf("2 MiB row, no limit: allocated %.2f x the row", float64(b)/float64(len(long)))
-	require.Less(t, float64(b), 8*float64(len(long)))
+	require.Less(t, float64(b), 10*float64(len(long)))
 
 	// A long record in a later row, and a quoted field spanning lines.
 	rows := "1,2\n3,4\n5,\"" + strings.Repeat("6\n", 40<<10) + "\"\n"

@@ -87,7 +87,7 @@ func gradCheckCases() []gcCase {
 		unaryCase("ReLU", ReLU, randn(3, 4)),
 		unaryCase("LeakyReLU", func(x *Var) *Var { return LeakyReLU(x, 0.1) }, randn(3, 4)),
 		unaryCase("GELU", GELU, randn(3, 4)),
-		unaryCase("GELUErf", GELUErf, randn(3, 4)),
+		unaryCase("GELUTanh", GELUTanh, randn(3, 4)),
 		unaryCase("Abs", Abs, randn(3, 4)),
 		unaryCase("Clamp", func(x *Var) *Var { return Clamp(x, -0.5, 0.5) }, randn(3, 4)),
 		unaryCase("PowScalar", func(x *Var) *Var { return PowScalar(x, 2.5) }, positive(3, 4)),

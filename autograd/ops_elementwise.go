@@ -94,20 +94,30 @@ func Pow(a, b *Var) *Var {
 		func(c *Ctx, g *Var) *Var { return Mul(g, Mul(c.Output(), Log(c.Input(0)))) })
 }
 
-// Maximum returns the elementwise maximum; on ties the gradient goes to a.
+// Maximum returns the elementwise maximum. As in PyTorch, the gradient
+// goes to the larger operand and is split evenly (half each) where a == b.
 func Maximum(a, b *Var) *Var {
-	m := func(c *Ctx) *tensor.Tensor { return tensor.Ge(c.Input(0).value, c.Input(1).value) }
 	return binaryOp("autograd.Maximum", a, b, tensor.Maximum(a.value, b.value),
-		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, false) },
-		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, true) })
+		func(c *Ctx, g *Var) *Var { return Mul(g, Constant(tieWeight(c, tensor.Lt))) },
+		func(c *Ctx, g *Var) *Var { return Mul(g, Constant(tieWeight(c, tensor.Gt))) })
 }
 
-// Minimum returns the elementwise minimum; on ties the gradient goes to a.
+// Minimum returns the elementwise minimum. As in PyTorch, the gradient
+// goes to the smaller operand and is split evenly (half each) where a == b.
 func Minimum(a, b *Var) *Var {
-	m := func(c *Ctx) *tensor.Tensor { return tensor.Le(c.Input(0).value, c.Input(1).value) }
 	return binaryOp("autograd.Minimum", a, b, tensor.Minimum(a.value, b.value),
-		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, false) },
-		func(c *Ctx, g *Var) *Var { return whereZero(m(c), g, true) })
+		func(c *Ctx, g *Var) *Var { return Mul(g, Constant(tieWeight(c, tensor.Gt))) },
+		func(c *Ctx, g *Var) *Var { return Mul(g, Constant(tieWeight(c, tensor.Lt))) })
+}
+
+// tieWeight is PyTorch's share of the gradient of Maximum or Minimum for
+// one operand: 1 - [loses(a, b)] - ½[a == b] over the broadcast shape (so
+// a NaN operand gets the whole gradient, as in PyTorch).
+func tieWeight(c *Ctx, loses func(a, b *tensor.Tensor) *tensor.Tensor) *tensor.Tensor {
+	a, b := c.Input(0).value, c.Input(1).value
+	dt := c.Output().DType()
+	l := tensor.Add(loses(a, b).Cast(dt), tensor.MulScalar(tensor.Eq(a, b).Cast(dt), 0.5))
+	return tensor.Affine(l, -1, 1)
 }
 
 // whereZero returns g where m is true (false when inverted), else 0.
@@ -239,9 +249,24 @@ func LeakyReLU(x *Var, slope float64) *Var {
 		})
 }
 
-// GELU returns the tanh approximation of the Gaussian error linear unit.
+// GELU returns the exact Gaussian error linear unit x·Φ(x) =
+// 0.5·x·(1 + erf(x/√2)), PyTorch's F.gelu default (GELUTanh is the
+// approximation).
 func GELU(x *Var) *Var {
 	return unaryOp("autograd.GELU", x, tensor.GELU(x.value),
+		func(c *Ctx, g *Var) *Var {
+			x := c.Input(0)
+			cdf := Affine(Erf(MulScalar(x, 1/math.Sqrt2)), 0.5, 0.5)
+			pdf := MulScalar(Exp(MulScalar(Square(x), -0.5)), 1/math.Sqrt(2*math.Pi))
+			return Mul(g, Add(cdf, Mul(x, pdf)))
+		})
+}
+
+// GELUTanh returns the tanh approximation of the Gaussian error linear
+// unit, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as PyTorch's
+// F.gelu(x, approximate="tanh"). It differs from GELU by up to about 5e-4.
+func GELUTanh(x *Var) *Var {
+	return unaryOp("autograd.GELUTanh", x, tensor.GELUTanh(x.value),
 		func(c *Ctx, g *Var) *Var { return Mul(g, geluTanhGrad(c.Input(0))) })
 }
 
@@ -253,17 +278,6 @@ func geluTanhGrad(x *Var) *Var {
 	t := Tanh(MulScalar(Mul(x, Affine(x2, a, 1)), k))
 	return Add(Affine(t, 0.5, 0.5),
 		Mul(MulScalar(x, 0.5*k), Mul(Affine(Square(t), -1, 1), Affine(x2, 3*a, 1))))
-}
-
-// GELUErf returns the exact (erf) Gaussian error linear unit.
-func GELUErf(x *Var) *Var {
-	return unaryOp("autograd.GELUErf", x, tensor.GELUErf(x.value),
-		func(c *Ctx, g *Var) *Var {
-			x := c.Input(0)
-			cdf := Affine(Erf(MulScalar(x, 1/math.Sqrt2)), 0.5, 0.5)
-			pdf := MulScalar(Exp(MulScalar(Square(x), -0.5)), 1/math.Sqrt(2*math.Pi))
-			return Mul(g, Add(cdf, Mul(x, pdf)))
-		})
 }
 
 // Abs returns |x| (gradient sign(x), 0 at 0).

@@ -59,6 +59,7 @@ func TestLayerGradientsMore(t *testing.T) {
 			return NewDropout(tensor.NewGenerator(77), 0.4).Forward(x)
 		}}, randn(4, 6)},
 		{"GELU", NewGELU(), randn(3, 4)},
+		{"GELU/tanh", NewGELU("tanh"), randn(3, 4)},
 		{"Tanh", NewTanh(), randn(3, 4)},
 		{"LayerNorm/affine", ln, randn(2, 3, 5)},
 		{"MultiHeadAttention/mask-cross", &crossAttention{mha, pad}, randn(2, 4, 4)},
@@ -207,4 +208,29 @@ func TestHessianVectorProductNN(t *testing.T) {
 		}
 	}
 	require.Greater(t, nonzero, 20, "the Hessian-vector product must not be trivially zero")
+}
+
+// TestGELUForms: NewGELU() and NewGELU("none") are the exact form
+// 0.5·x·(1 + erf(x/√2)) and NewGELU("tanh") the tanh approximation, as
+// PyTorch's nn.GELU; float64 formulas to 1e-15, and the two forms differ
+// (by more than 1e-4 somewhere on [-3, 3]).
+func TestGELUForms(t *testing.T) {
+	x := tensor.NewGenerator(9).Uniform(-3, 3, tensor.Float64, 200)
+	exact := func(v float64) float64 { return 0.5 * v * (1 + math.Erf(v/math.Sqrt2)) }
+	approx := func(v float64) float64 {
+		return 0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v)))
+	}
+	xs := x.Float64s()
+	maxDiff := 0.0
+	for _, c := range []struct {
+		m   Module
+		ref func(float64) float64
+	}{{NewGELU(), exact}, {NewGELU("none"), exact}, {NewGELU("tanh"), approx}} {
+		got := c.m.Forward(autograd.Constant(x)).Value().Float64s()
+		for i, v := range xs {
+			require.InDelta(t, c.ref(v), got[i], 1e-15, "x = %v", v)
+			maxDiff = math.Max(maxDiff, math.Abs(exact(v)-approx(v)))
+		}
+	}
+	require.Greater(t, maxDiff, 1e-4)
 }

@@ -43,6 +43,8 @@ func TestHyperParametersCheckedAtConstruction(t *testing.T) {
 		{"nn.NewMaxPool2d: kernel 2, stride 2, padding 2", func() { NewMaxPool2d(2, 2, 2) }},
 		{"nn.NewAvgPool2d: kernel 3, stride -1, padding 0", func() { NewAvgPool2d(3, -1, 0) }},
 		{"nn.NewAvgPool2d: kernel 3, stride 1, padding -1", func() { NewAvgPool2d(3, 1, -1) }},
+		{`nn.NewGELU: approximate "erf"`, func() { NewGELU("erf") }},
+		{"nn.NewGELU: 2 approximations", func() { NewGELU("tanh", "none") }},
 		{"nn.NewEmbedding: -2 embeddings of size 4", func() { NewEmbedding(g, -2, 4) }},
 		{"nn.NewMultiHeadAttention: embedding size 0 not divisible by 2 heads", func() { NewMultiHeadAttention(g, 0, 2, false) }},
 		{"nn.NewMultiHeadAttention: embedding size 4 not divisible by -2 heads", func() { NewMultiHeadAttention(g, 4, -2, false) }},

@@ -202,8 +202,22 @@ func NewReLU() *ReLU { return &ReLU{Base: Base{training: true}} }
 // Forward applies autograd.ReLU.
 func (*ReLU) Forward(x *autograd.Var) *autograd.Var { return autograd.ReLU(x) }
 
-// NewGELU returns a GELU module (tanh approximation).
-func NewGELU() *Func { return fn(autograd.GELU) }
+// NewGELU returns a GELU module. Like PyTorch's nn.GELU(approximate=...),
+// it is the exact form x·Φ(x) (autograd.GELU) by default or with
+// approximate "none", and the tanh approximation (autograd.GELUTanh) with
+// approximate "tanh"; any other value panics with a *tensor.Error.
+func NewGELU(approximate ...string) *Func {
+	if len(approximate) > 1 {
+		panic(tensor.Errorf("nn.NewGELU", "%d approximations %q; want at most one", len(approximate), approximate))
+	}
+	if len(approximate) == 0 || approximate[0] == "none" {
+		return fn(autograd.GELU)
+	}
+	if approximate[0] == "tanh" {
+		return fn(autograd.GELUTanh)
+	}
+	panic(tensor.Errorf("nn.NewGELU", "approximate %q; want \"none\" or \"tanh\"", approximate[0]))
+}
 
 // NewTanh returns a Tanh module.
 func NewTanh() *Func { return fn(autograd.Tanh) }

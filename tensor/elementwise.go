@@ -276,11 +276,14 @@ func LeakyReLU(x *Tensor, slope float64) *Tensor {
 	return floatUnary("tensor.LeakyReLU", OpLeakyReLU, x, slope, 0)
 }
 
-// GELU returns the tanh approximation of the Gaussian error linear unit.
-func GELU(x *Tensor) *Tensor { return floatUnary("tensor.GELU", OpGELUTanh, x, 0, 0) }
+// GELU returns the Gaussian error linear unit x·Φ(x) in its exact form,
+// 0.5·x·(1 + erf(x/√2)), as PyTorch's F.gelu by default.
+func GELU(x *Tensor) *Tensor { return floatUnary("tensor.GELU", OpGELUErf, x, 0, 0) }
 
-// GELUErf returns the exact (erf) Gaussian error linear unit.
-func GELUErf(x *Tensor) *Tensor { return floatUnary("tensor.GELUErf", OpGELUErf, x, 0, 0) }
+// GELUTanh returns the tanh approximation of the Gaussian error linear
+// unit, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as PyTorch's
+// F.gelu(x, approximate="tanh").
+func GELUTanh(x *Tensor) *Tensor { return floatUnary("tensor.GELUTanh", OpGELUTanh, x, 0, 0) }
 
 // PowScalar returns xᵖ.
 func PowScalar(x *Tensor, p float64) *Tensor {

@@ -1,0 +1,127 @@
+package scaling
+
+import (
+	"math"
+
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// CostModel is the α-β-γ model of one synchronous data-parallel training
+// step on p ranks: every rank computes forward and backward on its b samples
+// (Compute), the gradients (GradBytes in all) are combined with Algorithm
+// over Link, and the optimizer updates.
+//
+// The gradients are combined bucket by bucket (BucketBytes, in the order
+// backward completes them; empty: one bucket of GradBytes). Backward is
+// taken to produce gradient bytes at a steady rate, so bucket i is ready
+// after the fraction (its end in bytes)/GradBytes of the backward pass; the
+// collectives run one after another (as DDP issues them), each starting when
+// its bucket is ready and the previous one is done. With Overlap they start
+// during backward; without, all after it:
+//
+//	step = forward + max(backward, end of the last collective) + optimizer
+//
+// CommScale multiplies every collective's time (1 when zero): the share of
+// the link or of the memory bus a collective gets when it runs beside
+// computation on the same cores.
+type CostModel struct {
+	Compute     Compute
+	Link        Link
+	Algorithm   Algorithm
+	GradBytes   float64
+	BucketBytes []float64
+	Overlap     bool
+	CommScale   float64
+}
+
+// Breakdown is a predicted step, in seconds.
+type Breakdown struct {
+	Forward, Backward, Optimizer float64
+	Comm                         float64 // all collectives, back to back
+	Exposed                      float64 // communication not hidden by backward
+	Total                        float64
+}
+
+// CommTime is the time of the step's collectives on p ranks, back to back.
+func (m CostModel) CommTime(p int) float64 {
+	t := 0.0
+	for _, b := range m.buckets() {
+		t += m.collective(p, b)
+	}
+	return t
+}
+
+func (m CostModel) buckets() []float64 {
+	if len(m.BucketBytes) == 0 {
+		return []float64{m.GradBytes}
+	}
+	return m.BucketBytes
+}
+
+func (m CostModel) collective(p int, bytes float64) float64 {
+	s := m.CommScale
+	if s == 0 {
+		s = 1
+	}
+	return s * AllReduceCost(m.Algorithm, p, bytes).Time(m.Link)
+}
+
+// Step predicts one step on p ranks with b samples per rank. It panics on
+// p < 1 or b < 1.
+func (m CostModel) Step(p, b int) Breakdown {
+	if p < 1 || b < 1 {
+		panic(tensor.Errorf("scaling.CostModel.Step", "%d ranks, batch %d", p, b))
+	}
+	fb := m.Compute.Fixed + m.Compute.PerSample*float64(b)
+	bd := Breakdown{
+		Forward:   fb * (1 - m.Compute.BackwardShare),
+		Backward:  fb * m.Compute.BackwardShare,
+		Optimizer: m.Compute.Optimizer,
+	}
+	end := bd.Backward
+	if p > 1 {
+		bs := m.buckets()
+		total := 0.0
+		for _, x := range bs {
+			total += x
+		}
+		done, cum := 0.0, 0.0
+		for _, x := range bs {
+			cum += x
+			ready := bd.Backward
+			if m.Overlap && total > 0 {
+				ready = bd.Backward * cum / total
+			}
+			c := m.collective(p, x)
+			bd.Comm += c
+			done = math.Max(done, ready) + c
+		}
+		end = math.Max(end, done)
+	}
+	bd.Exposed = end - bd.Backward
+	bd.Total = bd.Forward + end + bd.Optimizer
+	return bd
+}
+
+// SpeedUpStrong is strong scaling: the global batch stays at global samples
+// per step, split over p ranks (global/p each, at least 1); it returns the
+// speed-up over one rank (T₁/T_p) and the efficiency (speed-up / p).
+func (m CostModel) SpeedUpStrong(p, global int) (speedUp, efficiency float64) {
+	s := m.Step(1, global).Total / m.Step(p, max(1, global/p)).Total
+	return s, s / float64(p)
+}
+
+// SpeedUpWeak is weak scaling: every rank keeps b samples per step, so p
+// ranks process p·b; it returns the throughput over one rank's
+// (p·T₁/T_p) and the efficiency (T₁/T_p).
+func (m CostModel) SpeedUpWeak(p, b int) (speedUp, efficiency float64) {
+	e := m.Step(1, b).Total / m.Step(p, b).Total
+	return float64(p) * e, e
+}
+
+// Oversubscription is how much slower each of ranks ranks computes when
+// they run threads threads each on cores cores of one machine: max(1,
+// ranks·threads/cores).
+func Oversubscription(ranks, threads, cores int) float64 {
+	return math.Max(1, float64(ranks*threads)/float64(cores))
+}

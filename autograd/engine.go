@@ -123,6 +123,7 @@ func Record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFun
 		if in.requiresGrad {
 			v.requiresGrad = true
 			v.node = &node{op: op, inputs: inputs, out: v, backward: backward}
+			tensor.MarkActivation(value)
 			break
 		}
 	}
@@ -550,6 +551,9 @@ func (p *pass) storeGrad(v *Var, g *Var, owned bool) *tensor.Tensor {
 		v.grad, v.gradOwned = tensor.Add(v.grad, g.value), true
 	default:
 		v.grad, v.gradOwned = p.exclusive(g, owned), true
+	}
+	if !v.gradPin {
+		tensor.ChargeMemoryLike(v.grad, tensor.MemoryGradients, v.value)
 	}
 	v.gradVar = nil
 	return v.grad

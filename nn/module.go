@@ -103,6 +103,7 @@ func (b *Base) RegisterParam(name string, slot **autograd.Var) *autograd.Var {
 		panic(tensor.Errorf("nn.Base.RegisterParam", "parameter %q is nil", name))
 	}
 	b.params = append(b.params, paramSlot{name, slot})
+	tensor.SetMemoryCategory((*slot).Value(), tensor.MemoryParameters)
 	return *slot
 }
 

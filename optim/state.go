@@ -258,6 +258,7 @@ func (opt *Optimizer) placeState(byIndex map[int]*paramState) (map[*autograd.Var
 			cp := &paramState{step: st.step, bufs: map[string]*tensor.Tensor{}}
 			for name, b := range st.bufs {
 				cp.bufs[name] = tensor.ZerosLike(w).CopyFrom(b.To(w.Device()))
+				tensor.ChargeMemoryLike(cp.bufs[name], tensor.MemoryOptimizerState, w)
 			}
 			state[params[idx]] = cp
 		}

@@ -33,6 +33,7 @@ func buffer(st *paramState, name string, w *tensor.Tensor) *tensor.Tensor {
 	b := st.bufs[name]
 	if b == nil {
 		b = tensor.ZerosLike(w)
+		tensor.ChargeMemoryLike(b, tensor.MemoryOptimizerState, w)
 		st.bufs[name] = b
 	}
 	return b
@@ -93,6 +94,7 @@ func sgd(o *Options, w, grad *tensor.Tensor, st *paramState) {
 		b = st.bufs[bufMomentum]
 		if b == nil {
 			b, first = tensor.ZerosLike(w), true
+			tensor.ChargeMemoryLike(b, tensor.MemoryOptimizerState, w)
 			st.bufs[bufMomentum] = b
 		}
 	}

@@ -75,7 +75,9 @@ func allocDirty(op string, dev Device, dt DType, shape []int) *Tensor {
 	case Int32:
 		buf = takeBuffer[int32](dt, n)
 	}
-	return newTensor(&cpuStorage{dt: dt, buf: buf}, slices.Clone(shape), ContiguousStrides(shape), 0)
+	st := &cpuStorage{dt: dt, buf: buf}
+	st.noteAlloc()
+	return newTensor(st, slices.Clone(shape), ContiguousStrides(shape), 0)
 }
 
 // allocZeroed is allocDirty with the elements set to zero (the clearing

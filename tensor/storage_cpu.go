@@ -8,8 +8,9 @@ import (
 // cpuStorage is a Go slice: []float32, []float64, []uint16 (BFloat16 and
 // Float16 bit patterns), []int32, []int64 or []bool.
 type cpuStorage struct {
-	dt  DType
-	buf any
+	dt   DType
+	buf  any
+	acct *memAcct // memory accounting (memstats.go), nil when not counted
 }
 
 func (s *cpuStorage) Device() Device { return CPU }
@@ -50,7 +51,9 @@ func newCPUStorage(dt DType, n int) *cpuStorage {
 	default:
 		panic(Errorf("tensor", "cannot allocate dtype %v", dt))
 	}
-	return &cpuStorage{dt: dt, buf: buf}
+	s := &cpuStorage{dt: dt, buf: buf}
+	s.noteAlloc()
+	return s
 }
 
 // Large host buffers start hostPageOffset bytes past a page boundary.

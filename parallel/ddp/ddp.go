@@ -207,6 +207,9 @@ func (d *DDP) makeBuckets() {
 	flush()
 	for _, b := range d.buckets {
 		b.flat = tensor.EmptyOn(b.flat.Device(), b.DType, b.Elems)
+		// the bucket holds the gradients: charge it to the ledger of its
+		// first parameter (see tensor.MemoryStats)
+		tensor.ChargeMemoryLike(b.flat, tensor.MemoryGradients, d.params[b.members[0]].v.Value())
 		off := 0
 		for _, i := range b.members {
 			p := &d.params[i]

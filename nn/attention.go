@@ -9,6 +9,12 @@ import (
 
 // MultiHeadAttention is scaled dot-product attention over NumHeads heads
 // with input and output projections, for batch-first inputs [B, T, E].
+//
+// The head size is the width of the Q projection's output over NumHeads,
+// not E over NumHeads, so a head-sharded copy works unchanged: a
+// tensor-parallel rank holds Q, K and V projecting E onto its NumHeads·D
+// columns and Out projecting NumHeads·D back onto E (a partial sum that
+// the caller reduces over the ranks, as parallel/tensorparallel does).
 type MultiHeadAttention struct {
 	Base
 	Q, K, V, Out *Linear
@@ -57,16 +63,21 @@ func (m *MultiHeadAttention) Attend(q, k, v *autograd.Var, causal bool, mask *te
 	if q.NDim() != 3 || k.NDim() != 3 || v.NDim() != 3 || k.Dim(1) != v.Dim(1) || q.Dim(0) != k.Dim(0) {
 		panic(tensor.Errorf("nn.MultiHeadAttention", "query %v, key %v, value %v; want [B, T, E]", q.Shape(), k.Shape(), v.Shape()))
 	}
-	b, tq, e := q.Dim(0), q.Dim(1), q.Dim(2)
+	b, tq := q.Dim(0), q.Dim(1)
 	tk := k.Dim(1)
 	h := m.NumHeads
-	d := e / h
+	qp, kp, vp := m.Q.Forward(q), m.K.Forward(k), m.V.Forward(v)
+	w := qp.Dim(2) // h heads of size d: E on one rank, a shard of it under tensor parallelism
+	if h <= 0 || w%h != 0 || kp.Dim(2) != w || vp.Dim(2) != w {
+		panic(tensor.Errorf("nn.MultiHeadAttention", "projections of width q %d, k %d, v %d for %d heads; want equal widths divisible by the heads", w, kp.Dim(2), vp.Dim(2), h))
+	}
+	d := w / h
 	heads := func(x *autograd.Var, t int) *autograd.Var {
 		return autograd.Permute(autograd.Reshape(x, b, t, h, d), 0, 2, 1, 3) // [B, H, T, D]
 	}
-	qh := heads(m.Q.Forward(q), tq)
-	kh := heads(m.K.Forward(k), tk)
-	vh := heads(m.V.Forward(v), tk)
+	qh := heads(qp, tq)
+	kh := heads(kp, tk)
+	vh := heads(vp, tk)
 	scores := autograd.MulScalar(autograd.MatMul(qh, autograd.T(kh)), 1/math.Sqrt(float64(d))) // [B, H, Tq, Tk]
 	if causal {
 		cm := CausalMask(scores.Value().Device(), tq, tk)
@@ -80,6 +91,6 @@ func (m *MultiHeadAttention) Attend(q, k, v *autograd.Var, causal bool, mask *te
 		scores = autograd.MaskedFill(scores, mask, math.Inf(-1))
 	}
 	attn := autograd.Softmax(scores, -1)
-	out := autograd.Reshape(autograd.Permute(autograd.MatMul(attn, vh), 0, 2, 1, 3), b, tq, e)
+	out := autograd.Reshape(autograd.Permute(autograd.MatMul(attn, vh), 0, 2, 1, 3), b, tq, w)
 	return m.Out.Forward(out)
 }

@@ -3,7 +3,6 @@ package tensor
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"unsafe"
 )
@@ -75,9 +74,7 @@ func allocDirty(op string, dev Device, dt DType, shape []int) *Tensor {
 	case Int32:
 		buf = takeBuffer[int32](dt, n)
 	}
-	st := &cpuStorage{dt: dt, buf: buf}
-	st.noteAlloc()
-	return newTensor(st, slices.Clone(shape), ContiguousStrides(shape), 0)
+	return newCPUTensor(dt, buf, shape)
 }
 
 // allocZeroed is allocDirty with the elements set to zero (the clearing

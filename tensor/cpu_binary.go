@@ -1,7 +1,5 @@
 package tensor
 
-import "unsafe"
-
 // ntMinElems is the length from which binF32 stores non-temporally (amd64):
 // 4 MiB of output in one call, more than a core's share of the caches, so
 // the result would be evicted before anyone reads it anyway.
@@ -31,21 +29,66 @@ func binF32Go(op int, d, a, b []float32) {
 }
 
 // float32BinaryKernel returns the vector kernel of a float32 arithmetic op
-// (add, sub, mul, div), or nil. T must be float32.
-func float32BinaryKernel[T number](op BinaryOp) func(d, a, b []T) {
-	var code int
+// (add, sub, mul, div), or nil. They are plain functions: a closure (or a
+// generic function value) would be allocated on every call.
+func float32BinaryKernel(op BinaryOp) func(d, a, b []float32) {
 	switch op {
 	case OpAdd:
-		code = 0
+		return arithAddF32
 	case OpSub:
-		code = 1
+		return arithSubF32
 	case OpMul:
-		code = 2
+		return arithMulF32
 	case OpDiv:
-		code = 3
-	default:
-		return nil
+		return arithDivF32
 	}
-	f32 := func(s []T) []float32 { return *(*[]float32)(unsafe.Pointer(&s)) }
-	return func(d, a, b []T) { binF32(code, f32(d), f32(a), f32(b)) }
+	return nil
+}
+
+func arithAddF32(d, a, b []float32) { binF32(0, d, a, b) }
+func arithSubF32(d, a, b []float32) { binF32(1, d, a, b) }
+func arithMulF32(d, a, b []float32) { binF32(2, d, a, b) }
+func arithDivF32(d, a, b []float32) { binF32(3, d, a, b) }
+
+// float64BinaryKernel is float32BinaryKernel for float64 (portable loops).
+func float64BinaryKernel(op BinaryOp) func(d, a, b []float64) {
+	switch op {
+	case OpAdd:
+		return arithAddF64
+	case OpSub:
+		return arithSubF64
+	case OpMul:
+		return arithMulF64
+	case OpDiv:
+		return arithDivF64
+	}
+	return nil
+}
+
+func arithAddF64(d, a, b []float64) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] + b[i]
+	}
+}
+
+func arithSubF64(d, a, b []float64) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] - b[i]
+	}
+}
+
+func arithMulF64(d, a, b []float64) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] * b[i]
+	}
+}
+
+func arithDivF64(d, a, b []float64) {
+	a, b = a[:len(d)], b[:len(d)]
+	for i := range d {
+		d[i] = a[i] / b[i]
+	}
 }

@@ -182,8 +182,16 @@ func (cpuDevice) Binary(op BinaryOp, dst, a, b View) {
 	cpuView("Binary", b)
 	switch a.DType().computeDType() {
 	case Float32:
+		if k := float32BinaryKernel(op); k != nil {
+			mapBinary(1, dst, a, b, k)
+			return
+		}
 		binaryTyped[float32](op, dst, a, b)
 	case Float64:
+		if k := float64BinaryKernel(op); k != nil {
+			mapBinary(1, dst, a, b, k)
+			return
+		}
 		binaryTyped[float64](op, dst, a, b)
 	case Int32:
 		binaryTyped[int32](op, dst, a, b)

@@ -16,7 +16,43 @@ func chunked(n int, direct bool, f func(i, m int)) {
 	}
 }
 
+// denseIn reports whether v lays out shape densely in row-major order from
+// its offset (size-1 axes may have any stride), so that element i of the
+// iteration is at v.Offset+i.
+func denseIn(shape []int, v View) bool {
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		if shape[i] != 1 && v.Strides[i] != acc {
+			return false
+		}
+		acc *= shape[i]
+	}
+	return true
+}
+
+// flat returns the n elements of a dense view as a slice of its storage
+// when the storage holds T, for the single-call fast paths below.
+func flat[T computeT](v View, n int) ([]T, bool) {
+	return direct[T](v.Storage.(*cpuStorage), v.Offset, 1, n)
+}
+
+// smallFlat reports whether an elementwise op over shape runs as one call
+// of its kernel: dense operands (checked by the caller) and too little work
+// for a second goroutine. Such an op plans no loop and allocates nothing.
+func smallFlat(shape []int, cost int) (int, bool) {
+	n := Shape(shape).NumElements()
+	return n, n > 0 && workers(n, cost) == 1
+}
+
 func mapUnary[D, T computeT](cost int, dst, x View, k func(d []D, x []T)) {
+	if n, ok := smallFlat(dst.Shape, cost); ok && denseIn(dst.Shape, dst) && denseIn(dst.Shape, x) {
+		d, okd := flat[D](dst, n)
+		xs, okx := flat[T](x, n)
+		if okd && okx {
+			k(d, xs)
+			return
+		}
+	}
 	l := makeLoop(dst.Shape, dst, x)
 	s0, s1 := l.inner(0), l.inner(1)
 	l.run(cost, func() func([]int, int) {
@@ -33,6 +69,15 @@ func mapUnary[D, T computeT](cost int, dst, x View, k func(d []D, x []T)) {
 }
 
 func mapBinary[D, T computeT](cost int, dst, a, b View, k func(d []D, a, b []T)) {
+	if n, ok := smallFlat(dst.Shape, cost); ok && denseIn(dst.Shape, dst) && denseIn(dst.Shape, a) && denseIn(dst.Shape, b) {
+		d, okd := flat[D](dst, n)
+		as, oka := flat[T](a, n)
+		bs, okb := flat[T](b, n)
+		if okd && oka && okb {
+			k(d, as, bs)
+			return
+		}
+	}
 	l := makeLoop(dst.Shape, dst, a, b)
 	s0, s1, s2 := l.inner(0), l.inner(1), l.inner(2)
 	l.run(cost, func() func([]int, int) {
@@ -417,13 +462,6 @@ func binaryTyped[T number](op BinaryOp, dst, a, b View) {
 	case op.isLogical():
 		panic(Errorf("tensor", "logical op %d on %v", op, a.DType()))
 	default:
-		var z T
-		if _, ok := any(z).(float32); ok {
-			if k := float32BinaryKernel[T](op); k != nil {
-				mapBinary(1, dst, a, b, k)
-				return
-			}
-		}
 		mapBinary(1, dst, a, b, binaryKernel[T](op))
 	}
 }

@@ -6,58 +6,75 @@ import (
 
 // loop is a strided iteration over a common shape for a few operands. Axes
 // that are laid out alike in every operand are merged, so a contiguous
-// tensor is one long inner run.
+// tensor is one long inner run. Its slices live in the struct's own arrays
+// for up to loopOps operands and loopDims merged axes (and grow onto the
+// heap beyond), so planning an iteration is one allocation.
 type loop struct {
 	shape   []int   // coalesced shape; len >= 1
 	strides [][]int // per operand, per coalesced axis
 	base    []int   // per operand, storage offset of the first element
 	numel   int
+
+	shapeBuf  [loopDims]int
+	strideBuf [loopOps][loopDims]int
+	strideHdr [loopOps][]int
+	baseBuf   [loopOps]int
+	idxBuf    [loopDims]int // runRange's scratch on the calling goroutine
+	offsBuf   [loopOps]int
 }
+
+const (
+	loopOps  = 4
+	loopDims = 6
+)
 
 func makeLoop(shape []int, views ...View) *loop {
 	l := &loop{numel: Shape(shape).NumElements()}
-	l.base = make([]int, len(views))
+	nv := len(views)
+	if nv <= loopOps {
+		l.base = l.baseBuf[:nv]
+		l.strides = l.strideHdr[:nv]
+		for k := range nv {
+			l.strides[k] = l.strideBuf[k][:0]
+		}
+	} else {
+		l.base = make([]int, nv)
+		l.strides = make([][]int, nv)
+	}
 	for k, v := range views {
 		l.base[k] = v.Offset
 	}
 	// Drop size-1 axes, then merge neighbours that stay affine in every operand.
-	var dims []int
+	l.shape = l.shapeBuf[:0]
 	for i, d := range shape {
-		if d != 1 {
-			dims = append(dims, i)
-		}
-	}
-	l.strides = make([][]int, len(views))
-	if len(dims) == 0 {
-		l.shape = []int{1}
-		for k := range views {
-			l.strides[k] = []int{0}
-		}
-		return l
-	}
-	l.shape = []int{shape[dims[0]]}
-	for k, v := range views {
-		l.strides[k] = []int{v.Strides[dims[0]]}
-	}
-	for _, i := range dims[1:] {
-		last := len(l.shape) - 1
-		merge := true
-		for k, v := range views {
-			if l.strides[k][last] != v.Strides[i]*shape[i] {
-				merge = false
-				break
-			}
-		}
-		if merge {
-			l.shape[last] *= shape[i]
-			for k, v := range views {
-				l.strides[k][last] = v.Strides[i]
-			}
+		if d == 1 {
 			continue
 		}
-		l.shape = append(l.shape, shape[i])
+		if last := len(l.shape) - 1; last >= 0 {
+			merge := true
+			for k, v := range views {
+				if l.strides[k][last] != v.Strides[i]*d {
+					merge = false
+					break
+				}
+			}
+			if merge {
+				l.shape[last] *= d
+				for k, v := range views {
+					l.strides[k][last] = v.Strides[i]
+				}
+				continue
+			}
+		}
+		l.shape = append(l.shape, d)
 		for k, v := range views {
 			l.strides[k] = append(l.strides[k], v.Strides[i])
+		}
+	}
+	if len(l.shape) == 0 {
+		l.shape = append(l.shape, 1)
+		for k := range views {
+			l.strides[k] = append(l.strides[k], 0)
 		}
 	}
 	return l
@@ -111,7 +128,20 @@ func (l *loop) run(cost int, newFn func() func(offs []int, n int)) {
 	if l.numel == 0 {
 		return
 	}
-	parallelFor(l.numel, workers(l.numel, cost), func(lo, hi int) { l.runRange(lo, hi, newFn()) })
+	if w := workers(l.numel, cost); w > 1 {
+		parallelFor(l.numel, w, func(lo, hi int) { l.runRange(lo, hi, newFn()) })
+		return
+	}
+	l.runAll(newFn())
+}
+
+// scratch returns the calling goroutine's runRangeWith scratch (idx and
+// offs), from the loop's own arrays when they are large enough.
+func (l *loop) scratch() (idx, offs []int) {
+	if len(l.shape) <= loopDims && len(l.base) <= loopOps {
+		return l.idxBuf[:len(l.shape)], l.offsBuf[:len(l.base)]
+	}
+	return make([]int, len(l.shape)), make([]int, len(l.base))
 }
 
 func (l *loop) runRange(lo, hi int, fn func(offs []int, n int)) {
@@ -119,6 +149,15 @@ func (l *loop) runRange(lo, hi int, fn func(offs []int, n int)) {
 		return // also keeps a zero-size shape from dividing by zero below
 	}
 	l.runRangeWith(lo, hi, make([]int, len(l.shape)), make([]int, len(l.base)), fn)
+}
+
+// runAll is runRange over the whole iteration on the calling goroutine.
+func (l *loop) runAll(fn func(offs []int, n int)) {
+	if l.numel == 0 {
+		return
+	}
+	idx, offs := l.scratch()
+	l.runRangeWith(0, l.numel, idx, offs, fn)
 }
 
 // runRangeWith is runRange with caller-owned scratch: idx has one entry per

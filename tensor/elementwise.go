@@ -4,9 +4,13 @@ import "math"
 
 func binaryResult(op string, bop BinaryOp, a, b *Tensor) (shape []int, dt DType) {
 	sameDevice(op, a, b)
-	shape, err := BroadcastShapes(a.shape, b.shape)
-	if err != nil {
-		fail(op, "shapes %v and %v do not broadcast", Shape(a.shape), Shape(b.shape))
+	if Shape(a.shape).Equal(b.shape) {
+		shape = a.shape // no broadcast to plan (the callers only read it)
+	} else {
+		var err error
+		if shape, err = BroadcastShapes(a.shape, b.shape); err != nil {
+			fail(op, "shapes %v and %v do not broadcast", Shape(a.shape), Shape(b.shape))
+		}
 	}
 	dt = promote(a.DType(), b.DType())
 	if dt == Bool && !bop.isLogical() && bop != OpEq && bop != OpNe {

@@ -34,6 +34,34 @@ func (s *cpuStorage) Len() int {
 }
 
 func newCPUStorage(dt DType, n int) *cpuStorage {
+	s := &cpuStorage{dt: dt, buf: newHostBuf(dt, n)}
+	s.noteAlloc()
+	return s
+}
+
+// cpuTensor is a new contiguous CPU tensor together with its storage, in
+// one allocation (with the Tensor's inline shape and strides, a small
+// tensor costs three: this, the boxed slice header and the elements).
+type cpuTensor struct {
+	t Tensor
+	s cpuStorage
+}
+
+// newCPUTensor wraps buf (a new slice from newHostBuf or takeBuffer, of
+// dtype dt) as a contiguous tensor of the given shape. The storage is
+// counted like any new buffer (noteAlloc): its cleanup, attached to the
+// storage inside the combined object, runs when neither this tensor nor a
+// view of it is reachable, the same moment a separate storage would die.
+func newCPUTensor(dt DType, buf any, shape []int) *Tensor {
+	c := &cpuTensor{s: cpuStorage{dt: dt, buf: buf}}
+	c.s.noteAlloc()
+	c.t.st = &c.s
+	c.t.setLayout(shape, nil)
+	return &c.t
+}
+
+// newHostBuf returns a zeroed host slice of n elements of dtype dt.
+func newHostBuf(dt DType, n int) any {
 	var buf any
 	switch dt {
 	case Float32:
@@ -51,9 +79,7 @@ func newCPUStorage(dt DType, n int) *cpuStorage {
 	default:
 		panic(Errorf("tensor", "cannot allocate dtype %v", dt))
 	}
-	s := &cpuStorage{dt: dt, buf: buf}
-	s.noteAlloc()
-	return s
+	return buf
 }
 
 // Large host buffers start hostPageOffset bytes past a page boundary.

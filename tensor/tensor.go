@@ -15,7 +15,14 @@ type Tensor struct {
 	shape   []int
 	strides []int
 	offset  int
+	// inl backs shape and strides for ranks up to inlineRank, so that a
+	// small tensor is one allocation rather than three (see newTensorInl).
+	inl [2 * inlineRank]int
 }
+
+// inlineRank is the largest rank whose shape and strides live inside the
+// Tensor itself.
+const inlineRank = 4
 
 // Error is the panic value of a tensor op that was misused or that failed on
 // its device; Try turns such panics back into errors.
@@ -68,9 +75,51 @@ func newTensor(st Storage, shape, strides []int, offset int) *Tensor {
 	return &Tensor{st: st, shape: shape, strides: strides, offset: offset}
 }
 
+// newTensorInl is newTensor with shape and strides copied (into the
+// Tensor itself when the rank allows).
+func newTensorInl(st Storage, shape, strides []int, offset int) *Tensor {
+	t := &Tensor{st: st, offset: offset}
+	t.setLayout(shape, strides)
+	return t
+}
+
+// setLayout sets t's shape and strides to copies of shape and strides
+// (nil strides: contiguous), inside t when the rank is at most inlineRank.
+func (t *Tensor) setLayout(shape, strides []int) {
+	nd := len(shape)
+	if nd > inlineRank {
+		t.shape = slices.Clone(shape)
+		if strides == nil {
+			t.strides = ContiguousStrides(shape)
+		} else {
+			t.strides = slices.Clone(strides)
+		}
+		return
+	}
+	t.shape = t.inl[:nd:nd]
+	t.strides = t.inl[inlineRank : inlineRank+nd : inlineRank+nd]
+	copy(t.shape, shape)
+	if strides != nil {
+		copy(t.strides, strides)
+		return
+	}
+	acc := 1
+	for i := nd - 1; i >= 0; i-- {
+		t.strides[i] = acc
+		acc *= shape[i]
+	}
+}
+
 // alloc makes a new contiguous tensor on dev.
 func alloc(op string, dev Device, dt DType, shape []int) *Tensor {
 	n := checkAlloc(op, dt, shape)
+	if _, ok := dev.(cpuDevice); ok {
+		dt.check("cpu.Alloc")
+		if err := hostAllocErr(n, dt.Size()); err != nil {
+			panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
+		}
+		return newCPUTensor(dt, newHostBuf(dt, n), shape)
+	}
 	st, err := dev.Alloc(dt, n)
 	if err != nil {
 		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
@@ -123,7 +172,7 @@ func (t *Tensor) View() View {
 
 // FromView wraps a kernel-level view as a tensor (no copy).
 func FromView(v View) *Tensor {
-	return newTensor(v.Storage, slices.Clone(v.Shape), slices.Clone(v.Strides), v.Offset)
+	return newTensorInl(v.Storage, v.Shape, v.Strides, v.Offset)
 }
 
 // IsContiguous reports whether t is laid out row-major without gaps.

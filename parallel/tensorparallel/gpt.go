@@ -148,25 +148,24 @@ func NewGPT(g *Group, full *nn.GPT, opts Options) *GPT {
 func (m *GPT) Layout() map[string]Shard { return m.layout }
 
 // Embed returns the embeddings of idx [B, T]: [B, T, E], or this rank's
-// sequence shard [B, T/n, E] under sequence parallelism.
+// sequence shard [B, T/n, E] under sequence parallelism (T divisible by
+// the group size).
 func (m *GPT) Embed(idx *tensor.Tensor) *autograd.Var {
-	t := idx.Dim(1)
-	if idx.NDim() != 2 || t > m.Config.Context {
+	if idx.NDim() != 2 || idx.Dim(1) > m.Config.Context || (m.SequenceParallel && idx.Dim(1)%m.Group.Size() != 0) {
 		panic(tensor.Errorf("tensorparallel.GPT", "tokens of shape %v; want [B, T] with T <= %d", idx.Shape(), m.Config.Context))
 	}
-	tok := m.Tok.Lookup(idx)
-	var pos *autograd.Var
+	return m.addPositions(m.Tok.Lookup(idx))
+}
+
+// addPositions adds the position embeddings to token embeddings x [B, T,
+// E] (or this rank's sequence shard [B, T/n, E]) and applies the dropout.
+func (m *GPT) addPositions(x *autograd.Var) *autograd.Var {
+	t := x.Dim(1)
+	lo := 0
 	if m.SequenceParallel {
-		n := m.Group.Size()
-		if t%n != 0 {
-			panic(tensor.Errorf("tensorparallel.GPT", "sequence of %d tokens over %d ranks", t, n))
-		}
-		k := t / n
-		pos = autograd.Narrow(m.Pos.Weight, 0, m.Group.Rank()*k, k)
-	} else {
-		pos = autograd.Narrow(m.Pos.Weight, 0, 0, t)
+		lo = m.Group.Rank() * t
 	}
-	return m.Drop.Forward(autograd.Add(tok, pos))
+	return m.Drop.Forward(autograd.Add(x, autograd.Narrow(m.Pos.Weight, 0, lo, t)))
 }
 
 // Head returns this rank's logits [B, T, Hi-Lo] (the vocabulary range of

@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-ml/tessera/collectives/local"
 	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/parallel/mesh"
+	"github.com/tessera-ml/tessera/parallel/pipeline"
 	tp "github.com/tessera-ml/tessera/parallel/tensorparallel"
 	"github.com/tessera-ml/tessera/tensor"
 )
@@ -142,7 +143,7 @@ func TestParallelMLPAndAttention(t *testing.T) {
 	})
 }
 
-var gptCfg = nn.GPTConfig{Vocab: 16, Context: 8, Embed: 16, Heads: 8, Layers: 3}
+var gptCfg = nn.GPTConfig{Vocab: 16, Context: 8, Embed: 16, Heads: 8, Layers: 4}
 
 type reference struct {
 	loss  float64
@@ -163,8 +164,9 @@ func referenceGrads(t *testing.T, cfg nn.GPTConfig, idx, tgt *tensor.Tensor) ref
 }
 
 // checkGrid trains one step of the tensor-parallel GPT on grid s (2 rows
-// and 2 micro-batches per data-parallel rank) and compares every rank's
-// loss and its stage's gradients with the single-process model's.
+// per data-parallel rank in 2 micro-batches, parallel/pipeline's 1F1B
+// across the stages) and compares every rank's loss and its stage's
+// gradients with the single-process model's.
 func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 	gen := tensor.NewGenerator(11)
 	b := 2 * s.Data
@@ -180,13 +182,33 @@ func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 		defer m.Close()
 		g := tp.NewGroup(ctx, m.Tensor)
 		model := tp.NewGPT(g, nn.NewGPT(tensor.NewGenerator(7), cfg, f64), opts)
-		st := tp.NewStage(model, m.Pipe)
-		d := m.Coord.Data
-		loss, err := st.Step(ctx, idx.Narrow(0, 2*d, 2), tgt.Narrow(0, 2*d, 2), 2)
+		stages, err := model.Stages(s.Pipe)
 		if err != nil {
 			return err
 		}
-		if err := st.SyncGrads(ctx, m.Data, m.Ends); err != nil {
+		stage := stages[m.Coord.Pipe]
+		sched, err := pipeline.OneFOneB(s.Pipe, 2)
+		if err != nil {
+			return err
+		}
+		pl, err := pipeline.New(m.Pipe, sched, []nn.Module{stage}, pipeline.Options{})
+		if err != nil {
+			return err
+		}
+		d := m.Coord.Data
+		xs, err := pipeline.MicroBatches(idx.Narrow(0, 2*d, 2), 2)
+		if err != nil {
+			return err
+		}
+		ys, err := pipeline.MicroBatches(tgt.Narrow(0, 2*d, 2), 2)
+		if err != nil {
+			return err
+		}
+		loss, err := pl.Step(ctx, xs, func(out *autograd.Var, i int) *autograd.Var { return model.Loss(out, ys[i]) })
+		if err != nil {
+			return err
+		}
+		if err := model.SyncGrads(ctx, stage, m.Data, m.Ends); err != nil {
 			return err
 		}
 		lt := tensor.FromSlice([]float64{loss}, 1)
@@ -198,7 +220,7 @@ func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 		for _, p := range model.Parameters() {
 			byVar[p.Param] = p.Name
 		}
-		for _, p := range st.Params() {
+		for _, p := range tp.Unique(stage) {
 			name := byVar[p]
 			require.NotNil(t, p.Grad(), name)
 			assert.InDeltaSlice(t, sliceOf(ref.grads[name], model.Layout()[name]), p.Grad().Contiguous().Float64s(), 1e-9, "grid %v rank %d %s", s, world.Rank(), name)

@@ -23,6 +23,7 @@ func Checkpoint(f func(xs []*Var) *Var, inputs ...*Var) *Var {
 	}
 	// f runs on constants; its graph (only parameters it captures can make
 	// the result require a gradient) is dropped as soon as f returns.
+	rule := AutocastRule() // the recomputation casts as the forward pass did
 	out := f(detached)
 	needed := out.requiresGrad
 	out = &Var{value: out.value, seq: seqCounter.Add(1)}
@@ -42,7 +43,12 @@ func Checkpoint(f func(xs []*Var) *Var, inputs ...*Var) *Var {
 			in := c.Input(i)
 			leaves[i] = NewVar(in.value, c.NeedsGrad(i) && in.value.DType().IsFloat())
 		}
-		y := f(leaves)
+		var y *Var
+		if rule != nil {
+			WithAutocast(rule, func() { y = f(leaves) })
+		} else {
+			y = f(leaves)
+		}
 		res := make([]*Var, len(leaves))
 		if !y.requiresGrad {
 			return res

@@ -40,6 +40,14 @@
 // gradient. A single graph must not be differentiated by two goroutines at
 // once.
 //
+// Autocast (EnableAutocast, WithAutocast) is per goroutine too: a
+// CastRule maps op names to the dtype their floating-point inputs are
+// converted to (package amp makes the rules: matrix products in bfloat16
+// or float16, reductions and softmax in float32). The matrix products,
+// convolutions, reductions, softmax and exponential/logarithmic ops of
+// this package consult it, and ops defined elsewhere call
+// AutocastInputs; backward passes never autocast.
+//
 // There is no version counter: changing a Var's value in place (SetValue,
 // an optimizer step) while a graph that saved it still awaits its backward
 // pass gives wrong gradients. Update parameters after Backward.

@@ -328,6 +328,8 @@ func (p *pass) run() error {
 	// A rule that panics (or a pass that stops early) must not keep a
 	// buffer claimed: others would wait for it forever.
 	defer p.releaseClaims()
+	// Gradients keep the dtypes of the forward values: no autocast here.
+	defer suspendAutocast()()
 	for i, r := range p.roots {
 		p.add(r, p.seeds[i], true)
 	}

@@ -25,6 +25,7 @@ func Col2Im(cols *Var, shape []int, p tensor.ConvParams) *Var {
 // convolutions (Conv2dBackwardInput/Weight), so the gradient can be
 // differentiated again.
 func Conv2d(x, w, b *Var, p tensor.ConvParams, groups int) *Var {
+	x, w, b = autocast3("autograd.Conv2d", x, w, b)
 	inputs, bt, p, groups := convArgs("autograd.Conv2d", x, w, b, p, groups)
 	xs, ws := x.value.Shape(), w.value.Shape()
 	y := tensor.Conv2d(x.value, w.value, bt, p, groups)
@@ -56,6 +57,7 @@ func conv2dMaxPool(x, w, b *Var, p tensor.ConvParams, groups int, pp tensor.Conv
 	if relu {
 		name = "autograd.Conv2dReLUMaxPool2d"
 	}
+	x, w, b = autocast3(name, x, w, b)
 	inputs, bt, p, groups := convArgs(name, x, w, b, p, groups)
 	xs, ws := x.value.Shape(), w.value.Shape()
 	oh, ow := p.OutSize(xs[2], xs[3])

@@ -86,6 +86,7 @@ func Div(a, b *Var) *Var {
 // Pow returns a raised to b elementwise (the gradient for b uses log a, so
 // a must be positive where b needs a gradient).
 func Pow(a, b *Var) *Var {
+	a, b = autocast2("autograd.Pow", a, b)
 	return binaryOp("autograd.Pow", a, b, tensor.Pow(a.value, b.value),
 		func(c *Ctx, g *Var) *Var {
 			b := c.Input(1)
@@ -151,16 +152,19 @@ func Neg(x *Var) *Var {
 
 // Exp returns eˣ.
 func Exp(x *Var) *Var {
+	x = autocast1("autograd.Exp", x)
 	return unaryOp("autograd.Exp", x, tensor.Exp(x.value), func(c *Ctx, g *Var) *Var { return Mul(g, c.Output()) })
 }
 
 // Log returns the natural logarithm.
 func Log(x *Var) *Var {
+	x = autocast1("autograd.Log", x)
 	return unaryOp("autograd.Log", x, tensor.Log(x.value), func(c *Ctx, g *Var) *Var { return Div(g, c.Input(0)) })
 }
 
 // Log1p returns log(1+x).
 func Log1p(x *Var) *Var {
+	x = autocast1("autograd.Log1p", x)
 	return unaryOp("autograd.Log1p", x, tensor.Log1p(x.value),
 		func(c *Ctx, g *Var) *Var { return Div(g, AddScalar(c.Input(0), 1)) })
 }
@@ -173,12 +177,14 @@ func Sqrt(x *Var) *Var {
 
 // Rsqrt returns 1/√x.
 func Rsqrt(x *Var) *Var {
+	x = autocast1("autograd.Rsqrt", x)
 	return unaryOp("autograd.Rsqrt", x, tensor.Rsqrt(x.value),
 		func(c *Ctx, g *Var) *Var { return MulScalar(Mul(g, Div(c.Output(), c.Input(0))), -0.5) })
 }
 
 // Reciprocal returns 1/x.
 func Reciprocal(x *Var) *Var {
+	x = autocast1("autograd.Reciprocal", x)
 	return unaryOp("autograd.Reciprocal", x, tensor.Reciprocal(x.value),
 		func(c *Ctx, g *Var) *Var { return Neg(Mul(g, Square(c.Output()))) })
 }

@@ -60,6 +60,7 @@ func ScatterAdd(x *Var, axis int, index *tensor.Tensor, src *Var) *Var {
 
 // Softmax returns the softmax of x along axis.
 func Softmax(x *Var, axis int) *Var {
+	x = autocast1("autograd.Softmax", x)
 	return unaryOp("autograd.Softmax", x, tensor.Softmax(x.value, axis), func(c *Ctx, g *Var) *Var {
 		y := c.Output()
 		return Mul(y, Sub(g, Sum(Mul(g, y), true, axis)))
@@ -68,6 +69,7 @@ func Softmax(x *Var, axis int) *Var {
 
 // LogSoftmax returns log(softmax(x)) along axis.
 func LogSoftmax(x *Var, axis int) *Var {
+	x = autocast1("autograd.LogSoftmax", x)
 	return unaryOp("autograd.LogSoftmax", x, tensor.LogSoftmax(x.value, axis), func(c *Ctx, g *Var) *Var {
 		return Sub(g, Mul(Exp(c.Output()), Sum(g, true, axis)))
 	})

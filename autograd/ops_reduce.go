@@ -26,6 +26,7 @@ func expandBack(g *Var, shape tensor.Shape, axes []int, keepDim bool) *Var {
 
 // Sum adds over axes (all when none are given).
 func Sum(x *Var, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.Sum", x)
 	xs := x.value.Shape()
 	ax := tensor.NormAxes("autograd.Sum", axes, xs)
 	return unaryOp("autograd.Sum", x, tensor.Sum(x.value, keepDim, ax...),
@@ -42,6 +43,7 @@ func count(shape tensor.Shape, axes []int) int {
 
 // Mean averages over axes (all when none are given).
 func Mean(x *Var, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.Mean", x)
 	ax := tensor.NormAxes("autograd.Mean", axes, x.value.Shape())
 	return MulScalar(Sum(x, keepDim, ax...), 1/float64(count(x.value.Shape(), ax)))
 }
@@ -84,6 +86,7 @@ func Min(x *Var, keepDim bool, axes ...int) *Var {
 // are written with differentiable ops, so the gradient can be differentiated
 // again.
 func Prod(x *Var, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.Prod", x)
 	xs := x.value.Shape()
 	ax := tensor.NormAxes("autograd.Prod", axes, xs)
 	return unaryOp("autograd.Prod", x, tensor.Prod(x.value, keepDim, ax...),
@@ -146,6 +149,7 @@ func prodOthers(x *Var, ax []int) *Var {
 // Variance returns the variance over axes with the given correction (1 for
 // the unbiased estimator, 0 for the population variance).
 func Variance(x *Var, correction int, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.Variance", x)
 	ax := tensor.NormAxes("autograd.Var", axes, x.value.Shape())
 	n := count(x.value.Shape(), ax)
 	d := Sub(x, Mean(x, true, ax...))
@@ -159,6 +163,7 @@ func Std(x *Var, correction int, keepDim bool, axes ...int) *Var {
 
 // LogSumExp returns log Σ exp(x) over axes, computed stably.
 func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.LogSumExp", x)
 	xs := x.value.Shape()
 	ax := tensor.NormAxes("autograd.LogSumExp", axes, xs)
 	return unaryOp("autograd.LogSumExp", x, tensor.LogSumExp(x.value, keepDim, ax...),
@@ -175,6 +180,7 @@ func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
 // promoted and the added axis removed; batch axes broadcast). The gradients
 // are products with transposed views, so no operand is copied.
 func MatMul(a, b *Var) *Var {
+	a, b = autocast2("autograd.MatMul", a, b)
 	as, bs := a.value.Shape(), b.value.Shape()
 	return Record("autograd.MatMul", tensor.MatMul(a.value, b.value), []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
 		av, bv := c.Input(0), c.Input(1)
@@ -231,6 +237,7 @@ func transposedLayout(t *tensor.Tensor) bool {
 // shape [out, in], like torch.nn.functional.linear. Leading axes of x are
 // flattened into one matrix product, so the weight gradient is a single GEMM.
 func Linear(x, w, b *Var) *Var {
+	x, w, b = autocast3("autograd.Linear", x, w, b)
 	xs := x.value.Shape()
 	if len(xs) == 0 || w.NDim() != 2 || xs[len(xs)-1] != w.Dim(1) {
 		panic(tensor.Errorf("autograd.Linear", "input shape %v and weight shape %v do not match", xs, w.Shape()))

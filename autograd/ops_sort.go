@@ -49,6 +49,7 @@ func pickAlong(x *Var, axis int, idx *tensor.Tensor, keepDim bool) (*Var, *tenso
 // x/‖x‖ for L2 (0 where ‖x‖ = 0), and for L∞ sign(x) shared equally among
 // the entries that attain the maximum.
 func Norm(x *Var, ord float64, keepDim bool, axes ...int) *Var {
+	x = autocast1("autograd.Norm", x)
 	switch {
 	case ord == 1:
 		return Sum(Abs(x), keepDim, axes...)

@@ -185,6 +185,7 @@ func reduceRows(op string, per, wy *tensor.Tensor, r Reduction, shape tensor.Sha
 // written with autograd ops so it can be differentiated again.
 func CrossEntropy(logits *autograd.Var, targets *tensor.Tensor, opts ...LossOption) *autograd.Var {
 	const op = "nn.CrossEntropy"
+	logits = autograd.AutocastInputs(op, logits)[0]
 	cfg := lossOpts(opts)
 	r := classTargets(op, logits, targets, cfg)
 	m, c, safe, valid, wy, cw := r.m, r.c, r.safe, r.valid, r.wy, r.cw
@@ -300,6 +301,7 @@ func crossEntropyGradCPU[T float32 | float64](logp, safe, valid, wy, cw, scale, 
 // apply).
 func NLLLoss(logp *autograd.Var, targets *tensor.Tensor, opts ...LossOption) *autograd.Var {
 	const op = "nn.NLLLoss"
+	logp = autograd.AutocastInputs(op, logp)[0]
 	cfg := lossOpts(opts)
 	r := classTargets(op, logp, targets, cfg)
 	picked := autograd.Reshape(autograd.Gather(autograd.Reshape(r.x, r.m, r.c), 1, r.safe.Reshape(r.m, 1)), r.m)
@@ -336,6 +338,8 @@ func sameShape(op string, a, b *autograd.Var) {
 
 // MSELoss is the mean squared error between pred and target (same shapes).
 func MSELoss(pred, target *autograd.Var, opts ...LossOption) *autograd.Var {
+	c := autograd.AutocastInputs("nn.MSELoss", pred, target)
+	pred, target = c[0], c[1]
 	sameShape("nn.MSELoss", pred, target)
 	return reduceElems("nn.MSELoss", autograd.Square(autograd.Sub(pred, target)), lossOpts(opts).reduction)
 }
@@ -343,6 +347,8 @@ func MSELoss(pred, target *autograd.Var, opts ...LossOption) *autograd.Var {
 // BCEWithLogits is the binary cross-entropy of sigmoid(logits) against
 // targets in [0, 1], computed stably as max(x,0) - x·y + log(1+e^-|x|).
 func BCEWithLogits(logits, targets *autograd.Var, opts ...LossOption) *autograd.Var {
+	c := autograd.AutocastInputs("nn.BCEWithLogits", logits, targets)
+	logits, targets = c[0], c[1]
 	sameShape("nn.BCEWithLogits", logits, targets)
 	x := logits
 	per := autograd.Add(autograd.Sub(autograd.ReLU(x), autograd.Mul(x, targets)),

@@ -53,6 +53,7 @@ func NewBatchNorm2d(features int, opts ...Option) *BatchNorm {
 
 // Forward normalises x.
 func (b *BatchNorm) Forward(x *autograd.Var) *autograd.Var {
+	x = autograd.AutocastInputs(b.name, x)[0]
 	nd := x.NDim()
 	ok := false
 	for _, r := range b.ranks {
@@ -118,6 +119,7 @@ func NewLayerNorm(shape []int, opts ...Option) *LayerNorm {
 
 // Forward normalises x.
 func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
+	x = autograd.AutocastInputs("nn.LayerNorm", x)[0]
 	nd, k := x.NDim(), len(l.Shape)
 	if nd < k || !x.Shape()[nd-k:].Equal(l.Shape) {
 		panic(tensor.Errorf("nn.LayerNorm", "input shape %v does not end with %v", x.Shape(), l.Shape))

@@ -29,7 +29,7 @@ type rule struct {
 
 // trainer is what the course modules (DESIGN.md decision 10: parallel/*,
 // robust/*, automl/*, scaling/*) may import besides their own tree.
-var trainer = []string{"tensor", "autograd", "nn", "optim", "data", "checkpoint", "collectives/...", "profiler"}
+var trainer = []string{"tensor", "autograd", "nn", "optim", "amp", "data", "checkpoint", "collectives/...", "profiler"}
 
 func with(base []string, more ...string) []string {
 	return append(append([]string{}, base...), more...)
@@ -70,6 +70,7 @@ var layers = []rule{
 	{"optim", []string{"tensor", "autograd"}},
 	{"data", []string{"tensor", "internal/readall"}},
 	{"checkpoint", []string{"tensor", "autograd", "optim", "safetensors/..."}},
+	{"amp", []string{"tensor", "autograd", "nn", "optim"}},
 	// The course modules: the training building blocks, their own tree, and
 	// (automl) the search of automl/hpo; never one another.
 	{"parallel/...", with(trainer, "parallel/...")},
@@ -230,6 +231,7 @@ func TestTableForbidsUpwardImports(t *testing.T) {
 		{"parallel/ddp", "robust"}, {"robust", "parallel/ddp"}, {"automl/meta", "automl/nas"},
 		{"automl/hpo", "automl/meta"}, {"scaling", "parallel"}, {"nn", "examples/internal/fit"},
 		{"parallel/ddp", "examples/internal/fit"}, {"examples/mnist", "bench/internal/x"},
+		{"nn", "amp"}, {"optim", "amp"}, {"autograd", "amp"}, {"amp", "parallel/zero"}, {"amp", "checkpoint"},
 	} {
 		assert.False(t, allowed(c.p, c.q), "%s -> %s", c.p, c.q)
 	}
@@ -237,6 +239,7 @@ func TestTableForbidsUpwardImports(t *testing.T) {
 		{"cuda/cudatensor", "tensor"}, {"collectives/nccl", "cuda/cudatensor"}, {"checkpoint", "optim"},
 		{"nn", "safetensors/stcodec"}, {"automl/meta", "automl/hpo"}, {"parallel/strategy", "parallel/ddp"},
 		{"robust/trainer", "collectives/local"}, {"examples/quickstart", "cuda/cudatensor"},
+		{"parallel/zero", "amp"}, {"amp", "optim"}, {"amp", "nn"},
 	} {
 		assert.True(t, allowed(c.p, c.q), "%s -> %s", c.p, c.q)
 	}

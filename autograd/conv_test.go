@@ -260,3 +260,24 @@ func testConvMaxPoolComposition(t *testing.T, g *tensor.Generator, c, hw, o int,
 		}
 	}
 }
+
+// TestPoolZeroStrideIsKernel: a zero stride of a pooling window is the
+// kernel size (PyTorch's default) in MaxPool2d, AvgPool2d and the pooling
+// of Conv2dMaxPool2d, which give the same values as with the explicit
+// stride (exactly) and the output size floor((size-k)/k)+1.
+func TestPoolZeroStrideIsKernel(t *testing.T) {
+	x := randn(2, 3, 7, 8)
+	zero := tensor.ConvParams{KH: 2, KW: 3}
+	explicit := tensor.ConvParams{KH: 2, KW: 3, StrideH: 2, StrideW: 3}
+	mz, me := MaxPool2d(Constant(x), zero), MaxPool2d(Constant(x), explicit)
+	require.Equal(t, tensor.Shape{2, 3, 3, 2}, mz.Shape())
+	require.Equal(t, me.Value().Float64s(), mz.Value().Float64s())
+	az, ae := AvgPool2d(Constant(x), zero), AvgPool2d(Constant(x), explicit)
+	require.Equal(t, tensor.Shape{2, 3, 3, 2}, az.Shape())
+	require.Equal(t, ae.Value().Float64s(), az.Value().Float64s())
+	w, b := randn(4, 3, 3, 3), randn(4)
+	cz := Conv2dMaxPool2d(Constant(x), Constant(w), Constant(b), tensor.ConvParams{PadH: 1, PadW: 1}, 1, zero)
+	ce := MaxPool2d(Conv2d(Constant(x), Constant(w), Constant(b), tensor.ConvParams{PadH: 1, PadW: 1}, 1), explicit)
+	require.Equal(t, ce.Shape(), cz.Shape())
+	require.InDeltaSlice(t, ce.Value().Float64s(), cz.Value().Float64s(), 1e-12)
+}

@@ -197,6 +197,15 @@ func gradCheckCases() []gcCase {
 		unaryCase("AvgPool2d", func(x *Var) *Var {
 			return AvgPool2d(x, tensor.ConvParams{KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1})
 		}, randn(2, 2, 4, 4)),
+		unaryCase("AvgPool2d/ceil", func(x *Var) *Var {
+			return AvgPool2d(x, tensor.ConvParams{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, CeilMode: true})
+		}, randn(1, 2, 6, 5)),
+		unaryCase("AvgPool2d/ceil-exclude-pad", func(x *Var) *Var {
+			return AvgPool2d(x, tensor.ConvParams{KH: 3, KW: 2, PadH: 1, CeilMode: true, ExcludePad: true})
+		}, randn(2, 1, 7, 5)),
+		unaryCase("MaxPool2d/ceil", func(x *Var) *Var {
+			return MaxPool2d(x, tensor.ConvParams{KH: 2, KW: 3, StrideW: 2, PadW: 1, CeilMode: true})
+		}, randn(1, 2, 5, 6)),
 	}
 	cs = append(cs, sortGradCases()...)
 	return cs

@@ -196,8 +196,9 @@ func conv2dWeightGrad(x, g *Var, ws []int, p tensor.ConvParams, groups int, bias
 }
 
 // MaxPool2d takes the maximum over each window of x [N, C, H, W] (padding
-// never wins; see tensor.MaxPool2d). The gradient goes to the first maximum
-// of each window, as in PyTorch.
+// never wins; see tensor.MaxPool2d), as PyTorch's F.max_pool2d: a zero
+// stride is the kernel size, p.CeilMode is ceil_mode. The gradient goes to
+// the first maximum of each window, as in PyTorch.
 func MaxPool2d(x *Var, p tensor.ConvParams) *Var {
 	xs := x.value.Shape()
 	y, idx := tensor.MaxPool2d(x.value, p)
@@ -214,8 +215,10 @@ func maxPoolBackward(g *Var, idx *tensor.Tensor, xs []int, p tensor.ConvParams) 
 	})
 }
 
-// AvgPool2d averages each window of x [N, C, H, W] (zero padding is
-// included in the count, as PyTorch's default).
+// AvgPool2d averages each window of x [N, C, H, W], as PyTorch's
+// F.avg_pool2d: a zero stride is the kernel size, zero padding is included
+// in the divisor unless p.ExcludePad (count_include_pad=False), and
+// p.CeilMode is ceil_mode.
 func AvgPool2d(x *Var, p tensor.ConvParams) *Var {
 	xs := x.value.Shape()
 	return unaryOp("autograd.AvgPool2d", x, tensor.AvgPool2d(x.value, p), func(_ *Ctx, g *Var) *Var { return avgPoolBackward(g, xs, p) })

@@ -80,14 +80,34 @@ func (l *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Conv2d(x, l.Weight, l.Bias, l.Params, l.Groups)
 }
 
-func poolParams(op string, kernel, stride, padding int) tensor.ConvParams {
+// PoolOption sets one of PyTorch's pooling options on MaxPool2d or
+// AvgPool2d.
+type PoolOption func(*tensor.ConvParams)
+
+// CeilMode rounds the output size up (PyTorch's ceil_mode=True): a last,
+// partial window is kept when it starts inside the input or its left
+// padding. See tensor.ConvParams.
+func CeilMode() PoolOption { return func(p *tensor.ConvParams) { p.CeilMode = true } }
+
+// CountIncludePad says whether AvgPool2d's divisor counts the zero padding
+// (PyTorch's count_include_pad; true by default). False divides by the
+// number of input elements in each window (tensor.ConvParams.ExcludePad).
+func CountIncludePad(include bool) PoolOption {
+	return func(p *tensor.ConvParams) { p.ExcludePad = !include }
+}
+
+func poolParams(op string, kernel, stride, padding int, opts []PoolOption) tensor.ConvParams {
 	if kernel <= 0 || stride < 0 || padding < 0 || padding > kernel/2 {
 		panic(tensor.Errorf(op, "kernel %d, stride %d, padding %d; want kernel >= 1, stride >= 0 and 0 <= padding <= kernel/2", kernel, stride, padding))
 	}
 	if stride == 0 {
 		stride = kernel
 	}
-	return tensor.ConvParams{KH: kernel, KW: kernel, StrideH: stride, StrideW: stride, PadH: padding, PadW: padding}
+	p := tensor.ConvParams{KH: kernel, KW: kernel, StrideH: stride, StrideW: stride, PadH: padding, PadW: padding}
+	for _, o := range opts {
+		o(&p)
+	}
+	return p
 }
 
 // MaxPool2d takes the maximum over windows of [N, C, H, W] inputs.
@@ -96,23 +116,27 @@ type MaxPool2d struct {
 	Params tensor.ConvParams
 }
 
-// NewMaxPool2d returns a square max pooling (stride 0 means the kernel size).
-func NewMaxPool2d(kernel, stride, padding int) *MaxPool2d {
-	return &MaxPool2d{Base: Base{training: true}, Params: poolParams("nn.NewMaxPool2d", kernel, stride, padding)}
+// NewMaxPool2d returns a square max pooling, as PyTorch's nn.MaxPool2d
+// (stride 0 means the kernel size; the option CeilMode).
+func NewMaxPool2d(kernel, stride, padding int, opts ...PoolOption) *MaxPool2d {
+	return &MaxPool2d{Base: Base{training: true}, Params: poolParams("nn.NewMaxPool2d", kernel, stride, padding, opts)}
 }
 
 // Forward pools x.
 func (m *MaxPool2d) Forward(x *autograd.Var) *autograd.Var { return autograd.MaxPool2d(x, m.Params) }
 
-// AvgPool2d averages windows of [N, C, H, W] inputs (padding counts as zeros).
+// AvgPool2d averages windows of [N, C, H, W] inputs (padding counts as
+// zeros unless CountIncludePad(false)).
 type AvgPool2d struct {
 	Base
 	Params tensor.ConvParams
 }
 
-// NewAvgPool2d returns a square average pooling (stride 0 means the kernel size).
-func NewAvgPool2d(kernel, stride, padding int) *AvgPool2d {
-	return &AvgPool2d{Base: Base{training: true}, Params: poolParams("nn.NewAvgPool2d", kernel, stride, padding)}
+// NewAvgPool2d returns a square average pooling, as PyTorch's
+// nn.AvgPool2d (stride 0 means the kernel size; the options CeilMode and
+// CountIncludePad).
+func NewAvgPool2d(kernel, stride, padding int, opts ...PoolOption) *AvgPool2d {
+	return &AvgPool2d{Base: Base{training: true}, Params: poolParams("nn.NewAvgPool2d", kernel, stride, padding, opts)}
 }
 
 // Forward pools x.

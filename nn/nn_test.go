@@ -86,6 +86,8 @@ func TestLayerGradients(t *testing.T) {
 		{"MaxPool2d", NewMaxPool2d(2, 0, 0), randn(2, 2, 4, 6)},
 		{"MaxPool2d/overlap", NewMaxPool2d(3, 2, 1), randn(1, 2, 5, 5)},
 		{"AvgPool2d", NewAvgPool2d(2, 1, 1), randn(2, 2, 4, 4)},
+		{"AvgPool2d/ceil-exclude-pad", NewAvgPool2d(3, 2, 1, CeilMode(), CountIncludePad(false)), randn(1, 2, 6, 6)},
+		{"MaxPool2d/ceil", NewMaxPool2d(2, 0, 1, CeilMode()), randn(1, 2, 5, 4)},
 		{"BatchNorm1d", NewBatchNorm1d(3, f64), randn(6, 3)},
 		{"BatchNorm1d/3d", NewBatchNorm1d(3, f64), randn(4, 3, 5)},
 		{"BatchNorm2d", NewBatchNorm2d(2, f64), randn(3, 2, 3, 3)},

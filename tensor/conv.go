@@ -1,13 +1,25 @@
 package tensor
 
 // ConvParams is the geometry of a 2-D sliding window (convolution or
-// pooling): kernel size, stride, zero padding and dilation per axis.
-// Zero strides and dilations mean 1.
+// pooling): kernel size, stride, zero padding and dilation per axis. A zero
+// dilation means 1; a zero stride means 1 for a convolution (and Im2Col,
+// Col2Im, OutSize) and the kernel size for a pooling (MaxPool2d,
+// AvgPool2d and the pooling of Conv2dMaxPool2d), PyTorch's defaults.
 type ConvParams struct {
 	KH, KW           int
 	StrideH, StrideW int
 	PadH, PadW       int
 	DilH, DilW       int
+	// CeilMode (pooling only) rounds the output size up, as PyTorch's
+	// ceil_mode=True: a last, partial window is kept when it starts inside
+	// the input or its left/top padding, and dropped when it would start in
+	// the right/bottom padding.
+	CeilMode bool
+	// ExcludePad (AvgPool2d only) divides each window's sum by the number
+	// of input elements in it, not counting padding: PyTorch's
+	// count_include_pad=False. Without it the divisor counts the padding
+	// too (PyTorch's default), clipped to the padded input in ceil mode.
+	ExcludePad bool
 }
 
 func (p ConvParams) norm(op string) ConvParams {
@@ -29,15 +41,53 @@ func (p ConvParams) norm(op string) ConvParams {
 	return p
 }
 
-// OutSize returns the output height and width of the window over an h×w input.
+// OutSize returns the output height and width of the window over an h×w
+// input (zero or negative when the window does not fit), with PyTorch's
+// rule: floor((size + 2·pad - dil·(k-1) - 1)/stride) + 1, rounded up instead
+// with CeilMode, less one when the last window would then start in the
+// right padding. A zero stride reads as 1 here, as for a convolution.
 func (p ConvParams) OutSize(h, w int) (oh, ow int) {
 	p = p.norm("ConvParams.OutSize")
-	oh = (h+2*p.PadH-p.DilH*(p.KH-1)-1)/p.StrideH + 1
-	ow = (w+2*p.PadW-p.DilW*(p.KW-1)-1)/p.StrideW + 1
-	return oh, ow
+	return outLen(h, p.KH, p.StrideH, p.PadH, p.DilH, p.CeilMode), outLen(w, p.KW, p.StrideW, p.PadW, p.DilW, p.CeilMode)
 }
 
+// outLen is the output length of one axis (see OutSize).
+func outLen(size, k, s, pad, d int, ceil bool) int {
+	span := size + 2*pad - d*(k-1) - 1
+	if span < 0 {
+		return 0
+	}
+	if !ceil {
+		return span/s + 1
+	}
+	o := (span+s-1)/s + 1
+	if (o-1)*s >= size+pad {
+		o--
+	}
+	return o
+}
+
+// poolParams reads a pooling window's zero strides as its kernel size.
+func poolParams(p ConvParams) ConvParams {
+	if p.StrideH == 0 {
+		p.StrideH = p.KH
+	}
+	if p.StrideW == 0 {
+		p.StrideW = p.KW
+	}
+	return p
+}
+
+// convGeometry checks a convolution's (or Im2Col's) window over shape
+// [N, C, H, W] and returns it normalised with the output size.
 func convGeometry(op string, shape []int, p ConvParams) (ConvParams, int, int) {
+	if p.CeilMode || p.ExcludePad {
+		fail(op, "window %+v: CeilMode and ExcludePad are pooling options", p)
+	}
+	return windowGeometry(op, shape, p)
+}
+
+func windowGeometry(op string, shape []int, p ConvParams) (ConvParams, int, int) {
 	p = p.norm(op)
 	if len(shape) != 4 {
 		fail(op, "input shape %v, want [N, C, H, W]", Shape(shape))

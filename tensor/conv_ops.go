@@ -26,7 +26,11 @@ type ConvDevice interface {
 // input plane (h*W + w, as PyTorch's indices); MaxPool2dBackward adds each
 // output gradient at its index. AvgPool2d averages each window counting
 // padding as zeros; AvgPool2dBackward spreads each output gradient over its
-// window. Destinations are fresh and contiguous; dx is zeroed, the forward
+// window, dividing by the divisor of avgDivisors (the kernel size unless
+// p.ExcludePad or a ceil-mode window reaches past the padding). p comes
+// normalised: strides set (a zero stride of a pooling is the kernel size),
+// CeilMode only where it changes the output size, which dst and gy have.
+// Destinations are fresh and contiguous; dx is zeroed, the forward
 // outputs possibly not (the kernels write every element); gy and idx are
 // contiguous; x may have any strides. A kernel returns false to fall back
 // to the composed implementation.
@@ -164,7 +168,7 @@ func Conv2dMaxPool2d(x, w, b *Tensor, p ConvParams, groups int, pp ConvParams, r
 		if b != nil && (b.NDim() != 1 || b.shape[0] != o) {
 			fail(op, "bias shape %v for weight shape %v", Shape(b.shape), Shape(w.shape))
 		}
-		qp, ph, pw := poolShapes(op, []int{n, o, oh, ow}, pp)
+		qp, ph, pw := poolShapes(op, []int{n, o, oh, ow}, pp, true)
 		if oh*ow <= math.MaxInt32 {
 			dt := x.DType()
 			wc := w.Cast(dt).Contiguous()
@@ -205,7 +209,7 @@ func Conv2dMaxPoolBackwardWeight(x, gp, idx, mask *Tensor, wShape []int, p ConvP
 	p, oh, ow := convShapes(op, x.shape, wShape, p, groups)
 	n, o := x.shape[0], wShape[0]
 	yShape := []int{n, o, oh, ow}
-	_, ph, pw := poolShapes(op, yShape, pp)
+	_, ph, pw := poolShapes(op, yShape, pp, true)
 	want := Shape{n, o, ph, pw}
 	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
 		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
@@ -251,7 +255,7 @@ func Conv2dMaxPoolBackward(x, gp, idx, mask, w *Tensor, p ConvParams, groups int
 	p, oh, ow := convShapes(op, x.shape, w.shape, p, groups)
 	n, o := x.shape[0], w.shape[0]
 	yShape := []int{n, o, oh, ow}
-	_, ph, pw := poolShapes(op, yShape, pp)
+	_, ph, pw := poolShapes(op, yShape, pp, true)
 	want := Shape{n, o, ph, pw}
 	if !Shape(gp.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
 		fail(op, "pooled gradient shape %v and index shape %v, want %v", Shape(gp.shape), Shape(idx.shape), want)
@@ -331,10 +335,14 @@ func Conv2dBackward(x, gy, w *Tensor, p ConvParams, groups int, bias bool) (dx, 
 	return dx, dw, db
 }
 
-// poolShapes checks a pooling input and window; every window must hold at
-// least one input element (so a max has an index).
-func poolShapes(op string, xs []int, p ConvParams) (ConvParams, int, int) {
-	p, oh, ow := convGeometry(op, xs, p)
+// poolShapes checks a pooling input and window (zero strides read as the
+// kernel size) and returns the normalised window and the output size. With
+// cover (max pooling, and average pooling without counting padding) every
+// window must hold at least one input element, so a max has an index and a
+// mean a divisor. CeilMode is cleared where it does not change the output
+// size (then it changes nothing else either).
+func poolShapes(op string, xs []int, p ConvParams, cover bool) (ConvParams, int, int) {
+	p, oh, ow := windowGeometry(op, xs, poolParams(p))
 	covered := func(out, size, k, s, pad, d int) bool {
 		for o := range out {
 			ok := false
@@ -350,10 +358,71 @@ func poolShapes(op string, xs []int, p ConvParams) (ConvParams, int, int) {
 		}
 		return true
 	}
-	if !covered(oh, xs[2], p.KH, p.StrideH, p.PadH, p.DilH) || !covered(ow, xs[3], p.KW, p.StrideW, p.PadW, p.DilW) {
+	if cover && (!covered(oh, xs[2], p.KH, p.StrideH, p.PadH, p.DilH) || !covered(ow, xs[3], p.KW, p.StrideW, p.PadW, p.DilW)) {
 		fail(op, "window %+v over input shape %v has windows of padding only", p, Shape(xs))
 	}
+	if p.CeilMode {
+		q := p
+		q.CeilMode = false
+		if fh, fw := q.OutSize(xs[2], xs[3]); fh == oh && fw == ow {
+			p.CeilMode = false
+		}
+	}
 	return p, oh, ow
+}
+
+// poolExtent is how far the windows of a ceil-mode pooling reach past the
+// padded input, below and to the right: the extra padding after which the
+// floor-mode geometry has the same output size.
+func poolExtent(h, w, oh, ow int, p ConvParams) (eh, ew int) {
+	eh = max(0, (oh-1)*p.StrideH+p.DilH*(p.KH-1)+1-(h+2*p.PadH))
+	ew = max(0, (ow-1)*p.StrideW+p.DilW*(p.KW-1)+1-(w+2*p.PadW))
+	return eh, ew
+}
+
+// avgDivisors returns, for average pooling with window p over an h×w
+// input, the divisor of each output row and column: the number of window
+// positions inside the input (ExcludePad) or inside the padded input
+// [-pad, size+pad) (PyTorch's count_include_pad, which differs from the
+// kernel size only for ceil-mode windows past the padding). The divisor of
+// output (y, x) is dh[y]·dw[x].
+func avgDivisors(h, w, oh, ow int, p ConvParams) (dh, dw []int) {
+	axis := func(out, size, k, s, pad, d int) []int {
+		lo, hi := -pad, size+pad
+		if p.ExcludePad {
+			lo, hi = 0, size
+		}
+		cnt := make([]int, out)
+		for o := range out {
+			for i := range k {
+				if v := o*s - pad + i*d; v >= lo && v < hi {
+					cnt[o]++
+				}
+			}
+		}
+		return cnt
+	}
+	return axis(oh, h, p.KH, p.StrideH, p.PadH, p.DilH), axis(ow, w, p.KW, p.StrideW, p.PadW, p.DilW)
+}
+
+// avgScale is the tensor [oh, ow] of 1/divisor (see avgDivisors) in dtype
+// dt on device dev, or nil when every divisor is the kernel size.
+func avgScale(h, w, oh, ow int, p ConvParams, dt DType, dev Device) *Tensor {
+	dh, dw := avgDivisors(h, w, oh, ow, p)
+	kk := p.KH * p.KW
+	v := make([]float64, oh*ow)
+	same := true
+	for y := range oh {
+		for x := range ow {
+			d := dh[y] * dw[x]
+			same = same && d == kk
+			v[y*ow+x] = 1 / float64(d)
+		}
+	}
+	if same {
+		return nil
+	}
+	return FromSlice(v, oh, ow).Cast(dt).To(dev)
 }
 
 // MaxPool2d returns the maximum over each window of x [N, C, H, W] (padding
@@ -366,7 +435,7 @@ func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 	if !x.DType().IsFloat() {
 		fail(op, "dtype %v is not floating point", x.DType())
 	}
-	p, oh, ow := poolShapes(op, x.shape, p)
+	p, oh, ow := poolShapes(op, x.shape, p, true)
 	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	y = allocDirty(op, x.Device(), x.DType(), []int{n, c, oh, ow})
 	if h*w > math.MaxInt32 {
@@ -378,15 +447,16 @@ func MaxPool2d(x *Tensor, p ConvParams) (y, idx *Tensor) {
 	}
 	// Composed: windows of the -Inf padded input, Max and ArgMax over each,
 	// and the argmax mapped to input positions through an image of positions.
-	xp := Pad(x, []int{p.PadW, p.PadW, p.PadH, p.PadH}, math.Inf(-1))
+	eh, ew := poolExtent(h, w, oh, ow, p)
+	xp := Pad(x, []int{p.PadW, p.PadW + ew, p.PadH, p.PadH + eh}, math.Inf(-1))
 	q := p
-	q.PadH, q.PadW = 0, 0
+	q.PadH, q.PadW, q.CeilMode, q.ExcludePad = 0, 0, false, false
 	kk := p.KH * p.KW
 	win := Im2Col(xp, q).Reshape(c, kk, n, oh, ow)
 	y.CopyFrom(Max(win, false, 1).Permute(1, 0, 2, 3))
 	arg := ArgMax(win, 1, false).Permute(1, 0, 2, 3).Reshape(n*c, 1, oh*ow)
 	pos := Arange(0, float64(h*w), 1, Int64).To(x.Device()).Reshape(1, 1, h, w)
-	pos = Pad(pos, []int{p.PadW, p.PadW, p.PadH, p.PadH}, -1)
+	pos = Pad(pos, []int{p.PadW, p.PadW + ew, p.PadH, p.PadH + eh}, -1)
 	posCols := Im2Col(pos, q).Reshape(1, kk, oh*ow).Expand(n*c, kk, oh*ow)
 	idx.CopyFrom(Gather(posCols, 1, arg).Reshape(n, c, oh, ow))
 	return y, idx
@@ -400,7 +470,7 @@ func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
 	if !idx.DType().IsInt() {
 		fail(op, "index dtype %v, want int32 or int64", idx.DType())
 	}
-	_, oh, ow := poolShapes(op, xShape, p)
+	_, oh, ow := poolShapes(op, xShape, p, true)
 	n, c, h, w := xShape[0], xShape[1], xShape[2], xShape[3]
 	want := Shape{n, c, oh, ow}
 	if !Shape(gy.shape).Equal(want) || !Shape(idx.shape).Equal(want) {
@@ -422,29 +492,44 @@ func MaxPool2dBackward(gy, idx *Tensor, xShape []int, p ConvParams) *Tensor {
 	return dx
 }
 
-// AvgPool2d returns the mean over each window of x [N, C, H, W], counting
-// padding as zeros (PyTorch's count_include_pad).
+// AvgPool2d returns the mean over each window of x [N, C, H, W]. Padding
+// counts as zeros in the divisor (PyTorch's count_include_pad) unless
+// p.ExcludePad; see ConvParams for CeilMode.
 func AvgPool2d(x *Tensor, p ConvParams) *Tensor {
 	const op = "tensor.AvgPool2d"
 	if !x.DType().IsFloat() {
 		fail(op, "dtype %v is not floating point", x.DType())
 	}
-	p, oh, ow := convGeometry(op, x.shape, p)
-	n, c := x.shape[0], x.shape[1]
+	p, oh, ow := poolShapes(op, x.shape, p, p.ExcludePad)
+	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
 	y := allocDirty(op, x.Device(), x.DType(), []int{n, c, oh, ow})
 	if d, ok := x.Device().(PoolDevice); ok && d.AvgPool2d(y.View(), x.View(), p) {
 		return y
 	}
-	win := Im2Col(x, p).Reshape(c, p.KH*p.KW, n, oh, ow)
-	return y.CopyFrom(Mean(win, false, 1).Permute(1, 0, 2, 3))
+	// Composed: the windows of x (zero padded past the right and bottom
+	// for ceil mode) summed, times 1/divisor.
+	eh, ew := poolExtent(h, w, oh, ow, p)
+	xp := x
+	if eh > 0 || ew > 0 {
+		xp = Pad(x, []int{0, ew, 0, eh}, 0)
+	}
+	q := p
+	q.CeilMode, q.ExcludePad = false, false
+	win := Im2Col(xp, q).Reshape(c, p.KH*p.KW, n, oh, ow)
+	scale := avgScale(h, w, oh, ow, p, x.DType(), x.Device())
+	if scale == nil {
+		return y.CopyFrom(Mean(win, false, 1).Permute(1, 0, 2, 3))
+	}
+	return y.CopyFrom(Mul(Sum(win, false, 1).Permute(1, 0, 2, 3), scale))
 }
 
 // AvgPool2dBackward returns the gradient of AvgPool2d with respect to its
-// input of shape xShape: each element of gy spread evenly over its window.
+// input of shape xShape: each element of gy divided by its window's divisor
+// and spread over the window's input elements.
 func AvgPool2dBackward(gy *Tensor, xShape []int, p ConvParams) *Tensor {
 	const op = "tensor.AvgPool2dBackward"
-	p, oh, ow := convGeometry(op, xShape, p)
-	n, c := xShape[0], xShape[1]
+	p, oh, ow := poolShapes(op, xShape, p, p.ExcludePad)
+	n, c, h, w := xShape[0], xShape[1], xShape[2], xShape[3]
 	if want := (Shape{n, c, oh, ow}); !Shape(gy.shape).Equal(want) {
 		fail(op, "gradient shape %v, want %v", Shape(gy.shape), want)
 	}
@@ -454,6 +539,19 @@ func AvgPool2dBackward(gy *Tensor, xShape []int, p ConvParams) *Tensor {
 		return dx
 	}
 	kk := p.KH * p.KW
-	cols := MulScalar(gy.Permute(1, 0, 2, 3).Reshape(c, 1, n*oh*ow), 1/float64(kk)).Expand(c, kk, n*oh*ow)
-	return dx.CopyFrom(Col2Im(cols.Reshape(c*kk, n*oh*ow), xShape, p))
+	var gs *Tensor
+	if scale := avgScale(h, w, oh, ow, p, gy.DType(), gy.Device()); scale != nil {
+		gs = Mul(gy, scale)
+	} else {
+		gs = MulScalar(gy, 1/float64(kk))
+	}
+	cols := gs.Permute(1, 0, 2, 3).Reshape(c, 1, n*oh*ow).Expand(c, kk, n*oh*ow)
+	eh, ew := poolExtent(h, w, oh, ow, p)
+	q := p
+	q.CeilMode, q.ExcludePad = false, false
+	full := Col2Im(cols.Reshape(c*kk, n*oh*ow), []int{n, c, h + eh, w + ew}, q)
+	if eh > 0 || ew > 0 {
+		full = full.Narrow(2, 0, h).Narrow(3, 0, w)
+	}
+	return dx.CopyFrom(full)
 }

@@ -222,23 +222,61 @@ func TestConv2dMisuse(t *testing.T) {
 	require.NotPanics(t, func() { Conv2d(x, w, Ones(Float32, 6), ConvParams{}, 2) })
 }
 
+// poolOutRef is PyTorch's pooling output length (pooling_output_shape):
+// floor or, in ceil mode, ceil of (size + 2·pad - dil·(k-1) - 1)/s, plus
+// one, less one if a ceil-mode window would start in the right padding.
+func poolOutRef(size, k, s, pad, d int, ceil bool) int {
+	f := float64(size+2*pad-d*(k-1)-1) / float64(s)
+	if !ceil {
+		return int(math.Floor(f)) + 1
+	}
+	o := int(math.Ceil(f)) + 1
+	if (o-1)*s >= size+pad {
+		o--
+	}
+	return o
+}
+
+// poolTestParams is p as the pooling functions read it: zero strides are
+// the kernel size, zero dilations 1.
+func poolTestParams(p ConvParams) ConvParams {
+	if p.StrideH == 0 {
+		p.StrideH = p.KH
+	}
+	if p.StrideW == 0 {
+		p.StrideW = p.KW
+	}
+	p.DilH, p.DilW = max(p.DilH, 1), max(p.DilW, 1)
+	return p
+}
+
 // poolRef64 pools x directly in float64: max (first maximum, its index in
-// the plane) or average (padding counted as zeros), and the input gradient
-// for the output gradient gy.
+// the plane) or average, and the input gradient for the output gradient
+// gy. The average divides by the window positions inside the padded input
+// [-pad, size+pad) (PyTorch's count_include_pad; the kernel size except for
+// ceil-mode windows past the padding), or with ExcludePad inside the input.
 func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []float64, idx []int32, dx []float64) {
-	p = p.norm("test")
-	oh, ow := p.OutSize(h, w)
+	p = poolTestParams(p)
+	oh := poolOutRef(h, p.KH, p.StrideH, p.PadH, p.DilH, p.CeilMode)
+	ow := poolOutRef(w, p.KW, p.StrideW, p.PadW, p.DilW, p.CeilMode)
 	dx = make([]float64, len(x))
 	for pl := range n * c {
 		for oy := range oh {
 			for ox := range ow {
 				best, bi, sum := math.Inf(-1), int32(-1), 0.0
 				var pos []int
+				div := 0
 				for i := range p.KH {
 					for j := range p.KW {
 						iy, ix := oy*p.StrideH-p.PadH+i*p.DilH, ox*p.StrideW-p.PadW+j*p.DilW
+						if iy >= -p.PadH && iy < h+p.PadH && ix >= -p.PadW && ix < w+p.PadW && !p.ExcludePad {
+							div++
+						}
 						if iy < 0 || iy >= h || ix < 0 || ix >= w {
 							continue
+						}
+						if p.ExcludePad {
+							div++
 						}
 						v := x[pl*h*w+iy*w+ix]
 						pos = append(pos, pl*h*w+iy*w+ix)
@@ -254,9 +292,9 @@ func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []f
 					idx = append(idx, bi)
 					dx[pl*h*w+int(bi)] += g
 				} else {
-					y = append(y, sum/float64(p.KH*p.KW))
+					y = append(y, sum/float64(div))
 					for _, q := range pos {
-						dx[q] += g / float64(p.KH*p.KW)
+						dx[q] += g / float64(div)
 					}
 				}
 			}
@@ -268,20 +306,31 @@ func poolRef64(x, gy []float64, n, c, h, w int, p ConvParams, isMax bool) (y []f
 // TestPoolKernelsReference checks MaxPool2d (values and indices),
 // AvgPool2d and their backwards against direct float64 loops, on the CPU
 // (fast 2x2 path and general path, contiguous and strided inputs) and
-// through the composed fallback, in float64 (1e-12) and float32 (1e-6).
+// through the composed fallback, in float64 (1e-12) and float32 (1e-6):
+// zero strides (the kernel size), ceil mode (with a window dropped because
+// it would start in the padding, and partial windows whose divisor is
+// clipped to the padded input) and ExcludePad.
 func TestPoolKernelsReference(t *testing.T) {
 	g := NewGenerator(8)
 	for _, p := range []ConvParams{
 		{KH: 2, KW: 2, StrideH: 2, StrideW: 2},
 		{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
 		{KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1},
+		{KH: 2, KW: 2, StrideH: 1, StrideW: 1, DilH: 2, DilW: 3},
 		{KH: 2, KW: 2, DilH: 2, DilW: 3},
 		{KH: 1, KW: 3, StrideW: 3, PadW: 1},
+		{KH: 2, KW: 2, CeilMode: true},
+		{KH: 2, KW: 2, StrideH: 3, StrideW: 3, PadH: 1, PadW: 1, CeilMode: true},
+		{KH: 3, KW: 2, StrideH: 2, StrideW: 2, PadH: 1, CeilMode: true, ExcludePad: true},
+		{KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 1, ExcludePad: true},
+		{KH: 4, KW: 4, StrideH: 3, StrideW: 3, PadH: 1, PadW: 1, CeilMode: true},
+		{KH: 4, KW: 4, StrideH: 3, StrideW: 3, PadH: 1, PadW: 1, CeilMode: true, ExcludePad: true},
 	} {
 		n, c, h, w := 2, 3, 7, 9
 		x := g.Normal(0, 1, Float64, n, c, h, w)
-		q := p.norm("test")
-		oh, ow := q.OutSize(h, w)
+		q := poolTestParams(p)
+		oh := poolOutRef(h, q.KH, q.StrideH, q.PadH, q.DilH, q.CeilMode)
+		ow := poolOutRef(w, q.KW, q.StrideW, q.PadW, q.DilW, q.CeilMode)
 		gy := g.Normal(0, 1, Float64, n, c, oh, ow)
 		for _, isMax := range []bool{true, false} {
 			wantY, wantIdx, wantDX := poolRef64(x.Float64s(), gy.Float64s(), n, c, h, w, p, isMax)
@@ -318,7 +367,7 @@ func TestPoolKernelsReference(t *testing.T) {
 // The first maximum of a window wins, on every path.
 func TestMaxPool2dTies(t *testing.T) {
 	for _, dev := range []Device{CPU, plainDevice{}} {
-		for _, p := range []ConvParams{{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, {KH: 3, KW: 3, PadH: 1, PadW: 1}} {
+		for _, p := range []ConvParams{{KH: 2, KW: 2, StrideH: 2, StrideW: 2}, {KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}} {
 			x := Ones(Float32, 1, 1, 4, 4).To(dev)
 			_, idx := MaxPool2d(x, p)
 			q := p.norm("test")
@@ -336,6 +385,12 @@ func TestMaxPool2dTies(t *testing.T) {
 
 func TestPoolMisuse(t *testing.T) {
 	x := Ones(Float32, 1, 1, 4, 4)
+	// The pooling options are not convolution options.
+	require.Panics(t, func() { Conv2d(x, Ones(Float32, 1, 1, 2, 2), nil, ConvParams{CeilMode: true}, 1) })
+	require.Panics(t, func() { Im2Col(x, ConvParams{KH: 2, KW: 2, ExcludePad: true}) })
+	// Without padding counted, a window of padding only has no divisor.
+	require.Panics(t, func() { AvgPool2d(x, ConvParams{KH: 1, KW: 1, PadH: 1, ExcludePad: true}) })
+	require.NotPanics(t, func() { AvgPool2d(x, ConvParams{KH: 1, KW: 1, PadH: 1}) })
 	// Windows of padding only have no maximum.
 	require.Panics(t, func() { MaxPool2d(x, ConvParams{KH: 1, KW: 1, PadH: 1}) })
 	require.Panics(t, func() { MaxPool2d(Ones(Int64, 1, 1, 4, 4), ConvParams{KH: 2, KW: 2}) })

@@ -83,7 +83,7 @@ func maxPool[T float32 | float64](dst, idx, x View, p ConvParams) {
 // rows with unit column stride sW.
 func maxPool2x2Fast(p ConvParams, sW int) bool {
 	return p.KH == 2 && p.KW == 2 && p.StrideH == 2 && p.StrideW == 2 && p.PadH == 0 && p.PadW == 0 &&
-		p.DilH == 1 && p.DilW == 1 && sW == 1
+		p.DilH == 1 && p.DilW == 1 && sW == 1 && !p.CeilMode
 }
 
 // maxPoolPlane pools the plane of xd at base (strides sH, sW, size h x w)
@@ -183,12 +183,14 @@ func maxPoolBackward[T float32 | float64](dx, gy, idx View, zero bool) {
 
 // avgPool averages windows of x into y (backward false), or, with backward
 // true, spreads the gradient y (gy) over the windows of x (dx, contiguous).
+// Each window's divisor is given by avgDivisors (the kernel size except
+// with ExcludePad or past the padding in ceil mode).
 func avgPool[T float32 | float64](y, x View, p ConvParams, backward bool) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
 	xd, yd := cpuData[T](x), cpuData[T](y)[y.Offset:]
 	sN, sC, sH, sW := x.Strides[0], x.Strides[1], x.Strides[2], x.Strides[3]
-	inv := 1 / T(p.KH*p.KW)
+	dh, dw := avgDivisors(h, w, oh, ow, p)
 	forPlanes(n*c, oh*ow*p.KH*p.KW, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			base := x.Offset + (pl/c)*sN + (pl%c)*sC
@@ -197,6 +199,7 @@ func avgPool[T float32 | float64](y, x View, p ConvParams, backward bool) {
 				iy0 := oy*p.StrideH - p.PadH
 				for ox := range ow {
 					ix0 := ox*p.StrideW - p.PadW
+					inv := 1 / T(dh[oy]*dw[ox])
 					if backward {
 						gv := yp[oy*ow+ox] * inv
 						for i := range p.KH {

@@ -1,6 +1,7 @@
 package tensorparallel
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -274,4 +275,47 @@ func (m *GPT) FullStateDict() (map[string]*tensor.Tensor, error) {
 		out[p.Name] = assemble(m.Group, v, s.Axis, s.Lo, s.Full)
 	}
 	return out, m.Group.Err()
+}
+
+// GatherStateDict assembles the full model's state dict (nn.GPT's names
+// and shapes) on every rank of a pipeline of tensor-parallel stages: each
+// rank contributes the parameters of its stage (assembled over the
+// tensor-parallel group), and the stages' dicts are summed over pipe (nil:
+// one stage). Every rank of the grid must call it.
+func (m *GPT) GatherStateDict(ctx context.Context, stage nn.Module, pipe collectives.Comm) (map[string]*tensor.Tensor, error) {
+	own := map[string]bool{}
+	for _, p := range stage.Parameters() {
+		own[p.Name] = true
+	}
+	first := pipe == nil || pipe.Rank() == 0
+	out := map[string]*tensor.Tensor{}
+	var calls []collectives.Call
+	for _, p := range m.Parameters() {
+		v := p.Param.Value()
+		s := m.layout[p.Name]
+		var t *tensor.Tensor
+		switch {
+		case !own[p.Name] || (p.Name == "wte.weight" && !first):
+			shape := v.Shape().Clone()
+			if !s.Replicated() {
+				shape[s.Axis] = s.Full
+			}
+			t = tensor.Zeros(v.DType(), shape...).To(v.Device())
+		case s.Replicated():
+			t = v.Clone()
+		default:
+			t = assemble(m.Group, v, s.Axis, s.Lo, s.Full).Clone()
+		}
+		out[p.Name] = t
+		calls = append(calls, collectives.AllReduceCall(t, collectives.Sum))
+	}
+	if err := m.Group.Err(); err != nil {
+		return nil, err
+	}
+	if pipe != nil && pipe.Size() > 1 {
+		if err := pipe.Group(ctx, calls...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

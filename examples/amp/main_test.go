@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every 16-bit mode trains to the float32 run's loss and accuracy within a
+// small margin (3 epochs of a narrower MLP to keep the test fast), with
+// the model-state bytes of its arrangement: 4+4+8 bytes per parameter for
+// float32 parameters with Adam, 2+2+12 with master weights.
+func TestModesMatchFloat32(t *testing.T) {
+	cfg := defaults
+	cfg.Epochs, cfg.Hidden = 3, 128
+	var out bytes.Buffer
+	cfg.Progress = &out
+	ref, err := Train("fp32", cfg)
+	require.NoError(t, err)
+	require.Greater(t, ref.TestAccuracy, 0.8)
+	for _, m := range allModes[1:] {
+		r, err := Train(m, cfg)
+		require.NoError(t, err, m)
+		assert.InDelta(t, ref.TestAccuracy, r.TestAccuracy, 0.02, m)
+		assert.InDelta(t, ref.FinalLoss, r.FinalLoss, 0.02*ref.FinalLoss, m)
+		assert.NotEqual(t, ref.FinalLoss, r.FinalLoss, "%s computes in 16 bits", m)
+		assert.Equal(t, ref.Steps, r.Steps)
+		psi := int64(r.Params)
+		if strings.HasSuffix(m, "-master") {
+			assert.Equal(t, []int64{2 * psi, 2 * psi, 12 * psi}, []int64{r.ParamBytes, r.GradBytes, r.OptimizerBytes}, m)
+		} else {
+			assert.Equal(t, []int64{4 * psi, 4 * psi, 8 * psi}, []int64{r.ParamBytes, r.GradBytes, r.OptimizerBytes}, m)
+		}
+		if strings.HasPrefix(m, "fp16") {
+			assert.Equal(t, 65536.0, r.LossScale, "%s: no overflow at this scale, no growth within 2000 steps", m)
+		}
+	}
+	assert.Equal(t, 3*len(allModes), strings.Count(out.String(), "epoch "), "one progress line per epoch and mode")
+
+	b, err := json.Marshal(ref)
+	require.NoError(t, err)
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(b, &fields))
+	for _, k := range []string{"mode", "test_accuracy", "final_loss", "seconds", "steps", "skipped_steps", "loss_scale", "params", "param_bytes", "grad_bytes", "optimizer_bytes"} {
+		assert.Contains(t, fields, k)
+	}
+	assert.False(t, math.IsNaN(ref.FinalLoss))
+
+	_, err = Train("fp8", cfg)
+	assert.Error(t, err)
+}

@@ -16,7 +16,8 @@ import (
 // leaves holding m's parameter values converted to dt (bfloat16 or
 // float16 for a low-precision model; nn.WithParamList makes the copy).
 // Buffers (BatchNorm's running statistics) are shared with m and keep
-// their dtype. m is not changed; drop it when its float32 parameters are
+// their dtype. The new values are counted as parameters in the memory
+// statistics (tensor.MemoryStats), in the ledger of the originals. m is not changed; drop it when its float32 parameters are
 // no longer needed (the master copies of NewOptimizer are made from the
 // low-precision values).
 func CastModule(m nn.Module, dt tensor.DType) nn.Module {
@@ -26,10 +27,12 @@ func CastModule(m nn.Module, dt tensor.DType) nn.Module {
 	ps := nn.Params(m)
 	low := make([]*autograd.Var, len(ps))
 	for i, p := range ps {
-		low[i] = autograd.NewVar(p.Value().Cast(dt).Contiguous(), p.RequiresGrad())
-		if low[i].Value() == p.Value() {
-			low[i] = autograd.NewVar(p.Value().Clone(), p.RequiresGrad())
+		v := p.Value().Cast(dt).Contiguous()
+		if v == p.Value() {
+			v = v.Clone()
 		}
+		tensor.ChargeMemoryLike(v, tensor.MemoryParameters, p.Value())
+		low[i] = autograd.NewVar(v, p.RequiresGrad())
 	}
 	return nn.WithParamList(m, low)
 }
@@ -60,6 +63,11 @@ type Config struct {
 // float32 scratch buffer the size of the largest parameter and steps that
 // master alone (optimizer state is per parameter, so this is the same
 // update as stepping all of them at once).
+//
+// In the memory statistics (tensor.MemoryStats, tensor.MemoryLedger) the
+// masters count as optimizer state, in the ledger of their parameters,
+// as do the inner optimizer's buffers; autograd counts the model
+// gradients; the scratch buffer counts as other.
 //
 // Parameters may be views of a larger buffer (a ZeRO shard of a flat
 // parameter buffer): the rounding back writes through SetValue, in place.
@@ -98,10 +106,13 @@ func NewOptimizer(params []*autograd.Var, build func(masters []*autograd.Var) *o
 		} else if p.Value().Device() != dev {
 			panic(tensor.Errorf(op, "parameters on %s and %s", dev.Name(), p.Value().Device().Name()))
 		}
-		m := autograd.Param(p.Value().Cast(tensor.Float32).Contiguous())
-		if m.Value() == p.Value() {
-			m = autograd.Param(p.Value().Clone())
+		mv := p.Value().Cast(tensor.Float32).Contiguous()
+		if mv == p.Value() {
+			mv = mv.Clone()
 		}
+		// The master is optimizer state, in the parameter's memory ledger.
+		tensor.ChargeMemoryLike(mv, tensor.MemoryOptimizerState, p.Value())
+		m := autograd.Param(mv)
 		o.masters = append(o.masters, m)
 		o.idx[m] = i
 		maxN = max(maxN, p.Value().NumElements())
@@ -124,6 +135,7 @@ func NewOptimizer(params []*autograd.Var, build func(masters []*autograd.Var) *o
 	}
 	if maxN > 0 {
 		o.scratch = tensor.EmptyOn(dev, tensor.Float32, maxN)
+		tensor.ChargeMemoryLike(o.scratch, tensor.MemoryOther, params[0].Value())
 	}
 	return o
 }

@@ -2,6 +2,7 @@ package amp
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -285,4 +286,35 @@ func TestAllFiniteAndUnscaleInto(t *testing.T) {
 	dst := tensor.Zeros(tensor.Float32, 2)
 	assert.True(t, UnscaleInto(dst, tensor.FromSlice([]float32{512, -3}, 2).Cast(tensor.Float16), 0.25))
 	assert.Equal(t, []float32{128, -0.75}, dst.Float32s())
+}
+
+// The device's memory accounting (a ledger holding the model's
+// parameters) sees the same 2Ψ + 2Ψ + 12Ψ: masters and Adam's moments as
+// optimizer state, the 16-bit gradients as gradients.
+func TestMasterMemoryLedger(t *testing.T) {
+	ledger := tensor.NewMemoryLedger()
+	model := smallMLP(4)
+	for _, p := range nn.Params(model) {
+		ledger.Charge(p.Value(), tensor.MemoryParameters)
+	}
+	low := CastModule(model, tensor.BFloat16)
+	psi := int64(nn.NumParams(low))
+	opt := NewOptimizer(nn.Params(low), adam(1e-3), Config{})
+	x, y := batch(2, 8)
+	for range 2 {
+		opt.ZeroGrad()
+		require.NoError(t, nn.CrossEntropy(low.Forward(x), y).Backward())
+		_, err := opt.Step()
+		require.NoError(t, err)
+	}
+	model = nil
+	runtime.GC() // the float32 originals become garbage
+	runtime.GC()
+	st := ledger.Stats()
+	assert.Equal(t, 2*psi, st.Category[tensor.MemoryParameters].Live)
+	assert.Equal(t, 2*psi, st.Category[tensor.MemoryGradients].Live)
+	assert.Equal(t, 12*psi, st.Category[tensor.MemoryOptimizerState].Live)
+	assert.Equal(t, 16*psi, st.ModelState.Live)
+	runtime.KeepAlive(opt)
+	runtime.KeepAlive(low)
 }

@@ -13,8 +13,9 @@ import (
 
 // Every 16-bit mode trains to the float32 run's loss and accuracy within a
 // small margin (3 epochs of a narrower MLP to keep the test fast), with
-// the model-state bytes of its arrangement: 4+4+8 bytes per parameter for
-// float32 parameters with Adam, 2+2+12 with master weights.
+// the model-state bytes of its arrangement as the memory accounting
+// measures them: 4+4+8 bytes per parameter for float32 parameters with
+// Adam, 2+2+12 with master weights.
 func TestModesMatchFloat32(t *testing.T) {
 	cfg := defaults
 	cfg.Epochs, cfg.Hidden = 3, 128
@@ -31,6 +32,7 @@ func TestModesMatchFloat32(t *testing.T) {
 		assert.NotEqual(t, ref.FinalLoss, r.FinalLoss, "%s computes in 16 bits", m)
 		assert.Equal(t, ref.Steps, r.Steps)
 		psi := int64(r.Params)
+		assert.Equal(t, 16*psi, r.PeakModelStateBytes, "%s: 16 bytes of model state per parameter either way", m)
 		if strings.HasSuffix(m, "-master") {
 			assert.Equal(t, []int64{2 * psi, 2 * psi, 12 * psi}, []int64{r.ParamBytes, r.GradBytes, r.OptimizerBytes}, m)
 		} else {
@@ -46,7 +48,7 @@ func TestModesMatchFloat32(t *testing.T) {
 	require.NoError(t, err)
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal(b, &fields))
-	for _, k := range []string{"mode", "test_accuracy", "final_loss", "seconds", "steps", "skipped_steps", "loss_scale", "params", "param_bytes", "grad_bytes", "optimizer_bytes"} {
+	for _, k := range []string{"mode", "test_accuracy", "final_loss", "seconds", "steps", "skipped_steps", "loss_scale", "params", "param_bytes", "grad_bytes", "optimizer_bytes", "peak_model_state_bytes"} {
 		assert.Contains(t, fields, k)
 	}
 	assert.False(t, math.IsNaN(ref.FinalLoss))

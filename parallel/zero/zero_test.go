@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tessera-ml/tessera/amp"
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/collectives/local"
@@ -322,5 +323,42 @@ func TestModelStateBytes(t *testing.T) {
 				assert.Equal(t, int64(want[r]), pk, "%v %v rank %d", dt, st, r)
 			}
 		}
+	}
+}
+
+// Data parallelism in mixed precision as package amp arranges it
+// (parallel/ddp over bfloat16 parameters, amp.Optimizer stepping float32
+// masters) gives the weights of every stage in bfloat16.
+func TestMixedPrecisionMatchesAMP(t *testing.T) {
+	const ranks, steps = 4, 3
+	var want map[string][]float32
+	err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+		m, err := ddp.Wrap(newNet(uint64(1+c.Rank()), tensor.BFloat16), c, ddp.Options{})
+		if err != nil {
+			return err
+		}
+		opt := amp.NewOptimizer(nn.Params(m), kinds[0].opt, amp.Config{})
+		for s := range steps {
+			opt.ZeroGrad()
+			x, y := batch(c.Rank(), s, tensor.BFloat16)
+			if err := nn.MSELoss(m.Forward(autograd.Constant(x)), autograd.Constant(y)).Backward(); err != nil {
+				return err
+			}
+			if err := m.Wait(); err != nil {
+				return err
+			}
+			if _, err := opt.Step(); err != nil {
+				return err
+			}
+		}
+		if c.Rank() == 0 {
+			want = params(m.Module.StateDict())
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for st := zero.StageDP; st <= zero.StageParams; st++ {
+		got := trainZeRO(t, ranks, steps, zero.Options{Stage: st, NewOptimizer: kinds[0].opt}, tensor.BFloat16)
+		requireClose(t, want, got[ranks-1], 1e-5, fmt.Sprintf("bf16 %v against ddp+amp", st))
 	}
 }

@@ -69,7 +69,7 @@ MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
 MPI_NPS ?= 1 2 3 4
 test-mpi:
 	@mkdir -p bin
-	$(GO) vet -tags mpi ./collectives/... ./bench/collectives ./bench/ddp ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
+	$(GO) vet -tags mpi ./collectives/... ./bench/collectives ./bench/ddp ./bench/scaling ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/collectives-mpi.test ./collectives/mpi
 	$(GO) test -count=1 -tags mpi -c -o bin/ddp-mpi.test ./parallel/ddp/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/pipeline-mpi.test ./parallel/pipeline/mpitest
@@ -117,7 +117,7 @@ cross:
 
 staticcheck:
 	$(GO) tool staticcheck $(PKGS)
-	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives ./bench/ddp ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
+	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives ./bench/ddp ./bench/scaling ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./tensor/...
@@ -132,8 +132,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta
-figures: figures-robust figures-hpo figures-ddp figures-meta
+.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals
+figures: figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -176,3 +176,16 @@ figures-ddp:
 	$(GO) run ./bench/ddp -plot $(DDP_OUT)/strategies.json -png $(DDP_OUT)
 	$(GO) run ./bench/ddp -ranks 2 -steps 5 -overlap on -trace $(DDP_OUT)/ddp-local2.trace.json > /dev/null
 	$(GO) run ./bench/ddp -plot $(DDP_OUT)/ddp-local2.trace.json -png $(DDP_OUT)
+
+# Module 1 (docs/modules/1-fundamentals.md): the batch-size sweep of
+# examples/batchsize (full preset: digits and the generated mixture, SGD /
+# LARS / LAMB, CSV, the Markdown table, PNGs) and bench/scaling's cost model
+# against measurement (local worlds of 1, 2, 4 ranks and mpirun -np 2, 4,
+# alternating; the predicted-vs-measured and scaling PNGs). Timings depend on
+# the machine and its load.
+FUND_OUT := docs/modules/img/fundamentals
+figures-fundamentals:
+	mkdir -p $(FUND_OUT)
+	$(GO) run ./examples/batchsize -preset full -out $(FUND_OUT) -markdown > $(FUND_OUT)/table.md
+	REPS=2 OUT=$(FUND_OUT) bash bench/scaling/mpi.sh
+	$(GO) run ./bench/scaling -plot $(FUND_OUT)/rows.json -calib $(FUND_OUT)/cal.json -png $(FUND_OUT)

@@ -167,7 +167,9 @@ func (c Compute) Scale(f float64) Compute {
 	return c
 }
 
-// FitCompute fits Compute to one-rank step timings at two or more batch sizes.
+// FitCompute fits Compute to one-rank step timings at three or more batch
+// sizes (least squares on the relative error; a term the noise would make
+// negative is pinned at 0).
 func FitCompute(samples []StepSample) (Compute, error) {
 	var rows [][3]float64
 	var ts []float64
@@ -188,11 +190,14 @@ func FitCompute(samples []StepSample) (Compute, error) {
 	if err != nil {
 		return Compute{}, err
 	}
+	// Keep both terms ≥ 0 (noise can tip one below).
 	if x[0] < 0 {
 		x, _, err = wls(rows, ts, [3]bool{false, true, false})
-		if err != nil {
-			return Compute{}, err
-		}
+	} else if x[1] < 0 {
+		x, _, err = wls(rows, ts, [3]bool{true, false, false})
+	}
+	if err != nil {
+		return Compute{}, err
 	}
 	c := Compute{Fixed: x[0], PerSample: x[1] * 1e3, BackwardShare: bwd / (fwd + bwd), Optimizer: opt / float64(len(ts))}
 	for i, r := range rows {

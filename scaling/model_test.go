@@ -99,6 +99,13 @@ func TestFitCompute(t *testing.T) {
 	assert.InEpsilon(t, 2.0/3, c.BackwardShare, 1e-9)
 	assert.InEpsilon(t, 1e-3, c.Optimizer, 1e-9)
 	assert.Less(t, c.MaxRel, 1e-6)
+	// Timings that fall with the batch pin the per-sample cost at 0.
+	c, err = FitCompute([]StepSample{{Batch: 8, Forward: 3e-3}, {Batch: 16, Forward: 2.9e-3}, {Batch: 32, Forward: 2.8e-3}})
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, c.PerSample)
+	assert.InEpsilon(t, 2.9e-3, c.Fixed, 0.02)
+	c, err = FitCompute(ss)
+	require.NoError(t, err)
 	s := c.Scale(2)
 	assert.InEpsilon(t, 4e-3, s.Fixed, 1e-6)
 }

@@ -1,0 +1,478 @@
+// Command scaling checks scaling.CostModel against measurement: for every
+// configuration that runs here — 1, 2 and 4 ranks, the local (goroutines)
+// and MPI (processes) backends, the synchronisation strategies of
+// parallel/strategy and DDP's bucket sizes — it predicts the data-parallel
+// step time of an MLP (784-1024-1024-10, Adam, random data; bench/ddp's
+// model) and measures it.
+//
+// Calibration, in the same run and alternating with the measurements
+// (-reps rounds; the machine is shared, so every quantity is a median over
+// the rounds):
+//
+//   - compute: one rank alone (no communication) times forward, backward and
+//     the update at batches 16-128 with the threads a rank of an N-rank
+//     world gets (GOMAXPROCS/N, at least 1); scaling.FitCompute fits
+//     fixed + per-sample cost. N ranks with t threads each on C cores
+//     compute max(1, N·t/C) times slower (scaling.Oversubscription);
+//   - link: all-reduce, all-gather and reduce-scatter from 16 KiB to 16 MiB
+//     on the N-rank worlds; scaling.FitLink fits one α, β, γ per backend
+//     (the ring's cost factors) and reports the fit error.
+//
+// The prediction for a configuration is scaling.CostModel.Step with the
+// fitted compute and link, the strategy's algorithm (allreduce and fusion:
+// ring; sharded-ps: reduce-scatter + all-gather; central-ps: the server's
+// link) and DDP's real buckets with overlap on or off.
+//
+//	go run ./bench/scaling                            # 1,2,4 local ranks, the table
+//	go run ./bench/scaling -json -calib-out cal.json  # one JSON line per configuration
+//	bench/scaling/mpi.sh                              # MPI backend: mpirun -np 2 and 4, alternating
+//	go run ./bench/scaling -plot rows.json -calib cal.json -png docs/modules/img/scaling
+//
+// -json prints {"config","ranks","backend","predicted_ms","measured_ms",...}
+// per configuration.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tessera-ml/tessera/collectives"
+	_ "github.com/tessera-ml/tessera/collectives/mpi" // the MPI backend with -tags mpi
+	"github.com/tessera-ml/tessera/parallel"
+	"github.com/tessera-ml/tessera/scaling"
+)
+
+// Row is one configuration's prediction and measurement.
+type Row struct {
+	Config        string  `json:"config"`
+	Ranks         int     `json:"ranks"`
+	Backend       string  `json:"backend"`
+	PredictedMs   float64 `json:"predicted_ms"`
+	MeasuredMs    float64 `json:"measured_ms"`
+	ErrorPct      float64 `json:"error_pct"`
+	Strategy      string  `json:"strategy"`
+	BucketMiB     float64 `json:"bucket_mib,omitempty"`
+	Overlap       bool    `json:"overlap"`
+	BatchPerRank  int     `json:"batch_per_rank"`
+	Threads       int     `json:"threads"`
+	PredComputeMs float64 `json:"pred_compute_ms"`
+	// PredFitMs is the prediction with the compute of the fitted sweep
+	// (Calib.Compute) instead of the paired steps.
+	PredFitMs     float64   `json:"pred_fit_ms"`
+	PredCommMs    float64   `json:"pred_comm_ms"`
+	PredExposedMs float64   `json:"pred_exposed_ms"`
+	MeasuredReps  []float64 `json:"measured_reps_ms"`
+	// MeasuredWaitMs is the time Step waited for communication per step
+	// (the exposed communication, as the strategy counts it).
+	MeasuredWaitMs float64 `json:"measured_wait_ms"`
+}
+
+// Calib is what the predictions used (written by -calib-out, read by -plot).
+type Calib struct {
+	Backend string                  `json:"backend"`
+	Link    scaling.Calibration     `json:"link"`
+	Compute map[int]scaling.Compute `json:"compute"` // by world size
+	// ComputeMode is how compute was calibrated: "concurrent" (every rank of
+	// the world at once, no communication) or "alone" (one rank with the
+	// threads of a rank of that world, slowed by scaling.Oversubscription).
+	ComputeMode string  `json:"compute_mode"`
+	Cores       int     `json:"cores"`
+	Sizes       []int   `json:"sizes"`
+	GradB       float64 `json:"grad_bytes"`
+	Batch       int     `json:"batch"`
+	Global      int     `json:"global"`
+}
+
+type config struct {
+	strategy  string
+	bucketMiB float64
+	overlap   bool
+	strong    bool // batch per rank = global/N
+}
+
+func (c config) name() string {
+	s := c.strategy
+	if c.strategy == "allreduce" {
+		s += fmt.Sprintf("/%gMiB", c.bucketMiB)
+		if !c.overlap {
+			s += "/no-overlap"
+		}
+	}
+	if c.strong {
+		s += "/strong"
+	}
+	return s
+}
+
+func algorithmOf(strat string) scaling.Algorithm {
+	switch strat {
+	case "central-ps":
+		return scaling.CentralPS
+	case "sharded-ps":
+		return scaling.ShardedPS
+	}
+	return scaling.Ring
+}
+
+type settings struct {
+	sizes          []int
+	batch, global  int
+	warmup, steps  int
+	configs        []config
+	computeBatches []int
+	minB, maxB     int
+	concurrent     bool // compute calibration on all ranks at once
+}
+
+// results gathers every round's measurements.
+type results struct {
+	mu       sync.Mutex
+	backend  string
+	link     []scaling.Sample
+	compute  map[int]map[int][]scaling.StepSample // ranks -> batch -> rounds
+	measured map[string][]float64                 // key(config, ranks) -> rounds
+	paired   map[string][]scaling.StepSample      // key(config, ranks) -> rounds
+	wait     map[string][]float64
+	buckets  map[string][]float64
+	gradB    float64
+	threads  map[int]int // ranks -> threads per rank
+}
+
+func key(c config, n int) string { return c.name() + "@" + strconv.Itoa(n) }
+
+func (r *results) addCompute(ranks int, ss []scaling.StepSample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.compute[ranks] == nil {
+		r.compute[ranks] = map[int][]scaling.StepSample{}
+	}
+	for _, s := range ss {
+		r.compute[ranks][s.Batch] = append(r.compute[ranks][s.Batch], s)
+	}
+}
+
+// oneWorld runs the link calibration and every configuration on one world
+// of n ranks (in process for the local backend, or the world of mpirun).
+func oneWorld(n int, st settings, res *results) error {
+	if env, _ := collectives.ReadEnv(os.Getenv); env.Size > 1 {
+		n = 1 // Launch joins mpirun's world
+	}
+	return parallel.Launch(context.Background(), n, func(ctx context.Context, c collectives.Comm) error {
+		if st.concurrent {
+			// Every rank computes at once, without communicating.
+			if err := c.Barrier(ctx); err != nil {
+				return err
+			}
+			ss := computeSamples(st.sizes, st.computeBatches, 0, 2, 5)
+			if c.Rank() == 0 {
+				res.addCompute(c.Size(), ss)
+			}
+			if err := c.Barrier(ctx); err != nil {
+				return err
+			}
+		}
+		if c.Size() > 1 {
+			ls, err := linkSamples(ctx, c, st.minB, st.maxB, 5)
+			if err != nil {
+				return err
+			}
+			if c.Rank() == 0 {
+				res.mu.Lock()
+				res.link = append(res.link, ls...)
+				res.mu.Unlock()
+			}
+		}
+		for _, cf := range st.configs {
+			b := st.batch
+			if cf.strong {
+				b = max(1, st.global/c.Size())
+			}
+			m, err := measureConfig(ctx, c, st.sizes, cf, b, st.warmup, st.steps)
+			if err != nil {
+				return fmt.Errorf("%s: %w", cf.name(), err)
+			}
+			if c.Rank() == 0 {
+				res.mu.Lock()
+				k := key(cf, c.Size())
+				res.measured[k] = append(res.measured[k], m.ms)
+				res.wait[k] = append(res.wait[k], m.waitMs)
+				res.paired[k] = append(res.paired[k], m.compute)
+				res.buckets[k] = m.buckets
+				res.gradB = m.gradBytes
+				res.backend = c.Backend()
+				res.mu.Unlock()
+			}
+		}
+		return nil
+	})
+}
+
+func threadsFor(n, cores int) int { return max(1, cores/n) }
+
+// fit turns the rounds into the calibration.
+func (r *results) fit(st settings, cores int) (Calib, error) {
+	mode := "alone"
+	if st.concurrent {
+		mode = "concurrent"
+	}
+	cal := Calib{ComputeMode: mode, Backend: r.backend, Compute: map[int]scaling.Compute{}, Cores: cores, Sizes: st.sizes, GradB: r.gradB, Batch: st.batch, Global: st.global}
+	if len(r.link) > 0 {
+		// The median over rounds of each (op, ranks, bytes).
+		type k3 struct {
+			op    string
+			ranks int
+			bytes float64
+		}
+		groups := map[k3][]float64{}
+		var order []k3
+		for _, s := range r.link {
+			k := k3{s.Op, s.Ranks, s.Bytes}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], s.Seconds)
+		}
+		var ss []scaling.Sample
+		for _, k := range order {
+			ss = append(ss, scaling.Sample{Op: k.op, Algorithm: scaling.Ring, Ranks: k.ranks, Bytes: k.bytes, Seconds: median(groups[k])})
+		}
+		l, err := scaling.FitLink(r.backend, ss)
+		if err != nil {
+			return cal, err
+		}
+		cal.Link = l
+	}
+	for n, byBatch := range r.compute {
+		var ss []scaling.StepSample
+		for b, rounds := range byBatch {
+			var f, bw, o []float64
+			for _, s := range rounds {
+				f, bw, o = append(f, s.Forward), append(bw, s.Backward), append(o, s.Optimizer)
+			}
+			ss = append(ss, scaling.StepSample{Batch: b, Forward: median(f), Backward: median(bw), Optimizer: median(o)})
+		}
+		c, err := scaling.FitCompute(ss)
+		if err != nil {
+			return cal, err
+		}
+		cal.Compute[n] = c
+	}
+	return cal, nil
+}
+
+// fitted is the fitted computation of a rank of an n-rank world.
+func (cal Calib) fitted(n int) scaling.Compute {
+	comp := cal.Compute[n]
+	if cal.ComputeMode == "alone" {
+		comp = comp.Scale(scaling.Oversubscription(n, threadsFor(n, cal.Cores), cal.Cores))
+	}
+	return comp
+}
+
+// paired is the computation measured beside a configuration (the median
+// over rounds of the fastest step), as a Compute at that batch.
+func paired(ss []scaling.StepSample) scaling.Compute {
+	var f, b, o []float64
+	for _, s := range ss {
+		f, b, o = append(f, s.Forward), append(b, s.Backward), append(o, s.Optimizer)
+	}
+	fb := median(f) + median(b)
+	return scaling.Compute{PerSample: fb / float64(ss[0].Batch), BackwardShare: median(b) / fb, Optimizer: median(o)}
+}
+
+// model is the cost model of n ranks on this machine.
+func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64) scaling.CostModel {
+	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB}
+	if cf.strategy == "allreduce" {
+		m.BucketBytes = buckets
+		m.Overlap = cf.overlap
+	}
+	return m
+}
+
+func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
+	var out []Row
+	for _, n := range worlds {
+		for _, cf := range st.configs {
+			k := key(cf, n)
+			ms := r.measured[k]
+			if len(ms) == 0 {
+				continue
+			}
+			b := st.batch
+			if cf.strong {
+				b = max(1, st.global/n)
+			}
+			p := cal.model(paired(r.paired[k]), cf, r.buckets[k]).Step(n, b)
+			pf := cal.model(cal.fitted(n), cf, r.buckets[k]).Step(n, b)
+			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
+				Strategy: cf.strategy, Overlap: cf.overlap, BatchPerRank: b, Threads: threadsFor(n, cal.Cores),
+				PredComputeMs: 1e3 * (p.Forward + p.Backward + p.Optimizer), PredCommMs: 1e3 * p.Comm, PredExposedMs: 1e3 * p.Exposed, MeasuredReps: ms}
+			if n == 1 {
+				row.Backend = "single"
+			}
+			if cf.strategy == "allreduce" {
+				row.BucketMiB = cf.bucketMiB
+			}
+			row.ErrorPct = 100 * (row.PredictedMs - row.MeasuredMs) / row.MeasuredMs
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("bad number %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "scaling: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func main() {
+	ranksFlag := flag.String("ranks", "1,2,4", "in-process world sizes (local backend); under mpirun the world is mpirun's")
+	sizesFlag := flag.String("sizes", "784-1024-1024-10", "MLP layer sizes")
+	batch := flag.Int("batch", 64, "batch per rank (weak scaling)")
+	global := flag.Int("global", 128, "global batch of the strong-scaling configuration (split over the ranks)")
+	warmup := flag.Int("warmup", 2, "untimed steps per configuration")
+	steps := flag.Int("steps", 8, "timed steps per configuration")
+	reps := flag.Int("reps", 3, "rounds of calibration and measurement, alternating")
+	stratFlag := flag.String("strategies", "allreduce,fusion,sharded-ps,central-ps", "strategies of parallel/strategy")
+	bucketsFlag := flag.String("buckets", "1,25", "allreduce bucket caps in MiB")
+	overlapFlag := flag.String("overlap", "on,off", "allreduce: overlap settings")
+	minB := flag.Int("minbytes", 16<<10, "link calibration: smallest message")
+	maxB := flag.Int("maxbytes", 16<<20, "link calibration: largest message")
+	computeMode := flag.String("compute", "concurrent", "compute calibration: concurrent (all ranks of the world at once, no communication) or alone (one rank, scaled by the oversubscription of the cores)")
+	asJSON := flag.Bool("json", false, "one JSON object per configuration instead of the table")
+	calibOut := flag.String("calib-out", "", "write the calibration (JSON) to this file")
+	plotFrom := flag.String("plot", "", "rows (-json output, comma-separated files): draw the figures into -png and exit")
+	calibIn := flag.String("calib", "", "with -plot: the calibration written by -calib-out")
+	pngDir := flag.String("png", "docs/modules/img/scaling", "with -plot: the folder for the PNGs")
+	flag.Parse()
+
+	if *plotFrom != "" {
+		if err := plotAll(strings.Split(*plotFrom, ","), *calibIn, *pngDir); err != nil {
+			fail("%v", err)
+		}
+		return
+	}
+	st := settings{batch: *batch, global: *global, warmup: *warmup, steps: *steps, minB: *minB, maxB: *maxB,
+		computeBatches: []int{16, 32, 64, 128}, concurrent: *computeMode == "concurrent"}
+	if *computeMode != "concurrent" && *computeMode != "alone" {
+		fail("-compute: want concurrent or alone")
+	}
+	var err error
+	if st.sizes, err = parseInts(strings.ReplaceAll(*sizesFlag, "-", ",")); err != nil || len(st.sizes) < 2 {
+		fail("-sizes: %v", err)
+	}
+	buckets := strings.Split(*bucketsFlag, ",")
+	for _, s := range strings.Split(*stratFlag, ",") {
+		if s == "allreduce" {
+			for _, b := range buckets {
+				v, err := strconv.ParseFloat(b, 64)
+				if err != nil {
+					fail("-buckets: %v", err)
+				}
+				for _, o := range strings.Split(*overlapFlag, ",") {
+					st.configs = append(st.configs, config{strategy: s, bucketMiB: v, overlap: o == "on"})
+				}
+			}
+			continue
+		}
+		st.configs = append(st.configs, config{strategy: s, overlap: false})
+	}
+	if *global > 0 {
+		st.configs = append(st.configs, config{strategy: "allreduce", bucketMiB: 25, overlap: true, strong: true})
+	}
+	cores := runtime.GOMAXPROCS(0)
+	env, _ := collectives.ReadEnv(os.Getenv)
+	worlds := []int{env.Size}
+	if env.Size <= 1 {
+		if worlds, err = parseInts(*ranksFlag); err != nil {
+			fail("-ranks: %v", err)
+		}
+	} else {
+		cores = runtime.GOMAXPROCS(0) // every process sees the machine's cores
+	}
+	res := &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{}, wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{}}
+	for rep := range *reps {
+		for _, n := range worlds {
+			th := threadsFor(n, cores)
+			if env.Rank == 0 && !st.concurrent {
+				// One rank alone: under mpirun the other ranks wait at the
+				// first barrier of oneWorld meanwhile.
+				res.addCompute(n, computeSamples(st.sizes, st.computeBatches, th, 2, 5))
+			}
+			if err := oneWorld(n, st, res); err != nil {
+				fail("%d ranks: %v", n, err)
+			}
+			if env.Rank == 0 && !*asJSON {
+				fmt.Fprintf(os.Stderr, "round %d/%d: %d ranks done\n", rep+1, *reps, n)
+			}
+		}
+	}
+	if env.Rank != 0 {
+		return
+	}
+	cal, err := res.fit(st, cores)
+	if err != nil {
+		fail("calibration: %v", err)
+	}
+	rows := res.rows(st, cal, worlds)
+	if *calibOut != "" {
+		b, _ := json.MarshalIndent(cal, "", " ")
+		if err := os.WriteFile(*calibOut, append(b, '\n'), 0o644); err != nil {
+			fail("%v", err)
+		}
+	}
+	if *asJSON {
+		for _, r := range rows {
+			b, _ := json.Marshal(r)
+			fmt.Println(string(b))
+		}
+		return
+	}
+	printCalib(cal)
+	printRows(rows)
+}
+
+func printCalib(cal Calib) {
+	if cal.Link.Samples > 0 {
+		fmt.Printf("link (%s): %v\n", cal.Backend, cal.Link)
+	}
+	for n, c := range cal.Compute {
+		fmt.Printf("compute (%s, %d rank(s)): %.3f ms + %.4f ms/sample fwd+bwd (backward %.0f%%), optimizer %.3f ms; fit rms %.1f%%, max %.1f%%\n",
+			cal.ComputeMode, n, 1e3*c.Fixed, 1e3*c.PerSample, 100*c.BackwardShare, 1e3*c.Optimizer, 100*c.RMSRel, 100*c.MaxRel)
+	}
+}
+
+func printRows(rows []Row) {
+	fmt.Printf("%-28s %5s %-7s %5s %8s %10s %10s %7s %9s %9s %9s %9s\n", "config", "ranks", "backend", "batch", "threads", "predicted", "measured", "err %", "pred comm", "exposed", "waited", "pred(fit)")
+	worst := 0.0
+	for _, r := range rows {
+		fmt.Printf("%-28s %5d %-7s %5d %8d %10.2f %10.2f %+7.1f %9.2f %9.2f %9.2f %9.2f\n", r.Config, r.Ranks, r.Backend, r.BatchPerRank, r.Threads,
+			r.PredictedMs, r.MeasuredMs, r.ErrorPct, r.PredCommMs, r.PredExposedMs, r.MeasuredWaitMs, r.PredFitMs)
+		worst = math.Max(worst, math.Abs(r.ErrorPct))
+	}
+	fmt.Printf("largest |error|: %.1f%%\n", worst)
+}

@@ -138,6 +138,7 @@ func TestAutocastLowPrecisionNumerics(t *testing.T) {
 			}
 		}
 		assert.Greater(t, maxRel, 0.05*u, "%s: error of a low-precision op", dt)
+		t.Logf("%s Linear: max |y - y64| / Σ|x||w| = %.3g u (bound 3u, u = %g)", dt, maxRel/u, u)
 
 		GW, GX, GB := w.Grad().Float64s(), x.Grad().Float64s(), b.Grad().Float64s()
 		for o := range out {
@@ -189,6 +190,7 @@ func TestAutocastConv2dNumerics(t *testing.T) {
 			maxRel = max(maxRel, math.Abs(Y[i]-R[i])/M[i])
 		}
 		assert.Greater(t, maxRel, 0.05*u)
+		t.Logf("%s Conv2d: max |y - y64| / Σ|x||w| = %.3g u (bound 3u, u = %g)", dt, maxRel/u, u)
 
 		// weight gradient of Σ y: Σ over positions of the input window.
 		require.NoError(t, autograd.Sum(y, false).Backward())

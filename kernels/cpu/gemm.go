@@ -143,14 +143,18 @@ func scaleC[T float](m, n int, beta T, c []T, rsC, csC int) {
 	}
 }
 
-// parallelMinWork is the m*n*k below which a call runs on the calling goroutine.
-const parallelMinWork = 96 * 96 * 96
+// parallelMinWork is the m*n*k below which a call runs on the calling
+// goroutine. Measured on a 2-core Zen 3 (bench/small, issue 21): a 128³
+// SGEMM took 70.9 µs on 2 threads and 63.4 µs on 1 (the threads' start and
+// the phase barriers cost more than half of the product), so products up
+// to 128³ stay on one thread.
+const parallelMinWork = 128*128*128 + 1
 
 // itemsPerThread is the number of row blocks per thread a parallel call aims for.
 var itemsPerThread = 2
 
 // buffers is the per-call packing memory, recycled through a sync.Pool.
-type buffers[T float] struct{ b, a []T }
+type buffers[T float] struct{ b, a, t []T }
 
 var (
 	pool32 sync.Pool
@@ -234,6 +238,19 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 
 	bf := getBuffers[T]()
 	defer putBuffers(bf)
+	if nt == 1 {
+		// One goroutine: no phases to synchronise, no closure; B is packed
+		// one (jc, pc) block at a time as below.
+		bf.b = grow(bf.b, nc*kc)
+		bf.a = grow(bf.a, mcEff*kc+mr*nr)
+		var bufT []T
+		if rsB == 1 && csB != 1 {
+			bf.t = grow(bf.t, nc*kc)
+			bufT = bf.t
+		}
+		gemmSerial(s, m, n, k, kc, nc, mcEff, alpha, a, rsA, csA, b, rsB, csB, beta, c, rsC, csC, bf.b, bf.a, bufT)
+		return
+	}
 	// Per thread: an A block of mcEff×kc, plus one mr×nr tile.
 	aSize := mcEff * kc
 	tileSize := mr * nr
@@ -349,6 +366,140 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	// Every item is done once the last phase is; a late helper finds nothing
 	// left to claim and touches no buffer.
 	ph.wait(2*nsteps - 1)
+}
+
+// gemmSerial is gemm's loop nest on the calling goroutine (after the
+// transposition to a C with unit row stride, if any): the path of every
+// product too small to share, e.g. the M, N, K <= 64 products of small
+// models. bufB holds nc×kc elements, bufA mcEff×kc plus one mr×nr tile;
+// bufT, when not nil, nc×kc for packing a B that is contiguous along k
+// (rsB == 1: a row-major A before the transposition) in two vectorised
+// passes, see packBTransposed.
+func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int,
+	beta T, c []T, rsC, csC int, bufB, bufA, bufT []T) {
+	mr, nr := s.mr, s.nr
+	direct := rsC == 1
+	tile := bufA[mcEff*kc : mcEff*kc+mr*nr]
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		panN := ceilDiv(nb, nr)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			betaEff := beta
+			if pc > 0 {
+				betaEff = 1
+			}
+			if bufT == nil || !packBTransposed(bufB, bufT, b, jc*csB+pc, csB, nb, kb, nr) {
+				for jp := range panN {
+					j0 := jp * nr
+					packPanel(bufB[jp*nr*kb:(jp+1)*nr*kb], b, csB, rsB, jc+j0, min(nr, nb-j0), pc, kb, nr)
+				}
+			}
+			for ic := 0; ic < m; ic += mcEff {
+				mb := min(mcEff, m-ic)
+				pa := ceilDiv(mb, mr)
+				for ip := range pa {
+					r0 := ip * mr
+					packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
+				}
+				for jp := range panN {
+					j0 := jp * nr
+					nn := min(nr, nb-j0)
+					pb := &bufB[jp*nr*kb]
+					for ip := range pa {
+						r0 := ip * mr
+						mm := min(mr, mb-r0)
+						ci := (ic+r0)*rsC + (jc+j0)*csC
+						if direct && mm == mr && nn == nr {
+							s.kern(kb, &bufA[ip*mr*kb], pb, &c[ci], csC, alpha, betaEff)
+							continue
+						}
+						s.kern(kb, &bufA[ip*mr*kb], pb, &tile[0], mr, alpha, 0)
+						storeTile(c[ci:], tile, mm, nn, mr, rsC, csC, betaEff)
+					}
+				}
+			}
+		}
+	}
+}
+
+// packBTransposed packs the kb×nb block of B at b[base:] whose columns are
+// contiguous along k (column j at b[base+j*cs:], kb elements) into
+// micro-panels of nr columns, as packPanel would: first the whole block is
+// transposed into tmp (kb×nb, row-major) with 8×8 register transposes, then
+// each panel is kb copies of nr contiguous elements. Packing panel by panel
+// would read nr columns at a time, element by element, which costs more than
+// the small products' arithmetic. It reports false (and packs nothing) where
+// the register transposes do not apply (not float32, no AVX, nb or kb < 8).
+func packBTransposed[T float](dst, tmp, b []T, base, cs, nb, kb, nr int) bool {
+	tmp = tmp[:nb*kb]
+	if r, p := packTransAsm(tmp, b, base, cs, nb, kb, nb); r != nb || p != kb {
+		return false
+	}
+	panN := ceilDiv(nb, nr)
+	full := nb / nr
+	var z T
+	if nr == 6 && unsafe.Sizeof(z) == 4 {
+		// Concrete float32 element copies; packCopy's array moves through
+		// the type parameter are a memmove call per group.
+		panels6F32(f32(dst), f32(tmp), nb, kb, full)
+	} else {
+		full = 0
+	}
+	for jp := full; jp < panN; jp++ {
+		j0 := jp * nr
+		d := dst[jp*nr*kb : (jp+1)*nr*kb]
+		if nn := nb - j0; nn < nr {
+			for p := range kb {
+				copy(d[p*nr:p*nr+nn], tmp[p*nb+j0:p*nb+nb])
+				clear(d[p*nr+nn : p*nr+nr])
+			}
+			continue
+		}
+		if !packCopy(d, tmp[j0:], nb, kb, nr) {
+			for p := range kb {
+				copy(d[p*nr:p*nr+nr], tmp[p*nb+j0:p*nb+j0+nr])
+			}
+		}
+	}
+	return true
+}
+
+// f32 reinterprets a []T of 4-byte elements as []float32.
+func f32[T float](s []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// panels6F32 copies the first full panels of 6 columns of the kb×nb
+// row-major tmp into micro-panels of kb groups of 6.
+func panels6F32(dst, tmp []float32, nb, kb, full int) {
+	for jp := range full {
+		d := dst[jp*6*kb : (jp+1)*6*kb]
+		src := tmp[jp*6:]
+		for p := range kb {
+			// element by element: an array assignment here is a memmove call
+			dd, ss := d[p*6:p*6+6:p*6+6], src[p*nb:p*nb+6:p*nb+6]
+			dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = ss[0], ss[1], ss[2], ss[3], ss[4], ss[5]
+		}
+	}
+}
+
+// storeTile writes the mm×nn corner of an mr-row tile (column-major) into
+// C at c[0]: c = tile + beta*c (C not read when beta == 0).
+func storeTile[T float](c, tile []T, mm, nn, mr, rsC, csC int, beta T) {
+	for j := range nn {
+		cj := c[j*csC:]
+		tj := tile[j*mr : j*mr+mm]
+		if beta == 0 {
+			for i, v := range tj {
+				cj[i*rsC] = v
+			}
+		} else {
+			for i, v := range tj {
+				cj[i*rsC] = v + beta*cj[i*rsC]
+			}
+		}
+	}
 }
 
 // Helper goroutines are kept between calls: after a job a helper polls for the
@@ -481,6 +632,10 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 		}
 		return
 	}
+	if cs == 1 && rows == 6 && w == 6 && kb > 0 {
+		packRows6(dst, x, base, rs, kb)
+		return
+	}
 	var z T
 	sz := unsafe.Sizeof(z)
 	src := unsafe.Pointer(unsafe.SliceData(x))
@@ -513,6 +668,24 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 		for p := 0; p < kb; p++ {
 			clear(dst[p*w+rows : p*w+w])
 		}
+	}
+}
+
+// packRows6 packs 6 rows that are contiguous along k (row r at
+// x[base+r*rs:], kb elements) into kb groups of 6: the B panel of a
+// row-major A after gemm's transposition, with the 6-wide micro-kernels.
+// Six row slices and fixed-size stores keep the loop free of bounds checks
+// and index arithmetic (the general loop costs twice as much per element).
+func packRows6[T float](dst, x []T, base, rs, kb int) {
+	r0 := x[base : base+kb]
+	r1 := x[base+rs : base+rs+kb]
+	r2 := x[base+2*rs : base+2*rs+kb]
+	r3 := x[base+3*rs : base+3*rs+kb]
+	r4 := x[base+4*rs : base+4*rs+kb]
+	r5 := x[base+5*rs : base+5*rs+kb]
+	dst = dst[:6*kb]
+	for p := range kb {
+		*(*[6]T)(dst[6*p:]) = [6]T{r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]}
 	}
 }
 

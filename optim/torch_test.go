@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/internal/testutil"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -38,18 +38,13 @@ type torchSched struct {
 // TestAgainstTorch runs the same trajectories in torch.optim (float64,
 // through /usr/bin/python3 and testdata/torch_optim.py) and in this package
 // (float64) and requires agreement to 1e-10 relative; and the schedules'
-// rates to 1e-9. Skipped when python3 or torch is missing.
+// rates to 1e-9. Skipped when python3 or torch is missing, unless
+// TESSERA_REQUIRE_TORCH=1 (make test), when it fails.
 func TestAgainstTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("torch.optim trajectories (a Python start per case set): not in -short; the float64 reference tests of every optimizer still run")
 	}
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Skip("no /usr/bin/python3")
-	}
-	if exec.Command(py, "-c", "import torch").Run() != nil {
-		t.Skip("python3 has no torch")
-	}
+	py := testutil.RequireTorch(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	shapes := [][]int{{3, 4}, {5}}
 	var cases []*torchCase

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
@@ -103,8 +104,12 @@ func (z *Model) beforeBackward(u *unit) {
 	if u.flatG != nil {
 		z.collect(u) // a second backward before Step: reduce the first one's gradients
 	}
-	u.flatG = tensor.EmptyOn(z.dev, z.dt, u.np)
-	z.ledger.Charge(u.flatG, tensor.MemoryOther) // a temporary buffer
+	// at most two reductions in flight; the others' buffers come back
+	for len(z.inflight) > 1 {
+		z.collect(z.inflight[0])
+	}
+	u.flatG = z.take(&z.flatPool, z.maxNP).Narrow(0, 0, u.np)
+	u.flatG.Device().Fill(u.flatG.Narrow(0, u.n, u.np-u.n).View(), 0) // the padding
 	z.bindPersistent(u)
 	u.pending, u.launched = len(u.vars), false
 }
@@ -132,8 +137,10 @@ func (z *Model) launch(u *unit) {
 		z.stats.AllReduceBytes += 2 * z.ringBytes(b)
 		z.mu.Unlock()
 	} else {
-		u.redG = tensor.EmptyOn(z.dev, z.dt, u.hi-u.lo)
-		z.ledger.Charge(u.redG, tensor.MemoryOther)
+		if z.opts.Stage >= StageGrads {
+			u.redG = z.take(&z.redPool, z.maxShard).Narrow(0, 0, u.hi-u.lo)
+			z.inflight = append(z.inflight, u)
+		}
 		call = collectives.ReduceScatterCall(u.redG, u.flatG, collectives.Avg)
 		z.mu.Lock()
 		z.stats.ReduceScatterBytes += z.ringBytes(b)
@@ -153,12 +160,33 @@ func (z *Model) collect(u *unit) {
 	z.fail(u.h.Wait())
 	u.h = nil
 	if z.opts.Stage >= StageGrads {
+		z.inflight = slices.DeleteFunc(z.inflight, func(x *unit) bool { return x == u })
 		tensor.AddInto(u.shardG, u.shardG, u.redG)
-		u.redG = nil
 		for _, v := range u.vars {
 			v.SetGrad(nil)
 		}
-		u.flatG = nil
+		z.give(&z.redPool, u.redG)
+		z.give(&z.flatPool, u.flatG)
+		u.redG, u.flatG = nil, nil
+	}
+}
+
+// take returns a pooled buffer of n elements (a new one when the pool is
+// empty); give returns a buffer (or a view of one) to its pool.
+func (z *Model) take(pool *[]*tensor.Tensor, n int) *tensor.Tensor {
+	if k := len(*pool); k > 0 {
+		t := (*pool)[k-1]
+		*pool = (*pool)[:k-1]
+		return t
+	}
+	t := tensor.EmptyOn(z.dev, z.dt, n)
+	z.ledger.Charge(t, tensor.MemoryOther)
+	return t
+}
+
+func (z *Model) give(pool *[]*tensor.Tensor, t *tensor.Tensor) {
+	if t != nil {
+		*pool = append(*pool, tensor.FromView(tensor.View{Storage: t.Storage(), Shape: []int{t.Storage().Len()}, Strides: []int{1}}))
 	}
 }
 
@@ -210,22 +238,26 @@ func (z *Model) step() {
 	if z.takeErr() != nil {
 		return
 	}
-	// The optimizer's gradients: float32 on the optimizer's device.
-	var grads []*tensor.Tensor
-	for _, u := range z.units {
+	// grad32 is unit u's reduced shard gradient as float32 on the
+	// optimizer's device: the shard itself, or a conversion into a reused
+	// scratch buffer.
+	grad32 := func(u *unit) *tensor.Tensor {
 		g := z.shardGrad(u)
-		if u.master != nil {
-			g = g.Cast(tensor.Float32).To(u.master.Device())
-			z.ledger.Charge(g, tensor.MemoryOther)
+		if u.master == nil {
+			return g
 		}
-		for k, p := range u.pieces {
-			gp := g.Narrow(0, p.lo-u.lo, p.hi-p.lo)
-			u.optV[k].SetGrad(gp)
-			grads = append(grads, gp)
+		if z.scratch32 == nil {
+			z.scratch32 = tensor.EmptyOn(u.master.Device(), tensor.Float32, z.maxShard)
+			z.ledger.Charge(z.scratch32, tensor.MemoryOther)
 		}
+		return z.scratch32.Narrow(0, 0, u.hi-u.lo).CopyFrom(g.To(u.master.Device()))
 	}
+	coef := 1.0
 	if z.opts.MaxGradNorm > 0 {
-		ss := parallel.SquaredNorm(grads...)
+		ss := 0.0
+		for _, u := range z.units {
+			ss += parallel.SquaredNorm(grad32(u))
+		}
 		if z.opts.Stage > StageDP && z.size > 1 {
 			t := tensor.FromSlice([]float64{ss}, 1)
 			ctx, cancel := z.ctx()
@@ -236,33 +268,46 @@ func (z *Model) step() {
 			z.stats.GradNormAllReduceOps++
 			z.mu.Unlock()
 		}
-		parallel.ScaleForClip(grads, math.Sqrt(ss), z.opts.MaxGradNorm)
+		if c := z.opts.MaxGradNorm / (math.Sqrt(ss) + 1e-6); c < 1 || math.IsNaN(c) {
+			coef = c
+		}
 	}
-	if err := z.opt.Step(); err != nil {
-		z.fail(err)
-		return
-	}
+	// Step layer by layer (the optimizer's state is per piece, so this is
+	// the update of one step over all of them), reusing the scratch.
 	for _, u := range z.units {
+		g := grad32(u)
+		if coef != 1 {
+			tensor.UnaryInto(tensor.OpAffine, g, g, coef, 0)
+		}
+		for k, p := range u.pieces {
+			u.optV[k].SetGrad(g.Narrow(0, p.lo-u.lo, p.hi-p.lo))
+		}
+		err := z.opt.Step()
 		for _, v := range u.optV {
 			v.SetGrad(nil)
+		}
+		if err != nil {
+			z.fail(err)
+			return
 		}
 		if u.master != nil {
 			u.shardP.CopyFrom(u.master.To(z.dev))
 		}
 	}
 	if z.opts.Stage == StageOptim || z.opts.Stage == StageGrads {
-		var calls []collectives.Call
+		if z.agSrc == nil {
+			z.agSrc = tensor.EmptyOn(z.dev, z.dt, z.maxShard)
+			z.ledger.Charge(z.agSrc, tensor.MemoryOther)
+		}
 		for _, u := range z.units {
-			src := u.shardP.Clone()
-			z.ledger.Charge(src, tensor.MemoryOther)
-			calls = append(calls, collectives.AllGatherCall(u.flatP, src))
+			src := z.agSrc.Narrow(0, 0, u.hi-u.lo).CopyFrom(u.shardP)
+			ctx, cancel := z.ctx()
+			z.fail(z.comm.AllGather(ctx, u.flatP, src))
+			cancel()
 			z.mu.Lock()
 			z.stats.AllGatherBytes += z.ringBytes(int64(u.np * z.dt.Size()))
 			z.mu.Unlock()
 		}
-		ctx, cancel := z.ctx()
-		z.fail(z.comm.Group(ctx, calls...))
-		cancel()
 	}
 	z.zeroGrad()
 	z.mu.Lock()
@@ -286,7 +331,6 @@ func (z *Model) ZeroGrad() {
 
 func (z *Model) zeroGrad() {
 	for _, u := range z.units {
-		u.redG = nil
 		u.launched = false
 		u.pending = len(u.vars)
 		if z.opts.Stage <= StageOptim {
@@ -297,7 +341,6 @@ func (z *Model) zeroGrad() {
 			continue
 		}
 		u.shardG.Device().Fill(u.shardG.View(), 0)
-		u.flatG = nil
 	}
 }
 

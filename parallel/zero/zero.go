@@ -98,7 +98,7 @@ type unit struct {
 	shardP *tensor.Tensor // this rank's parameters [lo, hi): view of flatP, or own buffer (stage 3)
 	flatG  *tensor.Tensor // full gradients: persistent (stages 0-1) or per step (2-3)
 	shardG *tensor.Tensor // this rank's reduced gradients (stages 2-3, persistent)
-	redG   *tensor.Tensor // stage 1: this step's reduced shard (temporary)
+	redG   *tensor.Tensor // the reduced shard: persistent (stage 1) or pooled (2-3)
 	master *tensor.Tensor // float32 master of shardP (low-precision params or Offload)
 	optV   []*autograd.Var
 	pieces []piece
@@ -141,6 +141,16 @@ type Model struct {
 	inBackward bool
 	opt        *optim.Optimizer
 	ledger     *tensor.MemoryLedger
+
+	// Reused temporary buffers (MemoryOther): full-layer gradient buffers
+	// and reduced shards of stages 2-3 (at most three layers' worth: the
+	// layer in backward and two reductions in flight), a float32 shard for
+	// the optimizer's gradients and a shard for the parameters' all-gather.
+	flatPool, redPool []*tensor.Tensor
+	inflight          []*unit
+	scratch32         *tensor.Tensor
+	agSrc             *tensor.Tensor
+	maxNP, maxShard   int
 
 	mu    sync.Mutex
 	err   error
@@ -293,13 +303,12 @@ func (z *Model) index(p *param) int {
 func (z *Model) allocate(m nn.Module) {
 	stage := z.opts.Stage
 	subst := map[string]*autograd.Var{}
-	maxNP := 0
 	for _, u := range z.units {
-		maxNP = max(maxNP, u.np)
+		z.maxNP, z.maxShard = max(z.maxNP, u.np), max(z.maxShard, u.hi-u.lo)
 	}
 	if stage == StageParams {
 		for i := range z.slots {
-			z.slots[i] = tensor.EmptyOn(z.dev, z.dt, maxNP)
+			z.slots[i] = tensor.EmptyOn(z.dev, z.dt, z.maxNP)
 			z.ledger.Charge(z.slots[i], tensor.MemoryOther) // temporary buffers
 			z.gathU[i] = -1
 		}
@@ -325,6 +334,10 @@ func (z *Model) allocate(m nn.Module) {
 		if stage <= StageOptim {
 			u.flatG = tensor.EmptyOn(z.dev, z.dt, u.np)
 			z.ledger.Charge(u.flatG, tensor.MemoryGradients)
+			if stage == StageOptim {
+				u.redG = tensor.EmptyOn(z.dev, z.dt, u.hi-u.lo)
+				z.ledger.Charge(u.redG, tensor.MemoryOther)
+			}
 		} else {
 			u.shardG = tensor.EmptyOn(z.dev, z.dt, u.hi-u.lo)
 			z.ledger.Charge(u.shardG, tensor.MemoryGradients)

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/tessera-ml/tessera/parallel/pipeline"
+)
+
+// timeline draws one rank per row, one box per action (forward blue,
+// backward orange; later chunks of an interleaved schedule darker), the
+// micro-batch number inside.
+type timeline struct {
+	sim   *pipeline.Sim
+	scale float64 // time unit → milliseconds
+}
+
+func (t timeline) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	font := plt.X.Tick.Label.Font
+	font.Size = vg.Points(7)
+	sty := draw.TextStyle{Color: color.Black, Font: font, Handler: plt.TextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter}
+	for r, slots := range t.sim.Slots {
+		row := float64(len(t.sim.Slots) - 1 - r) // rank 0 on top
+		y0, y1 := trY(row-0.4), trY(row+0.4)
+		for _, s := range slots {
+			x0, x1 := trX(s.Start*t.scale), trX(s.End*t.scale)
+			col := color.RGBA{R: 90, G: 150, B: 230, A: 255}
+			if s.Action.Kind == pipeline.Backward {
+				col = color.RGBA{R: 240, G: 150, B: 60, A: 255}
+			}
+			if s.Action.Chunk > 0 {
+				col.R, col.G, col.B = col.R*2/3, col.G*2/3, col.B*2/3
+			}
+			box := []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}}
+			c.FillPolygon(col, box)
+			c.StrokeLines(draw.LineStyle{Color: color.White, Width: vg.Points(0.5)}, append(box, box[0]))
+			if x1-x0 > vg.Points(6) {
+				c.FillText(sty, vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}, fmt.Sprint(s.Action.Micro))
+			}
+		}
+	}
+}
+
+func (t timeline) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return 0, t.sim.Makespan * t.scale, -0.5, float64(len(t.sim.Slots)) - 0.5
+}
+
+// plotTimeline writes the simulated (top) and measured (bottom) timelines
+// of row's schedule.
+func plotTimeline(r Row, path string) error {
+	sched := fmt.Sprintf("%s p=%d m=%d v=%d", r.Schedule, r.P, r.M, r.V)
+	top, bottom := plot.New(), plot.New()
+	top.Title.Text = fmt.Sprintf("%s, simulated: bubble %.3f (formula %.3f)", sched, r.BubbleSimulated, r.BubbleFormula)
+	bottom.Title.Text = fmt.Sprintf("measured (work=%s, %d ranks): bubble %.3f; peak activations %.1f", r.Work, r.P, r.BubbleMeasured, r.PeakActivations)
+	top.Add(timeline{sim: r.sim, scale: 1})
+	bottom.Add(timeline{sim: r.timeline, scale: 1e3})
+	xmax := max(r.sim.Makespan, r.timeline.Makespan*1e3)
+	for _, p := range []*plot.Plot{top, bottom} {
+		p.X.Label.Text = "ms"
+		p.Y.Label.Text = "rank"
+		p.X.Min, p.X.Max = 0, xmax
+		p.Y.Min, p.Y.Max = -0.5, float64(r.P)-0.5
+		p.Y.Tick.Marker = rankTicks(r.P)
+	}
+	const w, h = 22 * vg.Centimeter, 12 * vg.Centimeter
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter * 3, PadY: vg.Millimeter * 3, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
+	return savePNG(img, path)
+}
+
+type rankTicks int
+
+func (n rankTicks) Ticks(min, max float64) []plot.Tick {
+	var out []plot.Tick
+	for r := range int(n) {
+		out = append(out, plot.Tick{Value: float64(int(n) - 1 - r), Label: fmt.Sprint(r)})
+	}
+	return out
+}
+
+func savePNG(img *vgimg.Canvas, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

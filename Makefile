@@ -134,8 +134,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals
-figures: figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals
+.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline
+figures: figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -191,3 +191,12 @@ figures-fundamentals:
 	$(GO) run ./examples/batchsize -preset full -out $(FUND_OUT) -markdown > $(FUND_OUT)/table.md
 	REPS=2 OUT=$(FUND_OUT) bash bench/scaling/mpi.sh
 	$(GO) run ./bench/scaling -plot $(FUND_OUT)/rows.json -calib $(FUND_OUT)/cal.json -png $(FUND_OUT)
+
+# Module 3, pipeline part (docs/modules/3-pipeline.md): the bubble sweep
+# (p = 2, 4; m = 1..16; GPipe, 1F1B, interleaved v=2) as JSON rows, the
+# timelines at p=4, m=8 and the bubble/peak figure.
+PIPELINE_OUT := docs/modules/img/pipeline
+figures-pipeline:
+	mkdir -p $(PIPELINE_OUT)
+	$(GO) run ./bench/pipeline -json -steps 7 -fwd 20ms -png $(PIPELINE_OUT) > $(PIPELINE_OUT)/sweep.json
+	$(GO) run ./bench/pipeline -plot $(PIPELINE_OUT)/sweep.json -png $(PIPELINE_OUT)

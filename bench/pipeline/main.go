@@ -8,9 +8,10 @@
 // micro-batches whose activations a rank held (the executor's count; for
 // interleaved, (micro-batch, chunk) pairs divided by v).
 //
-//	go run ./bench/pipeline                       # p = 2, 4; m = 1..16; 10 ms forward, 20 ms backward per rank
+//	go run ./bench/pipeline                       # p = 2, 4; m = 1..16; 20 ms forward, 40 ms backward per rank
 //	go run ./bench/pipeline -p 4 -m 8 -json       # one JSON object per row
 //	go run ./bench/pipeline -png docs/modules/img/pipeline   # + a timeline PNG per schedule at p=4, m=8
+//	go run ./bench/pipeline -plot rows.json -png DIR  # bubble.png: measured bubble and peak activations against m
 //	go run ./bench/pipeline -work compute -width 512          # real arithmetic only (needs p free cores)
 //
 // -work wait (the default) gives every stage's forward and backward a
@@ -53,6 +54,9 @@ type Row struct {
 	BubbleMeasured  float64 `json:"bubble_measured"`
 	BubbleFormula   float64 `json:"bubble_formula"`
 	BubbleSimulated float64 `json:"bubble_simulated"`
+	// LatencyMs is the transfer latency (ms) with which the simulator gives
+	// the measured bubble: the cost per hop that explains the difference.
+	LatencyMs       float64 `json:"implied_latency_ms"`
 	PeakActivations float64 `json:"peak_activations"`
 	PeakPerRank     []int   `json:"peak_per_rank"`
 	StepMs          float64 `json:"step_ms"`
@@ -90,17 +94,32 @@ func run(args []string, w io.Writer) error {
 	ps := fs.String("p", "2,4", "pipeline depths (ranks)")
 	ms := fs.String("m", "1-16", "micro-batch counts (a list, or a range a-b)")
 	v := fs.Int("v", 2, "model chunks per rank of the interleaved schedule")
-	fwd := fs.Duration("fwd", 10*time.Millisecond, "a rank's forward time per micro-batch (split over its v chunks)")
+	fwd := fs.Duration("fwd", 20*time.Millisecond, "a rank's forward time per micro-batch (split over its v chunks)")
 	bwd := fs.Duration("bwd", 0, "a rank's backward time per micro-batch (default 2×fwd)")
 	work := fs.String("work", "wait", "stage work: wait (fixed wall time per action) or compute (arithmetic only)")
 	width := fs.Int("width", 64, "layer width (x·W with W width×width)")
 	batch := fs.Int("batch", 16, "rows per micro-batch")
-	steps := fs.Int("steps", 3, "timed steps per configuration (after one warm-up step); the median bubble is reported")
+	steps := fs.Int("steps", 5, "timed steps per configuration (after one warm-up step); the median bubble is reported")
 	jsonOut := fs.Bool("json", false, "print one JSON object per row instead of the table")
 	pngDir := fs.String("png", "", "write a timeline PNG per schedule (measured and simulated) to this directory")
 	pngP := fs.Int("png-p", 4, "p of the timelines")
 	pngM := fs.Int("png-m", 8, "m of the timelines")
+	plotFrom := fs.String("plot", "", "draw bubble.png (to -png's directory) from this file of -json rows, and measure nothing")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *plotFrom != "" {
+		rows, err := readRows(*plotFrom)
+		if err != nil {
+			return err
+		}
+		if *pngDir == "" {
+			return fmt.Errorf("-plot needs -png DIR")
+		}
+		path, err := plotBubbles(rows, *pngDir)
+		if err == nil {
+			fmt.Fprintln(w, "wrote", path)
+		}
 		return err
 	}
 	st := settings{schedules: strings.Split(*schedules, ","), v: *v, fwd: *fwd, bwd: *bwd, work: *work, width: *width, batch: *batch, steps: max(*steps, 1)}
@@ -120,7 +139,7 @@ func run(args []string, w io.Writer) error {
 	if !*jsonOut {
 		fmt.Fprintf(w, "pipeline bench: work=%s fwd=%v bwd=%v per rank and micro-batch, width %d, %d rows per micro-batch, median of %d steps\n",
 			st.work, st.fwd, st.bwd, st.width, st.batch, st.steps)
-		fmt.Fprintf(w, "%-12s %2s %3s %2s %9s %9s %9s %6s %9s %9s\n", "schedule", "p", "m", "v", "measured", "formula", "simulated", "peak", "step ms", "ideal ms")
+		fmt.Fprintf(w, "%-12s %2s %3s %2s %9s %9s %9s %6s %9s %9s %10s\n", "schedule", "p", "m", "v", "measured", "formula", "simulated", "peak", "step ms", "ideal ms", "latency ms")
 	}
 	var rows []Row
 	for _, name := range st.schedules {
@@ -146,8 +165,8 @@ func run(args []string, w io.Writer) error {
 					b, _ := json.Marshal(row)
 					fmt.Fprintln(w, string(b))
 				} else {
-					fmt.Fprintf(w, "%-12s %2d %3d %2d %9.4f %9.4f %9.4f %6.1f %9.1f %9.1f\n", row.Schedule, row.P, row.M, row.V,
-						row.BubbleMeasured, row.BubbleFormula, row.BubbleSimulated, row.PeakActivations, row.StepMs, row.IdealMs)
+					fmt.Fprintf(w, "%-12s %2d %3d %2d %9.4f %9.4f %9.4f %6.1f %9.1f %9.1f %10.3f\n", row.Schedule, row.P, row.M, row.V,
+						row.BubbleMeasured, row.BubbleFormula, row.BubbleSimulated, row.PeakActivations, row.StepMs, row.IdealMs, row.LatencyMs)
 				}
 			}
 		}
@@ -259,9 +278,39 @@ func measure(sched *pipeline.Schedule, st settings) (Row, error) {
 	med := results[len(results)/2]
 	row.BubbleMeasured, row.timeline = med.Bubble, med
 	row.StepMs = med.Makespan * 1e3
+	row.LatencyMs = impliedLatency(sched, ms(fwd), ms(bwd), row.BubbleMeasured)
 	row.PeakPerRank = peaks
 	row.PeakActivations = float64(slices.Max(peaks)) / float64(v)
 	return row, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// impliedLatency returns the per-transfer latency (in the units of f and
+// b) with which Simulate's bubble equals measured, by bisection (0 when
+// the measurement is at or below the latency-free simulation).
+func impliedLatency(sched *pipeline.Schedule, f, b, measured float64) float64 {
+	bubble := func(l float64) float64 {
+		sim, err := pipeline.Simulate(sched, pipeline.Costs{Forward: f, Backward: b, Comm: l})
+		if err != nil {
+			return 0
+		}
+		return sim.Bubble
+	}
+	if bubble(0) >= measured {
+		return 0
+	}
+	lo, hi := 0.0, f
+	for bubble(hi) < measured && hi < 1e3*f {
+		lo, hi = hi, 2*hi
+	}
+	for range 40 {
+		mid := (lo + hi) / 2
+		if bubble(mid) < measured {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}

@@ -47,6 +47,13 @@ func TestJSONRows(t *testing.T) {
 		require.NoError(t, err)
 		assert.Positive(t, st.Size())
 	}
+	rows := filepath.Join(dir, "rows.json")
+	require.NoError(t, os.WriteFile(rows, out.Bytes(), 0o644))
+	out.Reset()
+	require.NoError(t, run([]string{"-plot", rows, "-png", dir}, &out))
+	st, err := os.Stat(filepath.Join(dir, "bubble.png"))
+	require.NoError(t, err)
+	assert.Positive(t, st.Size())
 	assert.Error(t, run([]string{"-work", "nap"}, &out))
 	assert.Error(t, run([]string{"-m", "3-1"}, &out))
 }

@@ -20,9 +20,13 @@
 //   - The executor: New(comm, schedule, chunks, options) and Step run a
 //     schedule on one rank of a pipeline communicator (any Comm: the
 //     world, or a sub-communicator of a data × pipeline × tensor mesh).
-//     Transfers are asynchronous (Comm.Start) and issued by every rank in
-//     one agreed order, so the rendezvous of Send and Recv cannot
-//     deadlock. Options.Recompute recomputes each chunk's activations in
+//     Transfers are asynchronous (Comm.Start), issued by a goroutine per
+//     rank as early as each can be (a receive at once, a send when its
+//     data is computed), in one order every rank agrees on (the simulated
+//     time of each transfer), so the rendezvous of Send and Recv cannot
+//     deadlock and a send is matched without waiting for the receiver's
+//     next action. An activation travels with a small shape header, so
+//     stages need not declare their output shapes. Options.Recompute recomputes each chunk's activations in
 //     the backward pass (autograd.Checkpoint); Options.Recorder records
 //     one profiler span per action, from which Measure derives the
 //     measured timeline and bubble. A rank that fails aborts the

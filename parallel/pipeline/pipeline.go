@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -174,115 +175,147 @@ func MicroBatches(x *tensor.Tensor, m int) ([]*tensor.Tensor, error) {
 	return out, nil
 }
 
-// xfer is the state of one transfer during a step.
+// xfer is the state of one transfer during a step. The compute goroutine
+// sets data (a send) or like (a gradient to receive: the tensor it has the
+// shape of) and closes ready; the issuer starts the calls and closes
+// issued once the payload's call is started (h is set).
 type xfer struct {
-	data  *tensor.Tensor
-	hdr   *tensor.Tensor
-	hh, h *collectives.Handle
+	data   *tensor.Tensor
+	like   *tensor.Tensor
+	ready  chan struct{}
+	issued chan struct{}
+	hdr    *tensor.Tensor
+	hh, h  *collectives.Handle
 }
 
 type saved struct{ in, out, loss *autograd.Var }
 
+// step is one Step's state. Two goroutines share it: the caller's runs the
+// actions (compute), the issuer starts this rank's transfers in the agreed
+// order, each as soon as it can (a send once its data is computed, a
+// receive at once, an activation's payload once its header is in), so a
+// peer's send is matched without waiting for this rank's next action.
 type step struct {
 	p       *Pipeline
 	ctx     context.Context
-	next    int
-	xs      map[key]*xfer
+	xs      map[key]*xfer // read-only once the issuer runs
 	local   map[key]*tensor.Tensor
 	saved   map[[2]int]*saved // (micro, stage)
 	handles []*collectives.Handle
+
+	stop, done, failed chan struct{}
+	failOnce           sync.Once
+	err                error
 }
 
-func (s *step) xfer(k key) *xfer {
-	x := s.xs[k]
-	if x == nil {
-		x = &xfer{}
-		s.xs[k] = x
+func (s *step) fail(err error) {
+	s.failOnce.Do(func() {
+		s.err = err
+		close(s.failed)
+	})
+}
+
+// wait blocks until c is closed, the step stops or fails.
+func (s *step) wait(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	case <-s.stop:
+	case <-s.failed:
 	}
-	return x
+	return false
 }
 
-func (s *step) start(c collectives.Call) *collectives.Handle {
-	h := s.p.comm.Start(s.ctx, c)
-	s.handles = append(s.handles, h)
-	return h
-}
-
-// advance issues this rank's transfers up to and including ops[upto].
-func (s *step) advance(upto int) error {
+// issue starts this rank's transfers in order (the issuer goroutine).
+func (s *step) issue() {
+	defer close(s.done)
 	p := s.p
-	for ; s.next <= upto; s.next++ {
-		o := p.ops[s.next]
-		x := s.xfer(o.key)
+	start := func(c collectives.Call) *collectives.Handle {
+		h := p.comm.Start(s.ctx, c)
+		s.handles = append(s.handles, h)
+		return h
+	}
+	for _, o := range p.ops {
+		x := s.xs[o.key]
+		if (o.send || o.key.grad) && !s.wait(x.ready) {
+			return
+		}
 		switch {
-		case o.send && x.data == nil:
-			panic(fmt.Sprintf("pipeline: internal error: transfer %+v issued before its data", o.key))
 		case o.send && o.header:
 			hdr, err := header(x.data)
 			if err != nil {
-				return err
+				s.fail(err)
+				return
 			}
-			x.hh = s.start(collectives.SendCall(hdr, o.peer))
+			x.hh = start(collectives.SendCall(hdr, o.peer))
+			continue
 		case o.send:
-			x.h = s.start(collectives.SendCall(x.data, o.peer))
+			x.h = start(collectives.SendCall(x.data, o.peer))
 		case o.header:
 			x.hdr = tensor.Zeros(tensor.Int64, hdrLen)
-			x.hh = s.start(collectives.RecvCall(x.hdr, o.peer))
+			x.hh = start(collectives.RecvCall(x.hdr, o.peer))
+			continue
 		case o.key.grad:
-			sv := s.saved[[2]int{o.key.micro, o.key.stage - 1}]
-			if sv == nil {
-				panic(fmt.Sprintf("pipeline: internal error: gradient %+v received before its forward", o.key))
-			}
-			like := sv.out.Value()
-			x.data = tensor.EmptyOn(like.Device(), like.DType(), like.Shape()...)
-			x.h = s.start(collectives.RecvCall(x.data, o.peer))
+			x.data = tensor.EmptyOn(x.like.Device(), x.like.DType(), x.like.Shape()...)
+			x.h = start(collectives.RecvCall(x.data, o.peer))
 		default:
 			if err := x.hh.Wait(); err != nil {
-				return err
+				s.fail(err)
+				return
 			}
 			dt, shape, err := parseHeader(x.hdr)
 			if err != nil {
-				return fmt.Errorf("pipeline: rank %d: activation of micro-batch %d from stage %d: %w", p.rank, o.key.micro, o.key.stage, err)
+				s.fail(fmt.Errorf("pipeline: rank %d: activation of micro-batch %d from stage %d: %w", p.rank, o.key.micro, o.key.stage, err))
+				return
 			}
 			x.data = tensor.EmptyOn(p.opts.Device, dt, shape...)
-			x.h = s.start(collectives.RecvCall(x.data, o.peer))
+			x.h = start(collectives.RecvCall(x.data, o.peer))
 		}
+		close(x.issued)
 	}
-	return nil
 }
 
-// produce hands t, the data of transfer k, to the communicator.
-func (s *step) produce(k key, t *tensor.Tensor) error {
-	i, ok := s.p.index[k]
+// produce hands t, the data of transfer k, to the issuer.
+func (s *step) produce(k key, t *tensor.Tensor) {
+	x, ok := s.xs[k]
 	if !ok {
 		s.local[k] = t
-		return nil
+		return
 	}
-	s.xfer(k).data = t
-	return s.advance(i)
+	x.data = t
+	close(x.ready)
+}
+
+// expect tells the issuer the shape of gradient k (that of like).
+func (s *step) expect(k key, like *tensor.Tensor) {
+	if x, ok := s.xs[k]; ok {
+		x.like = like
+		close(x.ready)
+	}
 }
 
 // need returns the data of transfer k, waiting for it.
 func (s *step) need(k key) (*tensor.Tensor, error) {
-	i, ok := s.p.index[k]
+	x, ok := s.xs[k]
 	if !ok {
 		t := s.local[k]
 		delete(s.local, k)
 		return t, nil
 	}
-	if err := s.advance(i); err != nil {
-		return nil, err
-	}
-	x := s.xs[k]
 	what := "act"
 	if k.grad {
 		what = "grad"
 	}
 	end := s.p.opts.Recorder.Begin(fmt.Sprintf("wait %s %d", what, k.micro), profiler.Comm)
-	err := x.h.Wait()
-	end()
-	delete(s.xs, k)
-	return x.data, err
+	defer end()
+	select {
+	case <-x.issued:
+	case <-s.failed:
+		return nil, s.err
+	case <-s.ctx.Done():
+		return nil, fmt.Errorf("pipeline: rank %d: %w", s.p.rank, s.ctx.Err())
+	}
+	return x.data, x.h.Wait()
 }
 
 func header(t *tensor.Tensor) (*tensor.Tensor, error) {
@@ -326,13 +359,22 @@ func parseHeader(t *tensor.Tensor) (tensor.DType, []int, error) {
 // so every other rank's Step returns an error instead of waiting forever;
 // the communicator is unusable after that.
 func (p *Pipeline) Step(ctx context.Context, inputs []*tensor.Tensor, loss LossFunc) (mean float64, err error) {
-	s := &step{p: p, ctx: ctx, xs: map[key]*xfer{}, local: map[key]*tensor.Tensor{}, saved: map[[2]int]*saved{}}
+	s := &step{p: p, ctx: ctx, xs: make(map[key]*xfer, len(p.index)), local: map[key]*tensor.Tensor{}, saved: map[[2]int]*saved{},
+		stop: make(chan struct{}), done: make(chan struct{}), failed: make(chan struct{})}
+	for k := range p.index {
+		s.xs[k] = &xfer{ready: make(chan struct{}), issued: make(chan struct{})}
+	}
+	started := false
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("pipeline: rank %d: %v", p.rank, r)
 		}
 		if err != nil {
 			p.comm.Abort(err)
+			close(s.stop)
+			if started {
+				<-s.done
+			}
 			for _, h := range s.handles {
 				h.Wait() // the abort ends them; their tensors are ours until then
 			}
@@ -346,6 +388,8 @@ func (p *Pipeline) Step(ctx context.Context, inputs []*tensor.Tensor, loss LossF
 	if p.HasLast() && loss == nil {
 		return 0, fmt.Errorf("pipeline: rank %d: Step: the rank with the last stage needs a loss function", p.rank)
 	}
+	started = true
+	go s.issue()
 	rec := p.opts.Recorder
 	held, total := 0, 0.0
 	p.peak = 0
@@ -383,9 +427,8 @@ func (p *Pipeline) Step(ctx context.Context, inputs []*tensor.Tensor, loss LossF
 			held++
 			p.peak = max(p.peak, held)
 			if st < S-1 {
-				if err := s.produce(key{false, a.Micro, st}, out.Value()); err != nil {
-					return 0, err
-				}
+				s.produce(key{false, a.Micro, st}, out.Value())
+				s.expect(key{true, a.Micro, st + 1}, out.Value())
 			}
 			continue
 		}
@@ -417,13 +460,12 @@ func (p *Pipeline) Step(ctx context.Context, inputs []*tensor.Tensor, loss LossF
 		delete(s.saved, [2]int{a.Micro, st})
 		held--
 		if st > 0 {
-			if err := s.produce(key{true, a.Micro, st}, gin); err != nil {
-				return 0, err
-			}
+			s.produce(key{true, a.Micro, st}, gin)
 		}
 	}
-	if err := s.advance(len(p.ops) - 1); err != nil {
-		return 0, err
+	<-s.done
+	if s.err != nil {
+		return 0, s.err
 	}
 	var errs []error
 	for _, h := range s.handles {

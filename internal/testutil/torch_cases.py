@@ -214,6 +214,14 @@ def nn_cases():
     case("MultiHeadAttention", lambda x, *p: mha(x, *p, heads, False), randn(2, 3, 4), *mw)
     mw = [randn(4, 4) if i % 2 == 0 else randn(4) for i in range(8)]
     case("MultiHeadAttention/causal", lambda x, *p: mha(x, *p, heads, True), randn(2, 5, 4), *mw)
+    case("MLP", lambda x, w1, b1, w2, b2: F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2), randn(2, 3, 4), randn(16, 4), randn(16), randn(4, 16), randn(4))
+
+    def block(x, l1w, l1b, l2w, l2b, *p):
+        x = x + mha(F.layer_norm(x, (4,), l1w, l1b, 1e-5), *p[:8], 2, True)
+        h = F.layer_norm(x, (4,), l2w, l2b, 1e-5)
+        return x + F.linear(F.gelu(F.linear(h, p[8], p[9])), p[10], p[11])
+    bw = [randn(4), randn(4), randn(4), randn(4)] + [randn(4, 4) if i % 2 == 0 else randn(4) for i in range(8)] + [randn(16, 4), randn(16), randn(4, 16), randn(4)]
+    case("TransformerBlock/causal", block, randn(2, 3, 4), *bw)
     # Losses.
     case("CrossEntropy", lambda x, t: F.cross_entropy(x, t), randn(6, 5), ints(5, 6))
     case("CrossEntropy/NCd-weights-ignore-smoothing", lambda x, t, w: F.cross_entropy(x, t, weight=w, ignore_index=1, label_smoothing=0.2),

@@ -17,6 +17,11 @@
 // package tensor; Variance is tensor.Var (Var names the type). Where a
 // gradient broadcasts, it is summed back to the input's shape. Prod's
 // gradient is exact where inputs are zero (it never divides by x there).
+// Gradients follow PyTorch's conventions at ties and kinks (Maximum and
+// Minimum split evenly where the operands are equal, Max and Min share among
+// tied extrema, ReLU and Abs give 0 at 0), and GELU is the exact erf form
+// (GELUTanh the approximation); TestAgainstTorch checks every op's value and
+// vector-Jacobian product against PyTorch in float64 (docs/pytorch.md).
 //
 // Every backward rule is written with the differentiable ops of this
 // package, so BackwardOpts{CreateGraph: true} (or Grad with it) records the

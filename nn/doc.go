@@ -2,9 +2,17 @@
 // package autograd: a Module interface with named parameters and buffers,
 // layers (Linear, Conv2d, MaxPool2d, AvgPool2d, BatchNorm1d/2d, LayerNorm,
 // Embedding, Dropout, MultiHeadAttention, activations, Sequential), losses
-// (fused CrossEntropy with label smoothing and an ignored index, NLLLoss,
-// MSELoss, BCEWithLogits), Kaiming and Xavier initialisation from a Philox
-// tensor.Generator (deterministic by seed), and safetensors checkpoints.
+// (fused CrossEntropy with label smoothing, class weights and an ignored
+// index, NLLLoss, MSELoss, BCEWithLogits), Kaiming and Xavier
+// initialisation from a Philox tensor.Generator (deterministic by seed),
+// and safetensors checkpoints.
+//
+// Names mean what they mean in PyTorch: NewGELU is the exact (erf) GELU
+// and NewGELU("tanh") the approximation; CrossEntropy takes logits
+// [N, C, d1, ...] with targets [N, d1, ...] as well as classes last;
+// pooling reads a zero stride as the kernel size and has CeilMode and
+// CountIncludePad. TestAgainstTorch checks every layer and loss against
+// PyTorch in float64 (docs/pytorch.md).
 //
 // Modules embed Base and register their parameters, buffers and children;
 // Parameters, Buffers and StateDict then list them in registration order

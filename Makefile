@@ -137,8 +137,8 @@ gpu-tests:
 
 # Course-module figures and tables (docs/modules). Each module adds its own
 # figures-<module> prerequisite.
-.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline
-figures: figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline
+.PHONY: figures figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline figures-amp
+figures: figures-robust figures-hpo figures-ddp figures-meta figures-fundamentals figures-pipeline figures-amp
 
 # Module 4 (docs/modules/4-robust.md): the -quick table, the full grid (IID
 # and Dirichlet 0.5, CSV + PNG heatmaps and curves) and the ALIE and
@@ -154,6 +154,15 @@ figures-robust:
 	$(GO) run ./examples/robust -quick -attacks alie -alie-z formula -markdown > $(ROBUST_OUT)/alie-formula.md
 	$(GO) run ./examples/robust -quick -attacks alie -alie-z 5 -markdown > $(ROBUST_OUT)/alie-z5.md
 	$(GO) run ./examples/robust -quick -rules cclip -attacks signflip,ipm -tau 1 -markdown > $(ROBUST_OUT)/cclip-tau1.md
+
+# Mixed precision (docs/modules/6-mixed-precision.md): the digits MLP in
+# every precision mode (loss curves, JSON rows), and with the loss weighted
+# by 1e-5 (float16 underflow with and without loss scaling).
+AMP_OUT := docs/modules/img/amp
+figures-amp:
+	mkdir -p $(AMP_OUT)
+	$(GO) run ./examples/amp -modes fp32,bf16,fp16,bf16-master,fp16-master,fp16-noscale -json -png $(AMP_OUT)/loss.png > $(AMP_OUT)/modes.jsonl
+	$(GO) run ./examples/amp -loss-weight 1e-5 -modes fp32,bf16,fp16,fp16-noscale,fp16-master,fp16-master-noscale -json -png $(AMP_OUT)/underflow.png > $(AMP_OUT)/underflow.jsonl
 
 # Module 5, part 1 (docs/modules/5-hpo.md): the example's quick study
 # (history, intermediate values, slices, CSV) into docs/modules/img/hpo.

@@ -4,7 +4,7 @@
 // the same batches, and prints the test accuracy, the final training loss,
 // the time and the bytes of model state of each:
 //
-//	go run ./examples/amp [-modes fp32,bf16,fp16,bf16-master,fp16-master] [-hidden 512] [-epochs 30] [-batch 64] [-lr 0.002] [-seed 1] [-json]
+//	go run ./examples/amp [-modes fp32,bf16,fp16,bf16-master,fp16-master] [-hidden 512] [-epochs 30] [-batch 64] [-lr 0.002] [-loss-weight 1] [-seed 1] [-json] [-png file]
 //
 // The modes:
 //
@@ -26,8 +26,8 @@
 // Each epoch prints one progress line. With -json each mode prints one
 // line {"mode", "test_accuracy", "final_loss", "seconds", "steps",
 // "skipped_steps", "loss_scale", "params", "param_bytes", "grad_bytes",
-// "optimizer_bytes", "peak_model_state_bytes"} and the progress goes to
-// stderr.
+// "optimizer_bytes", "peak_model_state_bytes", "epoch_loss"} and the
+// progress goes to stderr. -png draws the loss curves.
 package main
 
 import (
@@ -56,32 +56,54 @@ type Config struct {
 	Modes                 []string
 	Hidden, Epochs, Batch int
 	LR                    float64
-	Seed                  uint64
-	Progress              io.Writer // nil: no progress lines
+	// LossWeight multiplies the loss before the backward pass (1: none).
+	// A small weight (1e-5) makes the gradients small enough to underflow
+	// in float16 without loss scaling; Adam's update barely depends on it.
+	LossWeight float64
+	Seed       uint64
+	Progress   io.Writer // nil: no progress lines
 }
 
 // defaults are the flags' defaults (the quickstart's model and schedule):
 // the five modes take about 30 s on 2 cores.
-var defaults = Config{Modes: allModes, Hidden: 512, Epochs: 30, Batch: 64, LR: 2e-3, Seed: 1}
+var defaults = Config{Modes: allModes, Hidden: 512, Epochs: 30, Batch: 64, LR: 2e-3, Seed: 1, LossWeight: 1}
 
 var allModes = []string{"fp32", "bf16", "fp16", "bf16-master", "fp16-master"}
 
 // Result is one mode's outcome.
 type Result struct {
-	Mode           string  `json:"mode"`
-	TestAccuracy   float64 `json:"test_accuracy"`
-	FinalLoss      float64 `json:"final_loss"` // mean training loss of the last epoch
-	Seconds        float64 `json:"seconds"`
-	Steps          int     `json:"steps"`
-	SkippedSteps   int     `json:"skipped_steps"` // overflow steps the loss scaler skipped
-	LossScale      float64 `json:"loss_scale"`    // the scale at the end (1 without a scaler)
-	Params         int     `json:"params"`
-	ParamBytes     int64   `json:"param_bytes"`
-	GradBytes      int64   `json:"grad_bytes"`
-	OptimizerBytes int64   `json:"optimizer_bytes"`
+	Mode           string    `json:"mode"`
+	TestAccuracy   float64   `json:"test_accuracy"`
+	FinalLoss      float64   `json:"final_loss"` // mean training loss of the last epoch
+	EpochLoss      []float64 `json:"epoch_loss"` // mean training loss of each epoch
+	Seconds        float64   `json:"seconds"`
+	Steps          int       `json:"steps"`
+	SkippedSteps   int       `json:"skipped_steps"` // overflow steps the loss scaler skipped
+	LossScale      float64   `json:"loss_scale"`    // the scale at the end (1 without a scaler)
+	Params         int       `json:"params"`
+	ParamBytes     int64     `json:"param_bytes"`
+	GradBytes      int64     `json:"grad_bytes"`
+	OptimizerBytes int64     `json:"optimizer_bytes"`
 	// PeakModelStateBytes is the most bytes parameters, gradients and
 	// optimizer state held together during training.
 	PeakModelStateBytes int64 `json:"peak_model_state_bytes"`
+	// In the fp32 mode only: the fraction of the nonzero gradient entries
+	// (all steps) that float16 would flush to zero (|g| < 2^-24, its
+	// smallest subnormal) and that would lose precision as subnormals
+	// (|g| < 2^-14, its smallest normal number): what loss scaling is for.
+	FP16Underflow float64 `json:"fp16_underflow_fraction,omitempty"`
+	FP16Subnormal float64 `json:"fp16_subnormal_fraction,omitempty"`
+}
+
+// underflow counts the nonzero entries of g and those below 2^-24 and
+// 2^-14 in magnitude.
+func underflow(g *tensor.Tensor) (nonzero, under, sub float64) {
+	a := tensor.Abs(g)
+	count := func(lt float64) float64 {
+		return tensor.Sum(tensor.LogicalAnd(tensor.CompareScalar(tensor.OpLt, a, lt), tensor.CompareScalar(tensor.OpGt, a, 0)).Cast(tensor.Float64), false).Item()
+	}
+	nonzero = tensor.Sum(tensor.CompareScalar(tensor.OpGt, a, 0).Cast(tensor.Float64), false).Item()
+	return nonzero, count(math.Ldexp(1, -24)), count(math.Ldexp(1, -14))
 }
 
 // mode is a parsed precision mode.
@@ -184,8 +206,8 @@ func Train(name string, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if cfg.Hidden <= 0 || cfg.Epochs <= 0 || cfg.Batch <= 0 || !(cfg.LR > 0) {
-		return Result{}, fmt.Errorf("amp: need -hidden > 0, -epochs > 0, -batch > 0 and -lr > 0")
+	if cfg.Hidden <= 0 || cfg.Epochs <= 0 || cfg.Batch <= 0 || !(cfg.LR > 0) || !(cfg.LossWeight > 0) {
+		return Result{}, fmt.Errorf("amp: need -hidden > 0, -epochs > 0, -batch > 0, -lr > 0 and -loss-weight > 0")
 	}
 	train, test := data.DigitsSplit()
 	loader, err := data.NewLoader(train, data.LoaderOptions{BatchSize: cfg.Batch, Shuffle: true, Seed: cfg.Seed})
@@ -205,6 +227,8 @@ func Train(name string, cfg Config) (Result, error) {
 	runtime.GC() // a master mode's float32 originals are garbage now
 	tr.ledger.ResetPeak()
 	start := time.Now()
+	var nonzero, under, subnormal float64
+	var untimed time.Duration
 	for epoch := range cfg.Epochs {
 		it := loader.Epoch(context.Background(), epoch)
 		var lossSum float64
@@ -214,12 +238,25 @@ func Train(name string, cfg Config) (Result, error) {
 			var loss *autograd.Var
 			autocast(func() { loss = nn.CrossEntropy(tr.model.Forward(autograd.Constant(b.X)), b.Y) })
 			scaled := loss
+			if cfg.LossWeight != 1 {
+				autocast(func() { scaled = autograd.MulScalar(loss, cfg.LossWeight) })
+			}
 			if tr.scaler != nil {
-				scaled = tr.scaler.ScaleLoss(loss)
+				scaled = tr.scaler.ScaleLoss(scaled)
 			}
 			if err := scaled.Backward(); err != nil {
 				it.Close()
 				return res, err
+			}
+			if m.low == tensor.Float32 { // a measurement, not timed
+				t0 := time.Now()
+				for _, p := range tr.params {
+					n, u, sub := underflow(p.Grad())
+					nonzero += n
+					under += u
+					subnormal += sub
+				}
+				untimed += time.Since(t0)
 			}
 			stepped, err := tr.step()
 			if err != nil {
@@ -238,11 +275,15 @@ func Train(name string, cfg Config) (Result, error) {
 			return res, err
 		}
 		res.FinalLoss = lossSum / float64(seen)
+		res.EpochLoss = append(res.EpochLoss, res.FinalLoss)
 		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "%-11s epoch %2d/%d  loss %.4f  %.1f s\n", name, epoch+1, cfg.Epochs, res.FinalLoss, time.Since(start).Seconds())
+			fmt.Fprintf(cfg.Progress, "%-11s epoch %2d/%d  loss %.4f  %.1f s\n", name, epoch+1, cfg.Epochs, res.FinalLoss, (time.Since(start) - untimed).Seconds())
 		}
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Seconds = (time.Since(start) - untimed).Seconds()
+	if nonzero > 0 {
+		res.FP16Underflow, res.FP16Subnormal = under/nonzero, subnormal/nonzero
+	}
 	if tr.scaler != nil {
 		res.LossScale = tr.scaler.Scale()
 	}
@@ -268,8 +309,10 @@ func main() {
 	flag.IntVar(&cfg.Epochs, "epochs", defaults.Epochs, "training epochs")
 	flag.IntVar(&cfg.Batch, "batch", defaults.Batch, "batch size")
 	flag.Float64Var(&cfg.LR, "lr", defaults.LR, "peak learning rate (Adam, cosine decay)")
+	flag.Float64Var(&cfg.LossWeight, "loss-weight", defaults.LossWeight, "multiply the loss by this before the backward pass (1e-5 shows float16 underflow)")
 	flag.Uint64Var(&cfg.Seed, "seed", defaults.Seed, "random seed (initialisation and shuffling)")
 	asJSON := flag.Bool("json", false, "print one JSON line per mode; progress goes to stderr")
+	png := flag.String("png", "", "write the loss curves (and each mode relative to fp32) to this PNG file")
 	flag.Parse()
 	cfg.Progress = os.Stdout
 	if *asJSON {
@@ -288,15 +331,26 @@ func main() {
 			fmt.Println(string(b))
 		}
 	}
+	if *png != "" {
+		if err := writePlot(*png, results); err != nil {
+			fmt.Fprintln(os.Stderr, "amp:", err)
+			os.Exit(1)
+		}
+	}
 	if *asJSON {
 		return
 	}
-	fmt.Printf("\n%-12s %8s %8s %7s %7s %8s %9s %9s %9s %9s\n", "mode", "test acc", "loss", "seconds", "skipped", "scale", "params/Ψ", "grads/Ψ", "optim/Ψ", "peak/Ψ")
+	fmt.Printf("\n%-19s %8s %8s %7s %7s %8s %9s %9s %9s %9s\n", "mode", "test acc", "loss", "seconds", "skipped", "scale", "params/Ψ", "grads/Ψ", "optim/Ψ", "peak/Ψ")
 	for _, r := range results {
 		psi := float64(r.Params)
-		fmt.Printf("%-12s %8.4f %8.4f %7.1f %7d %8g %9.2f %9.2f %9.2f %9.2f\n", r.Mode, r.TestAccuracy, r.FinalLoss, r.Seconds,
+		fmt.Printf("%-19s %8.4f %8.4f %7.1f %7d %8g %9.2f %9.2f %9.2f %9.2f\n", r.Mode, r.TestAccuracy, r.FinalLoss, r.Seconds,
 			r.SkippedSteps, r.LossScale, float64(r.ParamBytes)/psi, float64(r.GradBytes)/psi, float64(r.OptimizerBytes)/psi,
 			float64(r.PeakModelStateBytes)/psi)
 	}
 	fmt.Printf("(Ψ = %d parameters; bytes per parameter measured by the memory accounting)\n", results[0].Params)
+	for _, r := range results {
+		if r.Mode == "fp32" {
+			fmt.Printf("fp32 gradients: %.2g of the nonzero entries would flush to zero in float16, %.2g would be subnormal\n", r.FP16Underflow, r.FP16Subnormal)
+		}
+	}
 }

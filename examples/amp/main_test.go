@@ -24,6 +24,8 @@ func TestModesMatchFloat32(t *testing.T) {
 	ref, err := Train("fp32", cfg)
 	require.NoError(t, err)
 	require.Greater(t, ref.TestAccuracy, 0.8)
+	assert.Greater(t, ref.FP16Subnormal, ref.FP16Underflow, "float16's subnormal range contains its flush-to-zero range")
+	assert.Less(t, ref.FP16Subnormal, 1.0)
 	for _, m := range allModes[1:] {
 		r, err := Train(m, cfg)
 		require.NoError(t, err, m)
@@ -55,4 +57,27 @@ func TestModesMatchFloat32(t *testing.T) {
 
 	_, err = Train("fp8", cfg)
 	assert.Error(t, err)
+}
+
+// With the loss weighted by 1e-5 the float16 gradients underflow: without
+// loss scaling training stalls (the loss stays near ln 10), with the
+// scaler it follows float32, with or without master weights.
+func TestLossScalingPreventsUnderflow(t *testing.T) {
+	cfg := defaults
+	cfg.Epochs, cfg.Hidden, cfg.LossWeight = 3, 128, 1e-5
+	ref, err := Train("fp32", cfg)
+	require.NoError(t, err)
+	assert.Greater(t, ref.FP16Underflow, 0.5, "most gradient entries are below float16's smallest subnormal")
+	for _, m := range []string{"fp16", "fp16-master"} {
+		r, err := Train(m, cfg)
+		require.NoError(t, err)
+		assert.InDelta(t, ref.FinalLoss, r.FinalLoss, 0.02*ref.FinalLoss, m)
+		assert.InDelta(t, ref.TestAccuracy, r.TestAccuracy, 0.02, m)
+	}
+	for _, m := range []string{"fp16-noscale", "fp16-master-noscale"} {
+		r, err := Train(m, cfg)
+		require.NoError(t, err)
+		assert.Greater(t, r.FinalLoss, 1.3*ref.FinalLoss, "%s: underflowed gradients stall training", m)
+		assert.Less(t, r.TestAccuracy, ref.TestAccuracy-0.2, m)
+	}
 }

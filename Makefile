@@ -191,6 +191,16 @@ figures-ddp:
 	$(GO) run ./bench/ddp -ranks 2 -steps 5 -overlap on -trace $(DDP_OUT)/ddp-local2.trace.json > /dev/null
 	$(GO) run ./bench/ddp -plot $(DDP_OUT)/ddp-local2.trace.json -png $(DDP_OUT)
 
+# Module 6 (docs/modules/6-zero.md): model-state bytes and traffic per rank
+# of DP and ZeRO-1/2/3 at N = 1, 2, 4, 8 (bench/zero, local backend), the
+# JSON rows and the two PNGs under docs/modules/img/zero.
+ZERO_OUT := docs/modules/img/zero
+.PHONY: figures-zero
+figures: figures-zero
+figures-zero:
+	mkdir -p $(ZERO_OUT)
+	$(GO) run ./bench/zero -json -plot $(ZERO_OUT) > $(ZERO_OUT)/rows.json
+
 # Module 1 (docs/modules/1-fundamentals.md): the batch-size sweep of
 # examples/batchsize (full preset: digits and the generated mixture, SGD /
 # LARS / LAMB, CSV, the Markdown table, PNGs) and bench/scaling's cost model

@@ -69,6 +69,7 @@ func plotRows(rows []Row, dir string) error {
 			p.Legend.Add(name, l, pts)
 		}
 		p.Legend.Top = true
+		p.Y.Max *= 1.3 // room for the legend
 		img := vgimg.New(14*vg.Centimeter, 10*vg.Centimeter)
 		p.Draw(draw.New(img))
 		w, err := os.Create(filepath.Join(dir, fig.file))

@@ -235,7 +235,19 @@ func main() {
 	noSP := flag.Bool("no-sp", false, "skip the sequence-parallel rows")
 	asJSON := flag.Bool("json", false, "one JSON object per row")
 	plotDir := flag.String("plot", "", "write tensorparallel.png (step time and bytes per layer) to this directory")
+	curves := flag.String("curves", "", "comma-separated examples/gpt -json outputs (the single process first): draw gpt-loss.png in -plot's directory and exit")
 	flag.Parse()
+	if *curves != "" {
+		runs, err := readRuns(strings.Split(*curves, ","))
+		if err == nil {
+			err = plotCurves(runs, *plotDir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tensorparallel:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if st.degrees, err = ints(*degrees); err != nil {
 		fmt.Fprintln(os.Stderr, "tensorparallel:", err)

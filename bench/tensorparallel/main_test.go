@@ -51,3 +51,19 @@ func TestRowsMatchMegatronsCount(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, fi.Size())
 }
+
+func TestCurves(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	require.NoError(t, os.WriteFile(a, []byte("step 1\n{\"grid\":\"1x1x1\",\"losses\":[5.5,4,3]}\n"), 0o644))
+	require.NoError(t, os.WriteFile(b, []byte(`{"grid":"1x2x2","losses":[5.5,4.00001,3]}`), 0o644))
+	runs, err := readRuns([]string{a, b})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	assert.Equal(t, "1x2x2", runs[1].Grid)
+	require.NoError(t, plotCurves(runs, dir))
+	_, err = os.Stat(filepath.Join(dir, "gpt-loss.png"))
+	require.NoError(t, err)
+	_, err = readRuns([]string{filepath.Join(dir, "missing.json")})
+	require.Error(t, err)
+}

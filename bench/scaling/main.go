@@ -5,28 +5,37 @@
 // step time of an MLP (784-1024-1024-10, Adam, random data; bench/ddp's
 // model) and measures it.
 //
-// Calibration, in the same run and alternating with the measurements
-// (-reps rounds; the machine is shared, so every quantity is a median over
-// the rounds):
+// Calibration, in the same run as the measurements (-reps rounds; the
+// machine is shared, so a configuration's numbers are medians):
 //
-//   - compute: one rank alone (no communication) times forward, backward and
-//     the update at batches 16-128 with the threads a rank of an N-rank
-//     world gets (GOMAXPROCS/N, at least 1); scaling.FitCompute fits
-//     fixed + per-sample cost. N ranks with t threads each on C cores
-//     compute max(1, N·t/C) times slower (scaling.Oversubscription);
+//   - compute, paired: every timed step of a configuration alternates with a
+//     step of a plain replica of the model on the same batch without any
+//     communication, on every rank at once, counted at the slowest rank's
+//     time (a synchronous step waits for it); forward, backward and update
+//     are timed apart. The prediction uses these (median over the steps), so
+//     compute and measurement see the same load;
+//   - compute, fitted: a sweep over batches 16-128 (fastest of 8 steps,
+//     every rank of the world at once with -compute concurrent, or one rank
+//     with the threads of a rank of that world scaled by
+//     scaling.Oversubscription with -compute alone); scaling.FitCompute
+//     gives fixed + per-sample cost, used for the scaling projections and
+//     reported in the pred_fit_ms column;
 //   - link: all-reduce, all-gather and reduce-scatter from 16 KiB to 16 MiB
-//     on the N-rank worlds; scaling.FitLink fits one α, β, γ per backend
-//     (the ring's cost factors) and reports the fit error.
+//     on the N-rank worlds (median of 5 calls); scaling.FitLink fits one α,
+//     β, γ per backend with the ring's cost factors and reports the fit
+//     error.
 //
-// The prediction for a configuration is scaling.CostModel.Step with the
-// fitted compute and link, the strategy's algorithm (allreduce and fusion:
-// ring; sharded-ps: reduce-scatter + all-gather; central-ps: the server's
-// link) and DDP's real buckets with overlap on or off.
+// The prediction for a configuration is scaling.CostModel.Step with that
+// compute and link, the strategy's algorithm (allreduce and fusion: ring;
+// sharded-ps: reduce-scatter + all-gather; central-ps: the server's link)
+// and DDP's real buckets with overlap on or off; the measurement is rank 0's
+// median step (every step started after a barrier).
 //
 //	go run ./bench/scaling                            # 1,2,4 local ranks, the table
 //	go run ./bench/scaling -json -calib-out cal.json  # one JSON line per configuration
 //	bench/scaling/mpi.sh                              # MPI backend: mpirun -np 2 and 4, alternating
-//	go run ./bench/scaling -plot rows.json -calib cal.json -png docs/modules/img/scaling
+//	go run ./bench/scaling -summarize rows.json -markdown   # medians over repetitions
+//	go run ./bench/scaling -plot rows.json -calib cal.json -png docs/modules/img/fundamentals
 //
 // -json prints {"config","ranks","backend","predicted_ms","measured_ms",...}
 // per configuration.
@@ -37,6 +46,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -171,7 +181,7 @@ func oneWorld(n int, st settings, res *results) error {
 			if err := c.Barrier(ctx); err != nil {
 				return err
 			}
-			ss := computeSamples(st.sizes, st.computeBatches, 0, 2, 5)
+			ss := computeSamples(st.sizes, st.computeBatches, 0, 2, 8)
 			if c.Rank() == 0 {
 				res.addCompute(c.Size(), ss)
 			}
@@ -365,11 +375,21 @@ func main() {
 	computeMode := flag.String("compute", "concurrent", "compute calibration: concurrent (all ranks of the world at once, no communication) or alone (one rank, scaled by the oversubscription of the cores)")
 	asJSON := flag.Bool("json", false, "one JSON object per configuration instead of the table")
 	calibOut := flag.String("calib-out", "", "write the calibration (JSON) to this file")
+	summarize := flag.String("summarize", "", "rows (-json output, comma-separated files): print the median over repetitions of each configuration (with -markdown, a Markdown table) and exit")
+	markdown := flag.Bool("markdown", false, "with -summarize: a Markdown table")
 	plotFrom := flag.String("plot", "", "rows (-json output, comma-separated files): draw the figures into -png and exit")
 	calibIn := flag.String("calib", "", "with -plot: the calibration written by -calib-out")
 	pngDir := flag.String("png", "docs/modules/img/scaling", "with -plot: the folder for the PNGs")
 	flag.Parse()
 
+	if *summarize != "" {
+		rows, err := readRows(strings.Split(*summarize, ","))
+		if err != nil {
+			fail("%v", err)
+		}
+		printSummary(os.Stdout, summarizeRows(rows), *markdown)
+		return
+	}
 	if *plotFrom != "" {
 		if err := plotAll(strings.Split(*plotFrom, ","), *calibIn, *pngDir); err != nil {
 			fail("%v", err)
@@ -421,7 +441,7 @@ func main() {
 			if env.Rank == 0 && !st.concurrent {
 				// One rank alone: under mpirun the other ranks wait at the
 				// first barrier of oneWorld meanwhile.
-				res.addCompute(n, computeSamples(st.sizes, st.computeBatches, th, 2, 5))
+				res.addCompute(n, computeSamples(st.sizes, st.computeBatches, th, 2, 8))
 			}
 			if err := oneWorld(n, st, res); err != nil {
 				fail("%d ranks: %v", n, err)
@@ -454,6 +474,59 @@ func main() {
 	}
 	printCalib(cal)
 	printRows(rows)
+}
+
+// summarizeRows merges the repetitions of each (config, ranks, backend):
+// the medians of the predicted and measured times, in first-seen order.
+func summarizeRows(rows []Row) []Row {
+	type k struct {
+		c string
+		n int
+		b string
+	}
+	groups := map[k][]Row{}
+	var order []k
+	for _, r := range rows {
+		key := k{r.Config, r.Ranks, r.Backend}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], r)
+	}
+	var out []Row
+	for _, key := range order {
+		g := groups[key]
+		var p, m, c, e, w []float64
+		for _, r := range g {
+			p, m, c, e, w = append(p, r.PredictedMs), append(m, r.MeasuredMs), append(c, r.PredCommMs), append(e, r.PredExposedMs), append(w, r.MeasuredWaitMs)
+
+		}
+		r := g[0]
+		r.PredictedMs, r.MeasuredMs, r.PredCommMs, r.PredExposedMs, r.MeasuredWaitMs = median(p), median(m), median(c), median(e), median(w)
+		r.ErrorPct = 100 * (r.PredictedMs - r.MeasuredMs) / r.MeasuredMs
+		r.MeasuredReps = m
+		out = append(out, r)
+	}
+	return out
+}
+
+func printSummary(w io.Writer, rows []Row, markdown bool) {
+	if !markdown {
+		printRows(rows)
+		return
+	}
+	fmt.Fprintln(w, "| config | ranks | backend | batch/rank | predicted ms | measured ms | error | pred. comm ms | measured wait ms | reps |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	within, worst := 0, 0.0
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %.1f | %.1f | %+.0f %% | %.1f | %.1f | %d |\n", r.Config, r.Ranks, r.Backend, r.BatchPerRank,
+			r.PredictedMs, r.MeasuredMs, r.ErrorPct, r.PredCommMs, r.MeasuredWaitMs, len(r.MeasuredReps))
+		if math.Abs(r.ErrorPct) <= 20 {
+			within++
+		}
+		worst = math.Max(worst, math.Abs(r.ErrorPct))
+	}
+	fmt.Fprintf(w, "\n%d of %d configurations within 20 %%; largest |error| %.0f %%.\n", within, len(rows), worst)
 }
 
 func printCalib(cal Calib) {

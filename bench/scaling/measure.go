@@ -50,8 +50,10 @@ func batchData(sizes []int, b int, seed uint64) (*autograd.Var, *tensor.Tensor) 
 }
 
 // computeSamples times the forward pass, the backward pass and the Adam
-// update of one rank (no communication) at each batch size: the median of
-// steps timed steps after warmup untimed ones, with threads CPU threads (0:
+// update of one rank (no communication) at each batch size: the fastest of
+// steps timed steps after warmup untimed ones (the machine's own speed, as
+// far as a shared machine shows it; this sweep feeds the fitted Compute of
+// the scaling projections, the predictions of the table use the paired steps), with threads CPU threads (0:
 // leave the bound as it is).
 func computeSamples(sizes, batches []int, threads, warmup, steps int) []scaling.StepSample {
 	if threads > 0 {
@@ -83,7 +85,7 @@ func computeSamples(sizes, batches []int, threads, warmup, steps int) []scaling.
 				op = append(op, t3.Sub(t2).Seconds())
 			}
 		}
-		out = append(out, scaling.StepSample{Batch: b, Forward: median(fw), Backward: median(bw), Optimizer: median(op)})
+		out = append(out, scaling.StepSample{Batch: b, Forward: slices.Min(fw), Backward: slices.Min(bw), Optimizer: slices.Min(op)})
 	}
 	return out
 }

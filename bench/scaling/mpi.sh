@@ -7,13 +7,18 @@
 #   bench/scaling/mpi.sh                 # REPS=2, OUT=a temporary folder
 #   REPS=3 OUT=docs/modules/img/scaling bench/scaling/mpi.sh -steps 8
 #
-# Extra arguments go to every run of the bench.
+# Extra arguments go to every run of the bench. MPI_ARGS adds mpirun options;
+# by default waiting ranks yield their core (--mca mpi_yield_when_idle 1):
+# on a machine with fewer free cores than ranks, a rank spinning in a
+# collective otherwise takes the core its slower peer needs to finish backward.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-2}
 OUT=${OUT:-$(mktemp -d)}
 MPIRUN=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && MPIRUN=(mpirun --allow-run-as-root --oversubscribe)
+# shellcheck disable=SC2206
+MPIRUN+=(${MPI_ARGS:---mca mpi_yield_when_idle 1})
 mkdir -p "$OUT"
 go build -o "$OUT/bench-local" ./bench/scaling
 go build -tags mpi -o "$OUT/bench-mpi" ./bench/scaling

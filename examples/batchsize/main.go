@@ -45,6 +45,7 @@ type preset struct {
 	optimizers []string
 	mults      []float64
 	maxSteps   int
+	maxEpochs  map[string]float64 // a run also stops after this many epochs
 	noiseSteps int
 	noiseEvery int
 }
@@ -56,6 +57,7 @@ var presets = map[string]preset{
 		optimizers: []string{"sgd", "lars", "lamb"},
 		mults:      []float64{0.25, 0.5, 1, 2},
 		maxSteps:   1500,
+		maxEpochs:  map[string]float64{"digits": 200},
 		noiseSteps: 300, noiseEvery: 50,
 	},
 	// "test" is the unit test's: two batch sizes, SGD, two rates.
@@ -65,14 +67,16 @@ var presets = map[string]preset{
 		optimizers: []string{"sgd"},
 		mults:      []float64{0.5, 1},
 		maxSteps:   800,
+		maxEpochs:  map[string]float64{"digits": 100},
 		noiseSteps: 100, noiseEvery: 50,
 	},
 	"full": {
 		tasks:      []string{"digits", "mixture"},
 		batches:    map[string][]int{"digits": {16, 32, 64, 128, 256, 512, 1437}, "mixture": {16, 64, 256, 1024, 4096, 8192}},
 		optimizers: []string{"sgd", "lars", "lamb"},
-		mults:      []float64{0.25, 0.5, 1, 2, 4},
+		mults:      []float64{0.0625, 0.125, 0.25, 0.5, 1, 2, 4},
 		maxSteps:   3000,
+		maxEpochs:  map[string]float64{"digits": 200, "mixture": 40},
 		noiseSteps: 1200, noiseEvery: 100,
 	},
 }
@@ -126,6 +130,8 @@ func main() {
 	presetName := flag.String("preset", "quick", "quick (digits, 4 batch sizes, 3 rates) or full (both tasks, 5 rates)")
 	tasksFlag := flag.String("tasks", "", "comma-separated tasks (digits, mixture); default: the preset's")
 	optsFlag := flag.String("optimizers", "", "comma-separated optimizers (sgd, lars, lamb); default: the preset's")
+	batchesFlag := flag.String("batches", "", "comma-separated batch sizes for every task; default: the preset's")
+	multsFlag := flag.String("mults", "", "comma-separated multipliers of the linear rule's rate; default: the preset's")
 	warmupEpochs := flag.Float64("warmup", 1, "linear warm-up over this many epochs' worth of samples (0: none)")
 	digitsTarget := flag.Float64("digits-target", 0.94, "digits: test accuracy to reach")
 	mixTarget := flag.Float64("mixture-target", 0.80, "mixture: test accuracy to reach")
@@ -145,6 +151,32 @@ func main() {
 	}
 	if *optsFlag != "" {
 		p.optimizers = strings.Split(*optsFlag, ",")
+	}
+	if *batchesFlag != "" {
+		var bs []int
+		for _, f := range strings.Split(*batchesFlag, ",") {
+			b, err := strconv.Atoi(f)
+			if err != nil || b < 1 {
+				fmt.Fprintln(os.Stderr, "batchsize: bad -batches")
+				os.Exit(2)
+			}
+			bs = append(bs, b)
+		}
+		p.batches = map[string][]int{}
+		for _, t := range p.tasks {
+			p.batches[t] = bs
+		}
+	}
+	if *multsFlag != "" {
+		p.mults = nil
+		for _, f := range strings.Split(*multsFlag, ",") {
+			m, err := strconv.ParseFloat(f, 64)
+			if err != nil || m <= 0 {
+				fmt.Fprintln(os.Stderr, "batchsize: bad -mults")
+				os.Exit(2)
+			}
+			p.mults = append(p.mults, m)
+		}
 	}
 	progress := io.Writer(os.Stdout)
 	if *markdown && !*asJSON {
@@ -201,7 +233,11 @@ func run1(p preset, warmupEpochs, digitsTarget, mixTarget float64, seed uint64, 
 				s := summary{Task: tn, Optimizer: opt, Batch: b, LinearSteps: -1, TunedSteps: -1}
 				for _, mult := range p.mults {
 					lr := baseLR[opt] * float64(b) / refBatch * mult
-					r := trainRun(t, opt, b, lr, warm, p.maxSteps, seed)
+					budget := p.maxSteps
+					if e, ok := p.maxEpochs[tn]; ok {
+						budget = min(budget, int(math.Ceil(e*float64(t.nTrain())/float64(b))))
+					}
+					r := trainRun(t, opt, b, lr, warm, budget, seed)
 					r.LRMult = mult
 					res.runs = append(res.runs, r)
 					done++
@@ -289,10 +325,14 @@ func writeSummary(w io.Writer, res result, markdown bool) {
 		if s.TunedSteps > 0 {
 			ex = strconv.Itoa(s.TunedSteps * s.Batch)
 		}
+		lr, mult, secs := fmt.Sprintf("%.4g", s.TunedLR), fmt.Sprint(s.TunedMult), fmt.Sprintf("%.2f", s.TunedSeconds)
+		if s.TunedSteps < 0 {
+			lr, mult, secs = "—", "—", "—"
+		}
 		if markdown {
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %.4g | %g | %.2f | %s |\n", s.Task, s.Optimizer, s.Batch, stepsStr(s.LinearSteps), stepsStr(s.TunedSteps), s.TunedLR, s.TunedMult, s.TunedSeconds, ex)
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", s.Task, s.Optimizer, s.Batch, stepsStr(s.LinearSteps), stepsStr(s.TunedSteps), lr, mult, secs, ex)
 		} else {
-			fmt.Fprintf(w, "%-8s %-5s %6d %8s %8s %9.4g %6g %8.2f %10s\n", s.Task, s.Optimizer, s.Batch, stepsStr(s.LinearSteps), stepsStr(s.TunedSteps), s.TunedLR, s.TunedMult, s.TunedSeconds, ex)
+			fmt.Fprintf(w, "%-8s %-5s %6d %8s %8s %9s %6s %8s %10s\n", s.Task, s.Optimizer, s.Batch, stepsStr(s.LinearSteps), stepsStr(s.TunedSteps), lr, mult, secs, ex)
 		}
 	}
 	fmt.Fprintln(w)

@@ -237,3 +237,33 @@ func TestAutocastFloat32Numerics(t *testing.T) {
 	}
 	assert.InDelta(t, ref/8, ce.Item(), 1e-5*ref/8)
 }
+
+// Goroutines with their own scopes (or none) run at once without seeing
+// each other's policy.
+func TestAutocastConcurrentScopes(t *testing.T) {
+	g := tensor.NewGenerator(4)
+	lin := nn.NewLinear(g, 8, 8, true)
+	x := autograd.Constant(g.Normal(0, 1, tensor.Float32, 4, 8))
+	want := []tensor.DType{tensor.BFloat16, tensor.Float16, tensor.Float32, tensor.BFloat16}
+	var wg sync.WaitGroup
+	for i, dt := range want {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				var got tensor.DType
+				f := func() { got = lin.Forward(x).DType() }
+				if dt == tensor.Float32 {
+					f()
+				} else {
+					Autocast(Policy{DType: dt}, f)
+				}
+				if got != dt {
+					t.Errorf("goroutine %d: %s, want %s", i, got, dt)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -25,7 +25,7 @@ func (t timeline) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
 	font := plt.X.Tick.Label.Font
 	font.Size = vg.Points(7)
-	sty := draw.TextStyle{Color: color.Black, Font: font, Handler: plt.TextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter}
+	sty := draw.TextStyle{Color: color.White, Font: font, Handler: plt.TextHandler, XAlign: draw.XCenter, YAlign: draw.YCenter}
 	for r, slots := range t.sim.Slots {
 		row := float64(len(t.sim.Slots) - 1 - r) // rank 0 on top
 		y0, y1 := trY(row-0.4), trY(row+0.4)
@@ -36,7 +36,7 @@ func (t timeline) Plot(c draw.Canvas, plt *plot.Plot) {
 				col = color.RGBA{R: 240, G: 150, B: 60, A: 255}
 			}
 			if s.Action.Chunk > 0 {
-				col.R, col.G, col.B = col.R*2/3, col.G*2/3, col.B*2/3
+				col = color.RGBA{R: uint8(int(col.R) * 3 / 5), G: uint8(int(col.G) * 3 / 5), B: uint8(int(col.B) * 3 / 5), A: 255}
 			}
 			box := []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}}
 			c.FillPolygon(col, box)

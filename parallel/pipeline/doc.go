@@ -41,7 +41,7 @@
 //
 //	parts, _ := pipeline.SplitEven(pipeline.SequentialLayers(model), p*v)
 //	sched, _ := pipeline.OneFOneB(p, m)
-//	chunks := []nn.Module{parts[sched.Stage(comm.Rank(), 0)]}
+//	chunks := pipeline.Chunks(sched, parts, comm.Rank())
 //	pl, _ := pipeline.New(comm, sched, chunks, pipeline.Options{})
 //	xs, _ := pipeline.MicroBatches(x, m)
 //	ys, _ := pipeline.MicroBatches(y, m)

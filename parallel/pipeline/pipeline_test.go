@@ -70,10 +70,7 @@ func runPipeline(t *testing.T, sched *pipeline.Schedule, b batch, opts pipeline.
 		if err != nil {
 			return err
 		}
-		chunks := make([]nn.Module, sched.V)
-		for ch := range chunks {
-			chunks[ch] = parts[sched.Stage(c.Rank(), ch)]
-		}
+		chunks := pipeline.Chunks(sched, parts, c.Rank())
 		pl, err := pipeline.New(c, sched, chunks, opts)
 		if err != nil {
 			return err
@@ -292,6 +289,7 @@ func TestMisuseIsAnError(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+	assert.Panics(t, func() { pipeline.Chunks(sched, []nn.Module{newMLP(1)}, 0) })
 	_, err = pipeline.MicroBatches(tensor.Zeros(tensor.Float32, 5, 2), 2)
 	assert.ErrorContains(t, err, "equal micro-batches")
 }

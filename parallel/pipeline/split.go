@@ -233,3 +233,16 @@ func LayerCosts(layers []Layer, x *autograd.Var, reps int) []float64 {
 	}
 	return costs
 }
+
+// Chunks returns rank's model chunks for s from the parts of all s.Stages()
+// stages: parts[s.Stage(rank, c)] for c = 0..V−1, the chunks New takes.
+func Chunks[M nn.Module](s *Schedule, parts []M, rank int) []nn.Module {
+	if len(parts) != s.Stages() || rank < 0 || rank >= s.P {
+		panic(tensor.Errorf("pipeline.Chunks", "%d parts for %d stages, rank %d of %d", len(parts), s.Stages(), rank, s.P))
+	}
+	out := make([]nn.Module, s.V)
+	for c := range out {
+		out[c] = parts[s.Stage(rank, c)]
+	}
+	return out
+}

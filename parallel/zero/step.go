@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tessera-ml/tessera/amp"
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/parallel"
@@ -253,10 +254,38 @@ func (z *Model) step() {
 		return z.scratch32.Narrow(0, 0, u.hi-u.lo).CopyFrom(g.To(u.master.Device()))
 	}
 	coef := 1.0
+	if sc := z.opts.Scaler; sc != nil {
+		found := 0.0
+		for _, u := range z.units {
+			if !amp.AllFinite(z.shardGrad(u)) {
+				found = 1
+				break
+			}
+		}
+		if z.size > 1 {
+			t := tensor.FromSlice([]float64{found}, 1)
+			ctx, cancel := z.ctx()
+			z.fail(z.comm.AllReduce(ctx, t, collectives.Max))
+			cancel()
+			found = t.Item()
+		}
+		sc.RecordInf(found != 0)
+		coef = 1 / sc.Scale()
+		if found != 0 { // skip the step on every rank
+			sc.Update()
+			z.zeroGrad()
+			z.mu.Lock()
+			z.stats.Steps++
+			z.stats.SkippedSteps++
+			z.mu.Unlock()
+			return
+		}
+		defer sc.Update()
+	}
 	if z.opts.MaxGradNorm > 0 {
 		ss := 0.0
 		for _, u := range z.units {
-			ss += parallel.SquaredNorm(grad32(u))
+			ss += parallel.SquaredNorm(grad32(u)) * coef * coef
 		}
 		if z.opts.Stage > StageDP && z.size > 1 {
 			t := tensor.FromSlice([]float64{ss}, 1)
@@ -269,7 +298,7 @@ func (z *Model) step() {
 			z.mu.Unlock()
 		}
 		if c := z.opts.MaxGradNorm / (math.Sqrt(ss) + 1e-6); c < 1 || math.IsNaN(c) {
-			coef = c
+			coef *= c
 		}
 	}
 	// Step layer by layer (the optimizer's state is per piece, so this is

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tessera-ml/tessera/amp"
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/nn"
@@ -55,6 +56,12 @@ type Options struct {
 	// optimizer state on the host (tensor.CPU) and steps there, copying
 	// the updated shard back to the parameters' device (ZeRO-Offload).
 	Offload bool
+	// Scaler, when set, is float16 dynamic loss scaling: scale the loss
+	// with Model.ScaleLoss; Step checks every shard's gradients for inf and
+	// NaN, combines the verdict over the ranks, skips the step everywhere
+	// (and lowers the scale) on an overflow, and otherwise divides the
+	// gradients by the scale before clipping and stepping.
+	Scaler *amp.GradScaler
 	// Ledger counts this rank's buffers (tensor.MemoryLedger); nil: a new
 	// one (see Model.Ledger).
 	Ledger *tensor.MemoryLedger
@@ -70,6 +77,7 @@ type Options struct {
 // nccl-tests defines bus bandwidth.
 type Stats struct {
 	Steps                                int
+	SkippedSteps                         int // overflows (Options.Scaler)
 	AllReduceBytes, ReduceScatterBytes   int64
 	AllGatherBytes, GradNormAllReduceOps int64
 }
@@ -445,4 +453,13 @@ func (z *Model) fail(err error) {
 	z.mu.Lock()
 	z.err = errors.Join(z.err, err)
 	z.mu.Unlock()
+}
+
+// ScaleLoss returns the loss multiplied by Options.Scaler's scale (the
+// loss itself without a scaler); call Backward on it.
+func (z *Model) ScaleLoss(loss *autograd.Var) *autograd.Var {
+	if z.opts.Scaler == nil {
+		return loss
+	}
+	return z.opts.Scaler.ScaleLoss(loss)
 }

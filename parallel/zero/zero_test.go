@@ -362,3 +362,79 @@ func TestMixedPrecisionMatchesAMP(t *testing.T) {
 		requireClose(t, want, got[ranks-1], 1e-5, fmt.Sprintf("bf16 %v against ddp+amp", st))
 	}
 }
+
+// Float16 with dynamic loss scaling: the first step overflows on every
+// rank (an initial scale of 2^20), is skipped everywhere without touching
+// the weights, and the scale drops; the run then matches DDP with
+// amp.Optimizer and the same scaler at every stage.
+func TestFloat16LossScaling(t *testing.T) {
+	const ranks, steps = 2, 4
+	so := amp.ScalerOptions{InitScale: 1 << 20, BackoffFactor: 1.0 / 1024, GrowthInterval: 2}
+	var want map[string][]float32
+	err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+		m, err := ddp.Wrap(newNet(uint64(1+c.Rank()), tensor.Float16), c, ddp.Options{})
+		if err != nil {
+			return err
+		}
+		opt := amp.NewOptimizer(nn.Params(m), kinds[0].opt, amp.Config{Scaler: amp.NewGradScaler(so)})
+		for s := range steps {
+			opt.ZeroGrad()
+			x, y := batch(c.Rank(), s, tensor.Float16)
+			if err := opt.Scaler().ScaleLoss(nn.MSELoss(m.Forward(autograd.Constant(x)), autograd.Constant(y))).Backward(); err != nil {
+				return err
+			}
+			if err := m.Wait(); err != nil {
+				return err
+			}
+			if _, err := opt.Step(); err != nil {
+				return err
+			}
+		}
+		if c.Rank() == 0 {
+			want = params(m.Module.StateDict())
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for st := zero.StageDP; st <= zero.StageParams; st++ {
+		got := make([]map[string][]float32, ranks)
+		err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+			sc := amp.NewGradScaler(so)
+			z, err := zero.Wrap(newNet(uint64(1+c.Rank()), tensor.Float16), c, zero.Options{Stage: st, NewOptimizer: kinds[0].opt, Scaler: sc})
+			if err != nil {
+				return err
+			}
+			before, err := z.GatherStateDict(ctx)
+			if err != nil {
+				return err
+			}
+			for s := range steps {
+				x, y := batch(c.Rank(), s, tensor.Float16)
+				if err := z.ScaleLoss(nn.MSELoss(z.Forward(autograd.Constant(x)), autograd.Constant(y))).Backward(); err != nil {
+					return err
+				}
+				if err := z.Step(); err != nil {
+					return err
+				}
+				if s == 0 {
+					after, err := z.GatherStateDict(ctx)
+					if err != nil {
+						return err
+					}
+					assert.Equal(t, params(before), params(after), "%v: the skipped step changed the weights", st)
+					assert.Equal(t, 1, z.Stats().SkippedSteps)
+					assert.Equal(t, 1024.0, sc.Scale())
+				}
+			}
+			assert.Equal(t, 1, z.Stats().SkippedSteps)
+			assert.Equal(t, 2048.0, sc.Scale()) // grown once after two good steps
+			sd, err := z.GatherStateDict(ctx)
+			got[c.Rank()] = params(sd)
+			return err
+		})
+		require.NoError(t, err)
+		for r := range got {
+			requireClose(t, want, got[r], 1e-5, fmt.Sprintf("fp16 %v rank %d", st, r))
+		}
+	}
+}

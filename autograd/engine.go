@@ -75,7 +75,7 @@ func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
 	}
 	g := v.grad
 	if v.claim != nil || !v.gradZero || !v.gradOwned || g == nil || !g.IsContiguous() || g.DType() != v.value.DType() ||
-		g.Device() != v.value.Device() || !g.Shape().Equal(v.value.Shape()) {
+		g.Device() != v.value.Device() || !g.SameShape(v.value) {
 		return nil
 	}
 	if v.released == nil {
@@ -258,7 +258,7 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 				return nil, fmt.Errorf("autograd: output %d has shape %v; an output gradient is needed for outputs with more than one element", i, o.value.Shape())
 			}
 			s = Constant(tensor.OnesLike(o.value))
-		} else if !s.value.Shape().Equal(o.value.Shape()) {
+		} else if !s.value.SameShape(o.value) {
 			return nil, fmt.Errorf("autograd: output gradient %d has shape %v, output has %v", i, s.value.Shape(), o.value.Shape())
 		}
 		if s.value.DType() != o.value.DType() {
@@ -364,7 +364,7 @@ func (p *pass) run() error {
 					continue
 				}
 				gi := grads[i]
-				if !gi.value.Shape().Equal(in.value.Shape()) {
+				if !gi.value.SameShape(in.value) {
 					panic(tensor.Errorf("autograd.Backward", "backward of %s returned gradient of shape %v for input %d of shape %v", n.op, gi.value.Shape(), i, in.value.Shape()))
 				}
 				if gi.value.DType() != in.value.DType() {

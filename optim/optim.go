@@ -320,7 +320,7 @@ func (opt *Optimizer) Step() error {
 				continue
 			}
 			w := p.Value()
-			if !grad.Shape().Equal(w.Shape()) {
+			if !grad.SameShape(w) {
 				return fmt.Errorf("%w: group %d parameter %d is %v, its gradient %v", ErrShape, gi, pi, w.Shape(), grad.Shape())
 			}
 			if grad.DType() != w.DType() || grad.Device() != w.Device() {

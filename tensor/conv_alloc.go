@@ -63,7 +63,7 @@ func allocDirty(op string, dev Device, dt DType, shape []int) *Tensor {
 		return alloc(op, dev, dt, shape)
 	}
 	if err := hostAllocErr(n, dt.Size()); err != nil {
-		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
+		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, shapeCopy(shape), dev.Name()), Err: err})
 	}
 	var buf any
 	switch dt {

@@ -98,6 +98,9 @@ func (cpuDevice) Copy(dst, src View) {
 	cpuView("Copy", src)
 	dt, st := dst.DType(), src.DType()
 	if dt == st {
+		if copyRows(dst, src) {
+			return
+		}
 		if copyTransposed(dst, src) {
 			return
 		}
@@ -230,6 +233,42 @@ func withShape(v View, shape, strides []int, off int) View {
 }
 
 func sliceClone(s []int) []int { return slices.Clone(s) }
+
+// copyRows copies a small same-dtype operand whose iteration is at most
+// two merged axes with unit inner strides (a dense block, or rows repeated
+// or spaced out: a broadcast bias, a slice of a matrix) as one copy per row
+// on the calling goroutine, without the general loop's closures.
+func copyRows(dst, src View) bool {
+	n := Shape(dst.Shape).NumElements()
+	if n == 0 || workers(n, 1) != 1 {
+		return false
+	}
+	switch d := dst.Storage.(*cpuStorage).buf.(type) {
+	case []float32:
+		return copyRowsT(d, src.Storage.(*cpuStorage).buf.([]float32), dst, src)
+	case []float64:
+		return copyRowsT(d, src.Storage.(*cpuStorage).buf.([]float64), dst, src)
+	}
+	return false
+}
+
+func copyRowsT[T float32 | float64](d, s []T, dst, src View) bool {
+	l := makeLoop(dst.Shape, dst, src)
+	nd := len(l.shape)
+	if nd > 2 || l.inner(0) != 1 || l.inner(1) != 1 {
+		return false
+	}
+	cols := l.shape[nd-1]
+	rows, rd, rs := 1, 0, 0
+	if nd == 2 {
+		rows, rd, rs = l.shape[0], l.strides[0][0], l.strides[1][0]
+	}
+	for i := range rows {
+		od, os := l.base[0]+i*rd, l.base[1]+i*rs
+		copy(d[od:od+cols], s[os:os+cols])
+	}
+	return true
+}
 
 // copyTransposed copies a transposed 2-D layout (src column-major, dst
 // row-major) tile by tile, so both sides stay in cache.

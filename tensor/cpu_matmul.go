@@ -53,6 +53,18 @@ func matmulTyped[T float32 | float64](dst, a, b View, m, n, k int, beta float64,
 	if m == 0 || n == 0 {
 		return
 	}
+	if nd == 2 {
+		// One matrix: no batch loop to plan.
+		if k == 0 {
+			if beta == 0 {
+				fillMatrix(bd[dst.Offset:], m, n, dst.Strides[0], dst.Strides[1])
+			}
+			return
+		}
+		gemm(m, n, k, 1, ba[a.Offset:], a.Strides[0], a.Strides[1], bb[b.Offset:], b.Strides[0], b.Strides[1],
+			T(beta), bd[dst.Offset:], dst.Strides[0], dst.Strides[1])
+		return
+	}
 	batchShape := dst.Shape[:nd-2]
 	bl := makeLoop(batchShape,
 		View{Shape: batchShape, Strides: dst.Strides[:nd-2], Offset: dst.Offset},

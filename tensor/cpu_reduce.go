@@ -139,6 +139,9 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 		return
 	}
 	isArg := op == ReduceArgMax || op == ReduceArgMin
+	if op == ReduceSum && sumSmall(dst, outer, red, outN, redN) {
+		return
+	}
 	// Reducing leading axes of a row-major tensor: accumulate whole rows.
 	if op == ReduceSum && redN > 1 && outerRun(outer) >= 32 && sumRowsFast(dst, outer, red) {
 		return
@@ -177,6 +180,81 @@ func reduceTyped[T float64 | int64](op ReduceOp, dst, src View, nred int) {
 			}
 		}
 	})
+}
+
+// sumSmallCols bounds the kept elements of sumSmall's column sums (its
+// float64 accumulator lives on the stack).
+const sumSmallCols = 256
+
+// sumSmall is the float sum of a small operand on the calling goroutine,
+// with no loop to plan and nothing to allocate, in the same order as the
+// general paths (so the same bits): a dense whole-tensor sum is runReduce's
+// one run (float32 summed in float64 by sumF32), and the column sums of a
+// matrix whose kept axis is contiguous are sumRowsFast's row-by-row float64
+// accumulation. It reports false for anything else.
+func sumSmall(dst, outer, red View, outN, redN int) bool {
+	if workers(outN*redN, 1) != 1 {
+		return false
+	}
+	src, ok := outer.Storage.(*cpuStorage)
+	if !ok {
+		return false
+	}
+	f32, isF32 := src.buf.([]float32)
+	f64, isF64 := src.buf.([]float64)
+	if !isF32 && !isF64 {
+		return false
+	}
+	if outN == 1 {
+		if !denseIn(red.Shape, red) {
+			return false
+		}
+		r := reducer[float64]{op: ReduceSum}
+		r.init()
+		off := outer.Offset // red's offset is 0; outer's is the start
+		if isF32 {
+			r.addF32(f32[off : off+redN])
+		} else {
+			r.add(f64[off : off+redN])
+		}
+		writeOne(dst, dst.Offset, r.result())
+		return true
+	}
+	// Column sums: one kept axis with unit stride, one reduced axis; from 32
+	// columns on (and more than one row), where the general path takes
+	// sumRowsFast too.
+	if len(outer.Shape) != 1 || outer.Strides[0] != 1 || len(red.Shape) != 1 || outN > sumSmallCols || outN < 32 || redN < 2 ||
+		len(dst.Shape) != 1 || (dst.Strides[0] != 1 && outN > 1) {
+		return false
+	}
+	d32, dIs32 := dst.Storage.(*cpuStorage).buf.([]float32)
+	d64, dIs64 := dst.Storage.(*cpuStorage).buf.([]float64)
+	if !dIs32 && !dIs64 {
+		return false
+	}
+	var buf [sumSmallCols]float64
+	acc := buf[:outN]
+	rs := red.Strides[0]
+	for r := range redN {
+		off := outer.Offset + r*rs
+		if isF32 {
+			accF32F64(acc, f32[off:off+outN])
+		} else {
+			row := f64[off : off+outN]
+			for j, v := range row {
+				acc[j] += v
+			}
+		}
+	}
+	if dIs32 {
+		d := d32[dst.Offset : dst.Offset+outN]
+		for j, v := range acc {
+			d[j] = float32(v)
+		}
+	} else {
+		copy(d64[dst.Offset:dst.Offset+outN], acc)
+	}
+	return true
 }
 
 // outerRun is the length of the kept axes' innermost contiguous run (0 when

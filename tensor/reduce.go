@@ -15,8 +15,8 @@ func reduce(op string, rop ReduceOp, x *Tensor, keepDim bool, outDT DType, axes 
 	if redN == 0 && rop != ReduceSum && rop != ReduceProd {
 		fail(op, "reduction over the empty axes %v of shape %v has no identity", axes, Shape(x.shape))
 	}
-	perm := make([]int, 0, nd)
-	var kept []int
+	perm := make([]int, 0, nd) // both on the stack for small ranks
+	kept := make([]int, 0, nd)
 	for i := range nd {
 		if !isRed[i] {
 			perm = append(perm, i)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -58,7 +59,7 @@ func checkShape(op string, shape []int) int {
 	n, zero := 1, false
 	for _, d := range shape {
 		if d < 0 {
-			fail(op, "negative dimension in shape %v", Shape(shape))
+			fail(op, "negative dimension in shape %v", shapeCopy(shape))
 		}
 		if d == 0 {
 			zero = true
@@ -66,7 +67,7 @@ func checkShape(op string, shape []int) int {
 		}
 		hi, lo := bits.Mul64(uint64(n), uint64(d))
 		if hi != 0 || lo > math.MaxInt {
-			fail(op, "shape %v has more elements than an int holds", Shape(shape))
+			fail(op, "shape %v has more elements than an int holds", shapeCopy(shape))
 		}
 		n = int(lo)
 	}
@@ -76,12 +77,17 @@ func checkShape(op string, shape []int) int {
 	return n
 }
 
+// shapeCopy is Shape(shape) for an error message: a copy, so that a shape
+// slice that reaches a failing check does not have to live on the heap
+// (escape analysis would move every caller's shape there).
+func shapeCopy(shape []int) Shape { return slices.Clone(shape) }
+
 // checkAlloc is checkShape for a new contiguous tensor of dtype dt: its
 // size in bytes must fit in an int too. It returns the element count.
 func checkAlloc(op string, dt DType, shape []int) int {
 	n := checkShape(op, shape)
 	if size := dt.Size(); size > 0 && n > math.MaxInt/size {
-		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v", dt, Shape(shape)), Err: hostAllocErr(n, size)})
+		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v", dt, shapeCopy(shape)), Err: hostAllocErr(n, size)})
 	}
 	return n
 }
@@ -155,7 +161,7 @@ func resolveAxis(op, what string, axis, ndim int, shape []int) int {
 		a += ndim
 	}
 	if a < 0 || a >= ndim {
-		fail(op, "%s %d out of range for shape %v", what, axis, Shape(shape))
+		fail(op, "%s %d out of range for shape %v", what, axis, shapeCopy(shape))
 	}
 	return a
 }
@@ -176,7 +182,7 @@ func NormAxes(op string, axes []int, shape []int) []int {
 	for _, a := range axes {
 		a = NormAxis(op, a, shape)
 		if seen[a] {
-			fail(op, "axis %d repeated in %v for shape %v", a, axes, Shape(shape))
+			fail(op, "axis %d repeated in %v for shape %v", a, slices.Clone(axes), shapeCopy(shape)) // copies: see shapeCopy
 		}
 		seen[a] = true
 	}

@@ -71,8 +71,11 @@ func Try(f func()) (err error) {
 	return nil
 }
 
+// newTensor returns a tensor with copies of shape and strides (held inside
+// the Tensor up to inlineRank), so that callers may build them in scratch
+// that stays on the stack.
 func newTensor(st Storage, shape, strides []int, offset int) *Tensor {
-	return &Tensor{st: st, shape: shape, strides: strides, offset: offset}
+	return newTensorInl(st, shape, strides, offset)
 }
 
 // newTensorInl is newTensor with shape and strides copied (into the
@@ -116,15 +119,15 @@ func alloc(op string, dev Device, dt DType, shape []int) *Tensor {
 	if _, ok := dev.(cpuDevice); ok {
 		dt.check("cpu.Alloc")
 		if err := hostAllocErr(n, dt.Size()); err != nil {
-			panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
+			panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, shapeCopy(shape), dev.Name()), Err: err})
 		}
 		return newCPUTensor(dt, newHostBuf(dt, n), shape)
 	}
 	st, err := dev.Alloc(dt, n)
 	if err != nil {
-		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, Shape(shape), dev.Name()), Err: err})
+		panic(&Error{Op: op, Msg: fmt.Sprintf("allocating %s%v on %s", dt, shapeCopy(shape), dev.Name()), Err: err})
 	}
-	return newTensor(st, slices.Clone(shape), ContiguousStrides(shape), 0)
+	return newTensorInl(st, shape, nil, 0)
 }
 
 // Empty returns an uninitialised-by-contract (zeroed in practice) tensor on the CPU.
@@ -140,6 +143,10 @@ func EmptyLike(t *Tensor) *Tensor { return alloc("tensor.EmptyLike", t.Device(),
 
 // Shape returns a copy of the tensor's dimensions.
 func (t *Tensor) Shape() Shape { return slices.Clone(t.shape) }
+
+// SameShape reports whether t and o have the same shape, without copying
+// either (Shape returns a copy).
+func (t *Tensor) SameShape(o *Tensor) bool { return Shape(t.shape).Equal(o.shape) }
 
 // Dim returns the size of axis i (negative counts from the end).
 func (t *Tensor) Dim(i int) int { return t.shape[NormAxis("Tensor.Dim", i, t.shape)] }

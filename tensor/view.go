@@ -121,7 +121,7 @@ func (t *Tensor) Flatten(start, end int) *Tensor {
 func (t *Tensor) Permute(perm ...int) *Tensor {
 	nd := len(t.shape)
 	if len(perm) != nd {
-		fail("Tensor.Permute", "permutation %v for shape %v", perm, Shape(t.shape))
+		fail("Tensor.Permute", "permutation %v for shape %v", slices.Clone(perm), Shape(t.shape)) // a copy: see shapeCopy
 	}
 	seen := make([]bool, nd)
 	shape := make([]int, nd)
@@ -129,7 +129,7 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 	for i, p := range perm {
 		p = NormAxis("Tensor.Permute", p, t.shape)
 		if seen[p] {
-			fail("Tensor.Permute", "axis %d repeated in %v for shape %v", p, perm, Shape(t.shape))
+			fail("Tensor.Permute", "axis %d repeated in %v for shape %v", p, slices.Clone(perm), Shape(t.shape))
 		}
 		seen[p] = true
 		shape[i], strides[i] = t.shape[p], t.strides[p]
@@ -141,12 +141,13 @@ func (t *Tensor) Permute(perm ...int) *Tensor {
 func (t *Tensor) Transpose(a, b int) *Tensor {
 	nd := len(t.shape)
 	a, b = NormAxis("Tensor.Transpose", a, t.shape), NormAxis("Tensor.Transpose", b, t.shape)
-	perm := make([]int, nd)
-	for i := range perm {
-		perm[i] = i
-	}
-	perm[a], perm[b] = b, a
-	return t.Permute(perm...)
+	shape := make([]int, nd) // on the stack for small ranks: newTensor copies
+	strides := make([]int, nd)
+	copy(shape, t.shape)
+	copy(strides, t.strides)
+	shape[a], shape[b] = shape[b], shape[a]
+	strides[a], strides[b] = strides[b], strides[a]
+	return newTensor(t.st, shape, strides, t.offset)
 }
 
 // T transposes the last two axes (a matrix transpose). A view.
@@ -236,7 +237,7 @@ func (t *Tensor) broadcastTo(op string, shape []int) *Tensor {
 	checkShape(op, shape)
 	off := len(shape) - len(t.shape)
 	if off < 0 {
-		fail(op, "cannot broadcast shape %v to %v", Shape(t.shape), Shape(shape))
+		fail(op, "cannot broadcast shape %v to %v", Shape(t.shape), shapeCopy(shape))
 	}
 	strides := make([]int, len(shape))
 	for i := range shape {
@@ -250,10 +251,10 @@ func (t *Tensor) broadcastTo(op string, shape []int) *Tensor {
 		case d == 1:
 			strides[i] = 0
 		default:
-			fail(op, "cannot broadcast shape %v to %v", Shape(t.shape), Shape(shape))
+			fail(op, "cannot broadcast shape %v to %v", Shape(t.shape), shapeCopy(shape))
 		}
 	}
-	return newTensor(t.st, slices.Clone(shape), strides, t.offset)
+	return newTensor(t.st, shape, strides, t.offset)
 }
 
 // Squeeze removes the given size-1 axes, or all size-1 axes when none are given. A view.

@@ -221,7 +221,9 @@ func ClipCoef(norm, maxNorm float64) float64 {
 // by mul/scale (mul is a clipping coefficient, 1 for none), its master
 // stepped, and the master rounded back into the model parameter. A
 // scaler, when configured, is told the verdict and updated either way.
-// It reports whether the masters were updated.
+// It reports whether the masters were updated; an error (a device
+// failure, or a finite 16-bit gradient that overflows float32 once
+// divided by a loss scale far below 1) may leave some masters updated.
 func (o *Optimizer) StepWith(finite bool, mul float64) (stepped bool, err error) {
 	if s := o.cfg.Scaler; s != nil {
 		s.RecordInf(!finite)
@@ -239,8 +241,12 @@ func (o *Optimizer) StepWith(finite bool, mul float64) (stepped bool, err error)
 		m := o.masters[i]
 		n := g.NumElements()
 		buf := o.scratch.Narrow(0, 0, n).Reshape(g.Shape()...)
-		if e := tensor.Try(func() { UnscaleInto(buf, g, mul) }); e != nil {
+		finite := true
+		if e := tensor.Try(func() { finite = UnscaleInto(buf, g, mul) }); e != nil {
 			return false, fmt.Errorf("amp: parameter %d: %w", i, e)
+		}
+		if !finite { // only a loss scale far below 1 can get here
+			return false, fmt.Errorf("amp: parameter %d: the gradient times %g overflows float32", i, mul)
 		}
 		m.SetGrad(buf)
 		err := o.opt.Step() // only m has a gradient

@@ -318,3 +318,15 @@ func TestMasterMemoryLedger(t *testing.T) {
 	runtime.KeepAlive(opt)
 	runtime.KeepAlive(low)
 }
+
+// A finite gradient that overflows float32 once unscaled (a scale far
+// below 1) is an error, not a NaN master.
+func TestMasterUnscaleOverflowIsAnError(t *testing.T) {
+	p := autograd.Param(tensor.FromSlice([]float32{1, 2}, 2).Cast(tensor.BFloat16))
+	scaler := NewGradScaler(ScalerOptions{InitScale: 1e-30})
+	opt := NewOptimizer([]*autograd.Var{p}, adam(1e-3), Config{Scaler: scaler})
+	p.SetGrad(tensor.FromSlice([]float32{1e30, 1}, 2).Cast(tensor.BFloat16))
+	_, err := opt.Step()
+	require.Error(t, err)
+	assert.True(t, AllFinite(opt.Masters()[0].Value()))
+}

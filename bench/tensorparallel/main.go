@@ -3,6 +3,8 @@
 // as goroutines on the local backend, each with GOMAXPROCS/N of the CPU
 // kernels' threads), with and without sequence parallelism, it prints
 //
+//   - the parameters each rank holds;
+//
 //   - the training step's time (median over the timed steps, each started
 //     together after a barrier) and its throughput;
 //
@@ -51,6 +53,7 @@ type Row struct {
 	SequenceParallel bool    `json:"sp"`
 	Threads          int     `json:"threads_per_rank"`
 	MsPerStep        float64 `json:"ms_per_step"`
+	ParamsPerRank    int     `json:"params_per_rank"` // rank 0's parameter count (the full model's at TP 1)
 	TokensPerSecond  float64 `json:"tokens_per_second"`
 	// per transformer layer, measured
 	FwdAllReduce      int   `json:"layer_fwd_allreduce"`
@@ -102,6 +105,15 @@ func measure(st settings, n int, sp bool) (Row, error) {
 		g := tp.NewGroup(ctx, c)
 		model := tp.NewGPT(g, nn.NewGPT(tensor.NewGenerator(1), st.model), tp.Options{SequenceParallel: sp})
 		params := tp.Unique(model)
+		if c.Rank() == 0 {
+			count := 0
+			for _, p := range params {
+				count += p.Value().Shape().NumElements()
+			}
+			mu.Lock()
+			row.ParamsPerRank = count
+			mu.Unlock()
+		}
 		opt := optim.NewAdamW(params, optim.Options{LR: 1e-3})
 		gen := tensor.NewGenerator(2)
 		v := int64(st.model.Vocab)
@@ -184,7 +196,7 @@ func run(st settings, w io.Writer, asJSON bool) ([]Row, error) {
 	if !asJSON {
 		fmt.Fprintf(w, "GPT-mini %d layers, E=%d, %d heads, T=%d, batch %d, vocab %d, float32; %d cores\n",
 			st.model.Layers, st.model.Embed, st.model.Heads, st.model.Context, st.batch, st.model.Vocab, runtime.GOMAXPROCS(0))
-		fmt.Fprintf(w, "%3s %3s %9s %9s | %-22s %-22s %11s %11s | %-18s %11s %11s\n", "tp", "sp", "ms/step", "tok/s",
+		fmt.Fprintf(w, "%3s %5s %9s %9s %9s | %-22s %-22s %11s %11s | %-18s %11s %11s\n", "tp", "sp", "params", "ms/step", "tok/s",
 			"layer fwd (AR/AG/RS)", "layer bwd (AR/AG/RS)", "payload B", "ring B/rank", "Megatron fwd+bwd", "payload B", "ring B/rank")
 	}
 	for _, n := range st.degrees {
@@ -202,7 +214,7 @@ func run(st settings, w io.Writer, asJSON bool) ([]Row, error) {
 				fmt.Fprintln(w, string(b))
 				continue
 			}
-			fmt.Fprintf(w, "%3d %3v %9.1f %9.0f | %-22s %-22s %11d %11d | %-18s %11d %11d\n", r.TP, r.SequenceParallel, r.MsPerStep, r.TokensPerSecond,
+			fmt.Fprintf(w, "%3d %5v %9d %9.1f %9.0f | %-22s %-22s %11d %11d | %-18s %11d %11d\n", r.TP, r.SequenceParallel, r.ParamsPerRank, r.MsPerStep, r.TokensPerSecond,
 				fmt.Sprintf("%d/%d/%d", r.FwdAllReduce, r.FwdAllGather, r.FwdReduceScatter),
 				fmt.Sprintf("%d/%d/%d", r.BwdAllReduce, r.BwdAllGather, r.BwdReduceScatter),
 				r.LayerPayloadBytes, r.LayerRingBytes, fmt.Sprintf("%d+%d all-reduce", r.MegatronFwd, r.MegatronBwd), r.MegatronPayloadBytes, r.MegatronRingBytes)

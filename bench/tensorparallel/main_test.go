@@ -27,6 +27,10 @@ func TestRowsMatchMegatronsCount(t *testing.T) {
 	act := int64(2 * 6 * 12 * 4)
 	for _, r := range rows {
 		assert.Positive(t, r.MsPerStep)
+		assert.Less(t, r.ParamsPerRank, rows[0].ParamsPerRank+1)
+		if r.TP > 1 {
+			assert.Less(t, r.ParamsPerRank, rows[0].ParamsPerRank*2/3, "sharded weights: about 1/TP of the blocks' and vocabulary's")
+		}
 		assert.Equal(t, 4*act, r.MegatronPayloadBytes)
 		if r.TP == 1 {
 			assert.Zero(t, r.StepCollectives)

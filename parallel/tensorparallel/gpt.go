@@ -249,14 +249,18 @@ func (m *GPT) SyncSequenceParallelGrads() error {
 	if !m.SequenceParallel || m.Group.Size() == 1 {
 		return m.Group.Err()
 	}
+	var params []*autograd.Var
+	var bufs []*tensor.Tensor
 	for _, p := range m.Parameters() {
 		if !m.layout[p.Name].Replicated() || p.Param.Grad() == nil {
 			continue
 		}
-		gr := p.Param.Grad()
-		t := gr.Contiguous().Clone()
-		m.Group.allReduce("SyncSequenceParallelGrads", t, collectives.Sum)
-		p.Param.SetGrad(t)
+		params = append(params, p.Param)
+		bufs = append(bufs, p.Param.Grad().Contiguous().Clone())
+	}
+	m.Group.allReduceMany("SyncSequenceParallelGrads", bufs, collectives.Sum)
+	for i, p := range params {
+		p.SetGrad(bufs[i])
 	}
 	return m.Group.Err()
 }

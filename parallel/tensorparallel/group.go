@@ -126,6 +126,23 @@ func (g *Group) allReduce(op string, t *tensor.Tensor, red collectives.RedOp) {
 	})
 }
 
+// allReduceMany reduces the tensors ts (contiguous, owned) in place in
+// one group call (fused by the backend where it can).
+func (g *Group) allReduceMany(op string, ts []*tensor.Tensor, red collectives.RedOp) {
+	if g.Size() == 1 || len(ts) == 0 {
+		return
+	}
+	var n int64
+	calls := make([]collectives.Call, len(ts))
+	for i, t := range ts {
+		n += nbytes(t)
+		calls[i] = collectives.AllReduceCall(t, red)
+	}
+	g.run(op, n, func(s *Stats) { s.AllReduce += len(ts) }, func(ctx context.Context) error {
+		return g.comm.Group(ctx, calls...)
+	})
+}
+
 // gather concatenates every rank's x along axis (equal sizes).
 func (g *Group) gather(op string, x *tensor.Tensor, axis int) *tensor.Tensor {
 	n := g.Size()

@@ -201,6 +201,22 @@ figures-zero:
 	mkdir -p $(ZERO_OUT)
 	$(GO) run ./bench/zero -json -plot $(ZERO_OUT) > $(ZERO_OUT)/rows.json
 
+# Module 3, tensor parallelism (docs/modules/3-tensor-parallel.md):
+# bench/tensorparallel's rows at TP 1, 2, 4 (sequence parallelism off and
+# on) and examples/gpt's quick preset on 1x1x1, 1x2x2 and 2x1x2 (-sp), as
+# JSON and the two PNGs under docs/modules/img/tensorparallel (timings
+# depend on the machine and its load).
+TP_OUT := docs/modules/img/tensorparallel
+.PHONY: figures-tensorparallel
+figures: figures-tensorparallel
+figures-tensorparallel:
+	mkdir -p $(TP_OUT)
+	$(GO) run ./bench/tensorparallel -steps 9 -json -plot $(TP_OUT) > $(TP_OUT)/rows.json
+	$(GO) run ./examples/gpt -quick -json > $(TP_OUT)/gpt-1x1x1.json
+	$(GO) run ./examples/gpt -quick -pp 2 -tp 2 -json > $(TP_OUT)/gpt-1x2x2.json
+	$(GO) run ./examples/gpt -quick -dp 2 -tp 2 -sp -schedule gpipe -json > $(TP_OUT)/gpt-2x1x2-sp.json
+	$(GO) run ./bench/tensorparallel -plot $(TP_OUT) -curves $(TP_OUT)/gpt-1x1x1.json,$(TP_OUT)/gpt-1x2x2.json,$(TP_OUT)/gpt-2x1x2-sp.json
+
 # Module 1 (docs/modules/1-fundamentals.md): the batch-size sweep of
 # examples/batchsize (full preset: digits and the generated mixture, SGD /
 # LARS / LAMB, CSV, the Markdown table, PNGs) and bench/scaling's cost model

@@ -52,7 +52,7 @@ func plotCurves(runs []gptRun, dir string) error {
 	right.Title.Text = "|loss − single process's|"
 	left.X.Label.Text, right.X.Label.Text = "step", "step"
 	right.Y.Scale = plot.LogScale{}
-	right.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	right.Y.Tick.Marker = plot.LogTicks{Prec: 1}
 	for i, r := range runs {
 		pts := make(plotter.XYs, len(r.Losses))
 		for s, l := range r.Losses {

@@ -223,6 +223,26 @@ func run(st settings, w io.Writer, asJSON bool) ([]Row, error) {
 	return rows, nil
 }
 
+// readRows reads saved -json rows (one object per line).
+func readRows(path string) ([]Row, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var r Row
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
 func ints(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -248,7 +268,19 @@ func main() {
 	asJSON := flag.Bool("json", false, "one JSON object per row")
 	plotDir := flag.String("plot", "", "write tensorparallel.png (step time and bytes per layer) to this directory")
 	curves := flag.String("curves", "", "comma-separated examples/gpt -json outputs (the single process first): draw gpt-loss.png in -plot's directory and exit")
+	from := flag.String("from", "", "draw -plot's figure from these saved -json rows instead of measuring")
 	flag.Parse()
+	if *from != "" {
+		rows, err := readRows(*from)
+		if err == nil {
+			err = plotRows(rows, *plotDir)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tensorparallel:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *curves != "" {
 		runs, err := readRuns(strings.Split(*curves, ","))
 		if err == nil {

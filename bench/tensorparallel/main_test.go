@@ -50,7 +50,15 @@ func TestRowsMatchMegatronsCount(t *testing.T) {
 	}
 	assert.Equal(t, 1+len(rows)+1, len(strings.Split(strings.TrimSpace(out.String()), "\n")))
 	dir := t.TempDir()
-	require.NoError(t, plotRows(rows, dir))
+	var js bytes.Buffer
+	_, err = run(st, &js, true)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rows.json"), js.Bytes(), 0o644))
+	saved, err := readRows(filepath.Join(dir, "rows.json"))
+	require.NoError(t, err)
+	require.Len(t, saved, len(rows))
+	assert.Equal(t, rows[2].LayerRingBytes, saved[2].LayerRingBytes)
+	require.NoError(t, plotRows(saved, dir))
 	fi, err := os.Stat(filepath.Join(dir, "tensorparallel.png"))
 	require.NoError(t, err)
 	assert.Positive(t, fi.Size())

@@ -60,7 +60,8 @@ func plotRows(rows []Row, dir string) error {
 		pair.p.Add(ba, bb)
 		pair.p.Legend.Add(pair.la, ba)
 		pair.p.Legend.Add(pair.lb, bb)
-		pair.p.Legend.Top = true
+		pair.p.Legend.Top, pair.p.Legend.Left = true, true
+		pair.p.Legend.XOffs = vg.Millimeter * 12
 		pair.p.NominalX(names...)
 	}
 	return savePNG(filepath.Join(dir, "tensorparallel.png"), 24*vg.Centimeter, 9*vg.Centimeter, [][]*plot.Plot{{left, right}})

@@ -27,6 +27,16 @@ func (z *Model) ringBytes(b int64) int64 { return b * int64(z.size-1) / int64(z.
 func (z *Model) Forward(x *autograd.Var) *autograd.Var {
 	z.phase++
 	z.inBackward = false
+	// Gradient accumulation: reductions of an earlier backward pass of
+	// this step finish first, and the layers reduce again when the next
+	// backward pass is done (a reduction is linear: the sum of what each
+	// pass contributed is reduced once in total).
+	for _, u := range z.units {
+		if u.h != nil {
+			z.collect(u)
+			u.launched, u.pending = false, len(u.vars)
+		}
+	}
 	if z.layers == nil {
 		if z.opts.Stage >= StageGrads {
 			return z.runUnit(z.units[0], func() *autograd.Var { return z.module.Forward(x) })

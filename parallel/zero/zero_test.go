@@ -438,3 +438,63 @@ func TestFloat16LossScaling(t *testing.T) {
 		}
 	}
 }
+
+// Two backward passes before a Step accumulate: at every stage the result
+// is DDP's with the two half-batch losses summed in one backward pass.
+func TestGradientAccumulation(t *testing.T) {
+	const ranks, steps = 3, 3
+	half := func(x *tensor.Tensor, i int) *tensor.Tensor { return x.Narrow(0, 3*i, 3).Contiguous() }
+	var want map[string][]float32
+	err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+		m, err := ddp.Wrap(newNet(uint64(1+c.Rank()), tensor.Float32), c, ddp.Options{})
+		if err != nil {
+			return err
+		}
+		opt := kinds[0].opt(nn.Params(m))
+		for s := range steps {
+			opt.ZeroGrad()
+			x, y := batch(c.Rank(), s, tensor.Float32)
+			out := m.Forward(autograd.Constant(x))
+			l0 := nn.MSELoss(autograd.Narrow(out, 0, 0, 3), autograd.Constant(half(y, 0)))
+			l1 := nn.MSELoss(autograd.Narrow(out, 0, 3, 3), autograd.Constant(half(y, 1)))
+			if err := autograd.Add(l0, l1).Backward(); err != nil {
+				return err
+			}
+			if err := m.Step(opt); err != nil {
+				return err
+			}
+		}
+		if c.Rank() == 0 {
+			want = params(m.Module.StateDict())
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	for st := zero.StageDP; st <= zero.StageParams; st++ {
+		got := make([]map[string][]float32, ranks)
+		err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+			z, err := zero.Wrap(newNet(uint64(1+c.Rank()), tensor.Float32), c, zero.Options{Stage: st, NewOptimizer: kinds[0].opt})
+			if err != nil {
+				return err
+			}
+			for s := range steps {
+				x, y := batch(c.Rank(), s, tensor.Float32)
+				for i := range 2 {
+					if err := nn.MSELoss(z.Forward(autograd.Constant(half(x, i))), autograd.Constant(half(y, i))).Backward(); err != nil {
+						return err
+					}
+				}
+				if err := z.Step(); err != nil {
+					return err
+				}
+			}
+			sd, err := z.GatherStateDict(ctx)
+			got[c.Rank()] = params(sd)
+			return err
+		})
+		require.NoError(t, err)
+		for r := range got {
+			requireClose(t, want, got[r], 1e-5, fmt.Sprintf("accumulation %v rank %d", st, r))
+		}
+	}
+}

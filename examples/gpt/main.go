@@ -12,7 +12,8 @@
 // embeddings); on a grid it runs as parallel/tensorparallel's GPT (heads,
 // MLP and vocabulary split over -tp ranks, -sp for sequence parallelism),
 // cut into -pp stages run by parallel/pipeline (-schedule gpipe or 1f1b,
-// -micro micro-batches), with -dp data-parallel replicas. Every step's
+// -micro micro-batches), with -dp data-parallel replicas; the global
+// gradient norm is clipped to -clip (computed over every shard and stage). Every step's
 // batch is drawn from one random stream and split over the replicas, so
 // the loss curve follows single-process training with the same seed (to
 // float32 rounding). With -json the last line of output is
@@ -54,6 +55,7 @@ type Config struct {
 	Model            nn.GPTConfig
 	Steps, Batch     int // steps, global batch (sequences of Model.Context bytes)
 	LR               float64
+	Clip             float64 // global gradient-norm bound (0: none)
 	Seed             uint64
 	Sample           int       // bytes sampled at the end
 	EvalBatches      int       // validation batches at the end
@@ -62,9 +64,9 @@ type Config struct {
 
 // presets: default is a few minutes on 2 cores; quick is under one.
 var presets = map[string]Config{
-	"default": {DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 600, Batch: 16, LR: 3e-3, Seed: 1, Sample: 300, EvalBatches: 8,
+	"default": {DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 600, Batch: 16, LR: 3e-3, Clip: 1, Seed: 1, Sample: 300, EvalBatches: 8,
 		Model: nn.GPTConfig{Vocab: 256, Context: 64, Embed: 128, Heads: 4, Layers: 4}},
-	"quick": {DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 300, Batch: 16, LR: 3e-3, Seed: 1, Sample: 200, EvalBatches: 4,
+	"quick": {DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 300, Batch: 16, LR: 3e-3, Clip: 1, Seed: 1, Sample: 200, EvalBatches: 4,
 		Model: nn.GPTConfig{Vocab: 256, Context: 64, Embed: 64, Heads: 4, Layers: 2}},
 }
 
@@ -198,6 +200,11 @@ func trainRank(ctx context.Context, cfg Config, world collectives.Comm) (Result,
 		if err := model.SyncGrads(ctx, stage, m.Data, m.Ends); err != nil {
 			return res, err
 		}
+		if cfg.Clip > 0 {
+			if _, err := model.ClipGradNorm(ctx, stage, m.Pipe, cfg.Clip); err != nil {
+				return res, err
+			}
+		}
 		if err := opt.Step(); err != nil {
 			return res, err
 		}
@@ -277,6 +284,7 @@ func main() {
 	flag.IntVar(&cfg.Model.Heads, "heads", cfg.Model.Heads, "attention heads")
 	flag.IntVar(&cfg.Model.Context, "context", cfg.Model.Context, "sequence length (bytes)")
 	flag.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate (AdamW, warm-up then cosine)")
+	flag.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip the global gradient norm (over every shard and stage) to this (0: off)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (initialisation and batches)")
 	flag.IntVar(&cfg.Sample, "sample", cfg.Sample, "bytes to sample at the end")
 	asJSON := flag.Bool("json", false, "print one final JSON line; progress goes to stderr")

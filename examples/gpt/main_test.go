@@ -12,7 +12,7 @@ import (
 )
 
 func tiny() Config {
-	return Config{DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 6, Batch: 4, LR: 3e-3, Seed: 3, Sample: 24, EvalBatches: 1,
+	return Config{DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 6, Batch: 4, LR: 3e-3, Clip: 0.5, Seed: 3, Sample: 24, EvalBatches: 1,
 		Model: nn.GPTConfig{Vocab: 256, Context: 16, Embed: 32, Heads: 4, Layers: 2}}
 }
 

@@ -2,6 +2,7 @@ package tensorparallel
 
 import (
 	"context"
+	"math"
 	"strconv"
 
 	"github.com/tessera-ml/tessera/autograd"
@@ -141,4 +142,53 @@ func allReduceGrads(ctx context.Context, c collectives.Comm, params []*autograd.
 		p.SetGrad(bufs[i])
 	}
 	return nil
+}
+
+// ClipGradNorm scales the gradients of this rank's stage so that the
+// global norm of the whole model's gradient — every shard and stage, each
+// replicated or tied parameter once — is at most maxNorm, and returns that
+// norm before clipping (equal on every rank). Call it after SyncGrads, so
+// replicas agree; pipe is the pipeline group (nil: one stage). Every rank
+// of the grid must call it.
+func (m *GPT) ClipGradNorm(ctx context.Context, stage nn.Module, pipe collectives.Comm, maxNorm float64) (float64, error) {
+	names := map[*autograd.Var]string{}
+	for _, p := range m.Parameters() {
+		names[p.Param] = p.Name
+	}
+	first := pipe == nil || pipe.Rank() == 0
+	params := Unique(stage)
+	sum := 0.0
+	for _, p := range params {
+		g := p.Grad()
+		if g == nil {
+			continue
+		}
+		if m.layout[names[p]].Replicated() && m.Group.Rank() != 0 {
+			continue // the same values on every rank of the group: count them once
+		}
+		if p == m.Tok.Weight && !first {
+			continue // the tied embedding: counted on the first stage
+		}
+		sum += tensor.Sum(tensor.Square(g.Cast(tensor.Float64)), false).Item()
+	}
+	t := tensor.FromSlice([]float64{sum}, 1)
+	m.Group.allReduce("ClipGradNorm", t, collectives.Sum)
+	if err := m.Group.Err(); err != nil {
+		return 0, err
+	}
+	if pipe != nil && pipe.Size() > 1 {
+		if err := pipe.AllReduce(ctx, t, collectives.Sum); err != nil {
+			return 0, err
+		}
+	}
+	norm := math.Sqrt(t.Item())
+	if norm > maxNorm && norm > 0 {
+		scale := maxNorm / norm
+		for _, p := range params {
+			if g := p.Grad(); g != nil {
+				p.SetGrad(tensor.MulScalar(g, scale))
+			}
+		}
+	}
+	return norm, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -146,8 +147,8 @@ func TestParallelMLPAndAttention(t *testing.T) {
 var gptCfg = nn.GPTConfig{Vocab: 16, Context: 8, Embed: 16, Heads: 8, Layers: 4}
 
 type reference struct {
-	loss  float64
-	grads map[string]*tensor.Tensor
+	loss, norm float64
+	grads      map[string]*tensor.Tensor
 }
 
 // referenceGrads is the single-process model's loss and gradients on the
@@ -159,14 +160,17 @@ func referenceGrads(t *testing.T, cfg nn.GPTConfig, idx, tgt *tensor.Tensor) ref
 	r := reference{loss: loss.Item(), grads: map[string]*tensor.Tensor{}}
 	for _, p := range full.Parameters() {
 		r.grads[p.Name] = p.Param.Grad()
+		r.norm += tensor.Sum(tensor.Square(p.Param.Grad()), false).Item()
 	}
+	r.norm = math.Sqrt(r.norm)
 	return r
 }
 
 // checkGrid trains one step of the tensor-parallel GPT on grid s (2 rows
 // per data-parallel rank in 2 micro-batches, parallel/pipeline's 1F1B
 // across the stages) and compares every rank's loss and its stage's
-// gradients with the single-process model's.
+// gradients with the single-process model's, after clipping the global
+// gradient norm (ClipGradNorm) to half of the single model's.
 func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 	gen := tensor.NewGenerator(11)
 	b := 2 * s.Data
@@ -211,6 +215,12 @@ func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 		if err := model.SyncGrads(ctx, stage, m.Data, m.Ends); err != nil {
 			return err
 		}
+		// the global norm over shards and stages is the single model's; clip to half of it
+		norm, err := model.ClipGradNorm(ctx, stage, m.Pipe, ref.norm/2)
+		if err != nil {
+			return err
+		}
+		assert.InDelta(t, ref.norm, norm, 1e-9, "grid %v rank %d norm", s, world.Rank())
 		lt := tensor.FromSlice([]float64{loss}, 1)
 		if err := m.Data.AllReduce(ctx, lt, collectives.Avg); err != nil {
 			return err
@@ -223,7 +233,7 @@ func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 		for _, p := range tp.Unique(stage) {
 			name := byVar[p]
 			require.NotNil(t, p.Grad(), name)
-			assert.InDeltaSlice(t, sliceOf(ref.grads[name], model.Layout()[name]), p.Grad().Contiguous().Float64s(), 1e-9, "grid %v rank %d %s", s, world.Rank(), name)
+			assert.InDeltaSlice(t, sliceOf(tensor.MulScalar(ref.grads[name], 0.5), model.Layout()[name]), p.Grad().Contiguous().Float64s(), 1e-9, "grid %v rank %d %s", s, world.Rank(), name)
 			mu.Lock()
 			checked++
 			mu.Unlock()

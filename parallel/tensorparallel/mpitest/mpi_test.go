@@ -5,6 +5,7 @@ package mpitest
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -53,8 +54,9 @@ func sliceOf(full *tensor.Tensor, s tp.Shard) []float64 {
 
 // checkGrid: one training step of the tensor-parallel GPT on grid s (1F1B
 // over the stages, 2 rows in 2 micro-batches per replica) gives every
-// rank the single-process model's loss and, for its stage's parameters,
-// the slices of its gradients (float64, 1e-9).
+// rank the single-process model's loss, its global gradient norm
+// (ClipGradNorm) and, for its stage's parameters, the slices of its
+// gradients after clipping to half that norm (float64, 1e-9).
 func checkGrid(t *testing.T, s mesh.Shape, opts tp.Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -64,9 +66,12 @@ func checkGrid(t *testing.T, s mesh.Shape, opts tp.Options) {
 	ref := nn.GPTLoss(full.Logits(idx), tgt)
 	require.NoError(t, ref.Backward())
 	grads := map[string]*tensor.Tensor{}
+	refNorm := 0.0
 	for _, p := range full.Parameters() {
-		grads[p.Name] = p.Param.Grad()
+		grads[p.Name] = tensor.MulScalar(p.Param.Grad(), 0.5) // clipped to half the norm below
+		refNorm += tensor.Sum(tensor.Square(p.Param.Grad()), false).Item()
 	}
+	refNorm = math.Sqrt(refNorm)
 
 	m, err := mesh.New(ctx, world, s)
 	require.NoError(t, err)
@@ -89,6 +94,9 @@ func checkGrid(t *testing.T, s mesh.Shape, opts tp.Options) {
 	require.NoError(t, err)
 	require.NoError(t, g.Err())
 	require.NoError(t, model.SyncGrads(ctx, stage, m.Data, m.Ends))
+	norm, err := model.ClipGradNorm(ctx, stage, m.Pipe, refNorm/2)
+	require.NoError(t, err)
+	assert.InDelta(t, refNorm, norm, 1e-9, "grid %v norm", s)
 	lt := tensor.FromSlice([]float64{loss}, 1)
 	require.NoError(t, m.Data.AllReduce(ctx, lt, collectives.Avg))
 	assert.InDelta(t, ref.Item(), lt.Item(), 1e-9, "grid %v loss", s)

@@ -89,11 +89,11 @@ const grain = 1 << 15
 // workers returns how many goroutines to use for n units of work costing
 // about cost element-operations each.
 func workers(n, cost int) int {
-	p := Threads()
-	if w := n * cost / grain; w < p {
-		p = w
+	w := n * cost / grain
+	if w <= 1 {
+		return 1 // without asking Threads: runtime.GOMAXPROCS takes a lock
 	}
-	return max(p, 1)
+	return max(min(Threads(), w), 1)
 }
 
 // parallelFor splits [0, n) into contiguous ranges over up to w goroutines.

@@ -89,26 +89,39 @@ func adamCPU[T float32 | float64](w, g, m, v []T, h AdamHyper) {
 	}
 	k := [9]float32{float32(b1), float32(c1), float32(b2), float32(c2), float32(stepSize),
 		float32(rbc2), float32(eps), float32(wd), float32(decay)}
+	p := adamParams[T]{b1, b2, c1, c2, stepSize, rbc2, eps, wd, decay}
 	n := len(w)
 	// About 20 operations per element; run in pieces of at least 8K.
-	parallelFor(n, workers(n, 4), func(lo, hi int) {
-		w, g, m, v := w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-		g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-		done := 0
-		if wf, ok := any(w).([]float32); ok {
-			done = adamF32Vec(wf, any(g).([]float32), any(m).([]float32), any(v).([]float32), &k)
-		}
-		for i := done; i < len(w); i++ {
-			gi, wi := g[i], w[i]
-			gi += wd * wi
-			wi *= decay
-			mi := b1*m[i] + c1*gi
-			vi := b2*v[i] + c2*(gi*gi)
-			m[i], v[i] = mi, vi
-			den := T(math.Sqrt(float64(vi)))*rbc2 + eps
-			w[i] = wi - stepSize*(mi/den)
-		}
-	})
+	if nw := workers(n, 4); nw > 1 {
+		kp := k // the closure's own copies: k and p stay on the stack below
+		pp := p
+		parallelFor(n, nw, func(lo, hi int) { adamRange(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &pp, &kp) })
+		return
+	}
+	adamRange(w, g, m, v, &p, &k) // small tensors: no closure, no goroutine
+}
+
+// adamParams are adamCPU's per-step constants in T.
+type adamParams[T float32 | float64] struct{ b1, b2, c1, c2, stepSize, rbc2, eps, wd, decay T }
+
+// adamRange is adamCPU on one range (k: the float32 vector kernel's constants).
+func adamRange[T float32 | float64](w, g, m, v []T, p *adamParams[T], k *[9]float32) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	done := 0
+	if wf, ok := any(w).([]float32); ok {
+		done = adamF32Vec(wf, any(g).([]float32), any(m).([]float32), any(v).([]float32), k)
+	}
+	b1, b2, c1, c2, stepSize, rbc2, eps, wd, decay := p.b1, p.b2, p.c1, p.c2, p.stepSize, p.rbc2, p.eps, p.wd, p.decay
+	for i := done; i < len(w); i++ {
+		gi, wi := g[i], w[i]
+		gi += wd * wi
+		wi *= decay
+		mi := b1*m[i] + c1*gi
+		vi := b2*v[i] + c2*(gi*gi)
+		m[i], v[i] = mi, vi
+		den := T(math.Sqrt(float64(vi)))*rbc2 + eps
+		w[i] = wi - stepSize*(mi/den)
+	}
 }
 
 // adamComposed is AdamUpdate built from device ops.

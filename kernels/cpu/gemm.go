@@ -245,7 +245,7 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		bf.a = grow(bf.a, mcEff*kc+mr*nr)
 		var bufT []T
 		if rsB == 1 && csB != 1 {
-			bf.t = grow(bf.t, nc*kc)
+			bf.t = grow(bf.t, packChunk*nr*kc)
 			bufT = bf.t
 		}
 		gemmSerial(s, m, n, k, kc, nc, mcEff, alpha, a, rsA, csA, b, rsB, csB, beta, c, rsC, csC, bf.b, bf.a, bufT)
@@ -372,7 +372,7 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 // transposition to a C with unit row stride, if any): the path of every
 // product too small to share, e.g. the M, N, K <= 64 products of small
 // models. bufB holds nc×kc elements, bufA mcEff×kc plus one mr×nr tile;
-// bufT, when not nil, nc×kc for packing a B that is contiguous along k
+// bufT, when not nil, packChunk·nr×kc for packing a B that is contiguous along k
 // (rsB == 1: a row-major A before the transposition) in two vectorised
 // passes, see packBTransposed.
 func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int,
@@ -425,45 +425,58 @@ func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T,
 
 // packBTransposed packs the kb×nb block of B at b[base:] whose columns are
 // contiguous along k (column j at b[base+j*cs:], kb elements) into
-// micro-panels of nr columns, as packPanel would: first the whole block is
-// transposed into tmp (kb×nb, row-major) with 8×8 register transposes, then
-// each panel is kb copies of nr contiguous elements. Packing panel by panel
-// would read nr columns at a time, element by element, which costs more than
-// the small products' arithmetic. It reports false (and packs nothing) where
-// the register transposes do not apply (not float32, no AVX, nb or kb < 8).
+// micro-panels of nr columns, as packPanel would: a chunk of panels at a
+// time is transposed into tmp (kb×cw, row-major) with 8×8 register
+// transposes, then each panel is kb copies of nr contiguous elements.
+// Packing panel by panel would read nr columns at a time, element by
+// element, which costs more than the small products' arithmetic. A chunk is
+// packChunk panels, so tmp stays in the L1/L2 cache however wide B is; a
+// last chunk narrower than 8 columns goes through packPanel. It reports
+// false (and packs nothing) where the register transposes do not apply
+// (not float32, no AVX, kb < 8, nb < 8).
 func packBTransposed[T float](dst, tmp, b []T, base, cs, nb, kb, nr int) bool {
-	tmp = tmp[:nb*kb]
-	if r, p := packTransAsm(tmp, b, base, cs, nb, kb, nb); r != nb || p != kb {
+	var z T
+	if unsafe.Sizeof(z) != 4 || !hasTransposeAsm || kb < 8 || nb < 8 {
 		return false
 	}
 	panN := ceilDiv(nb, nr)
-	full := nb / nr
-	var z T
-	if nr == 6 && unsafe.Sizeof(z) == 4 {
-		// Concrete float32 element copies; packCopy's array moves through
-		// the type parameter are a memmove call per group.
-		panels6F32(f32(dst), f32(tmp), nb, kb, full)
-	} else {
-		full = 0
-	}
-	for jp := full; jp < panN; jp++ {
-		j0 := jp * nr
-		d := dst[jp*nr*kb : (jp+1)*nr*kb]
-		if nn := nb - j0; nn < nr {
-			for p := range kb {
-				copy(d[p*nr:p*nr+nn], tmp[p*nb+j0:p*nb+nb])
-				clear(d[p*nr+nn : p*nr+nr])
+	step := packChunk * nr
+	for c0 := 0; c0 < nb; c0 += step {
+		cw := min(step, nb-c0)
+		if cw < 8 {
+			for jp := c0 / nr; jp < panN; jp++ {
+				j0 := jp * nr
+				packPanel(dst[jp*nr*kb:(jp+1)*nr*kb], b[base:], cs, 1, j0, min(nr, nb-j0), 0, kb, nr)
 			}
-			continue
+			break
 		}
-		if !packCopy(d, tmp[j0:], nb, kb, nr) {
+		t := tmp[:cw*kb]
+		packTransAsm(t, b, base+c0*cs, cs, cw, kb, cw)
+		full := cw / nr
+		d := dst[c0*kb:]
+		if nr == 6 {
+			// Concrete float32 element copies; packCopy's array moves
+			// through the type parameter are a memmove call per group.
+			panels6F32(f32(d), f32(t), cw, kb, full)
+		} else {
+			full = 0
+		}
+		for jp := full; jp < ceilDiv(cw, nr); jp++ {
+			j0 := jp * nr
+			nn := min(nr, cw-j0)
+			dp := d[jp*nr*kb : (jp+1)*nr*kb]
 			for p := range kb {
-				copy(d[p*nr:p*nr+nr], tmp[p*nb+j0:p*nb+j0+nr])
+				copy(dp[p*nr:p*nr+nn], t[p*cw+j0:p*cw+j0+nn])
+				clear(dp[p*nr+nn : p*nr+nr])
 			}
 		}
 	}
 	return true
 }
+
+// packChunk is the number of micro-panels packBTransposed transposes at a
+// time (48 float32 columns of up to kc = 256 steps: 48 KiB).
+const packChunk = 8
 
 // f32 reinterprets a []T of 4-byte elements as []float32.
 func f32[T float](s []T) []float32 {

@@ -102,3 +102,6 @@ func packTransAsm[T float](dst, x []T, base, rs, rows, kb, w int) (int, int) {
 	}
 	return rows, kb
 }
+
+// hasTransposeAsm reports whether packTransAsm transposes (AVX).
+var hasTransposeAsm = hasAVX

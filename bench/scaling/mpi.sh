@@ -26,8 +26,8 @@ go build -tags mpi -o "$OUT/bench-mpi" ./bench/scaling
 for i in $(seq "$REPS"); do
   "$OUT/bench-local" -json -reps 1 -calib-out "$OUT/cal.json" "$@" >>"$OUT/rows.json"
   for np in 2 4; do
-    "${MPIRUN[@]}" -np "$np" "$OUT/bench-mpi" -json -reps 1 "$@" >>"$OUT/rows.json"
+    "${MPIRUN[@]}" -np "$np" "$OUT/bench-mpi" -json -reps 1 -calib-out "$OUT/cal-mpi-$np.json" "$@" >>"$OUT/rows.json"
   done
 done
 rm -f "$OUT/bench-local" "$OUT/bench-mpi"
-echo "rows: $OUT/rows.json; calibration: $OUT/cal.json"
+echo "rows: $OUT/rows.json; calibration: $OUT/cal.json (local), $OUT/cal-mpi-{2,4}.json"

@@ -87,7 +87,8 @@ func line(p *plot.Plot, xys plotter.XYs, c color.Color, dashed bool, label strin
 	return nil
 }
 
-// plotAll draws predicted against measured step time (every row), and weak
+// plotAll draws predicted against measured step time (each configuration's
+// medians over the repetitions), and weak
 // and strong scaling: the measured points of this machine beside the model's
 // predictions for them and for one rank per machine over the preset links.
 func plotAll(paths []string, calibPath, dir string) error {
@@ -95,6 +96,7 @@ func plotAll(paths []string, calibPath, dir string) error {
 	if err != nil {
 		return err
 	}
+	rows = summarizeRows(rows) // medians over repetitions
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -58,7 +58,8 @@ func shardFile(rank, size int) string {
 // "layer.<u>.master" (the float32 master, if any) and
 // "layer.<u>.state.<buffer>" (the optimizer's buffers over the shard), plus
 // the optimizer's step count and group fields; rank 0 also writes the
-// module's other entries (buffers) as "extra.<name>" and the manifest.
+// module's other entries (buffers) as "extra.<name>", the loss scaler's
+// state as "scaler.<name>" (with Options.Scaler) and the manifest.
 func (z *Model) SaveSharded(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("zero: %w", err)
@@ -135,6 +136,11 @@ func (z *Model) shardState() (map[string]*tensor.Tensor, Manifest) {
 			sd[pre+"state."+b] = flat
 		}
 	}
+	if z.rank == 0 && z.opts.Scaler != nil {
+		for k, t := range z.opts.Scaler.StateDict() {
+			sd["scaler."+k] = t
+		}
+	}
 	if z.rank == 0 {
 		trainable := map[string]bool{}
 		for _, p := range z.params {
@@ -180,6 +186,7 @@ type fullState struct {
 	bufs   []map[string]*tensor.Tensor // per layer and buffer, float32
 	extra  map[string]*tensor.Tensor
 	group  map[string]*tensor.Tensor // "group.<g>.<field>"
+	scaler map[string]*tensor.Tensor // the loss scaler's state, if saved
 }
 
 // readFull reads every shard of dir and reassembles the layers.
@@ -188,7 +195,7 @@ func readFull(dir string) (*fullState, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &fullState{man: man, extra: map[string]*tensor.Tensor{}, group: map[string]*tensor.Tensor{}}
+	fs := &fullState{man: man, extra: map[string]*tensor.Tensor{}, group: map[string]*tensor.Tensor{}, scaler: map[string]*tensor.Tensor{}}
 	nl := len(man.Layers)
 	fs.param, fs.master, fs.bufs = make([]*tensor.Tensor, nl), make([]*tensor.Tensor, nl), make([]map[string]*tensor.Tensor, nl)
 	for r, f := range man.Files {
@@ -219,6 +226,8 @@ func (fs *fullState) place(rank int, sd map[string]*tensor.Tensor) error {
 			fs.extra[strings.TrimPrefix(k, "extra.")] = t
 		case strings.HasPrefix(k, "optim.group."):
 			fs.group[strings.TrimPrefix(k, "optim.")] = t
+		case strings.HasPrefix(k, "scaler."):
+			fs.scaler[strings.TrimPrefix(k, "scaler.")] = t
 		}
 	}
 	for u, l := range fs.man.Layers {
@@ -370,6 +379,11 @@ func (z *Model) load(fs *fullState) error {
 	}
 	if err := z.opt.LoadStateDict(osd); err != nil {
 		return err
+	}
+	if z.opts.Scaler != nil && len(fs.scaler) > 0 {
+		if err := z.opts.Scaler.LoadStateDict(fs.scaler); err != nil {
+			return err
+		}
 	}
 	if len(fs.extra) > 0 {
 		cur := z.module.StateDict()

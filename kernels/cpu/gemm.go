@@ -380,6 +380,11 @@ func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T,
 	mr, nr := s.mr, s.nr
 	direct := rsC == 1
 	tile := bufA[mcEff*kc : mcEff*kc+mr*nr]
+	// An A whose columns are mr contiguous elements apart with unit row
+	// stride (after the transposition: a row-major B with N = mr, e.g. the
+	// 16-wide float32 products) is already laid out as packed panels: the
+	// kernel reads its full panels in place.
+	aPacked := rsA == 1 && csA == mr
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		panN := ceilDiv(nb, nr)
@@ -400,6 +405,9 @@ func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T,
 				pa := ceilDiv(mb, mr)
 				for ip := range pa {
 					r0 := ip * mr
+					if aPacked && r0+mr <= mb {
+						continue // read in place below
+					}
 					packPanel(bufA[ip*mr*kb:(ip+1)*mr*kb], a, rsA, csA, ic+r0, min(mr, mb-r0), pc, kb, mr)
 				}
 				for jp := range panN {
@@ -410,11 +418,15 @@ func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T,
 						r0 := ip * mr
 						mm := min(mr, mb-r0)
 						ci := (ic+r0)*rsC + (jc+j0)*csC
+						pA := &bufA[ip*mr*kb]
+						if aPacked && mm == mr {
+							pA = &a[(ic+r0)+pc*csA]
+						}
 						if direct && mm == mr && nn == nr {
-							s.kern(kb, &bufA[ip*mr*kb], pb, &c[ci], csC, alpha, betaEff)
+							s.kern(kb, pA, pb, &c[ci], csC, alpha, betaEff)
 							continue
 						}
-						s.kern(kb, &bufA[ip*mr*kb], pb, &tile[0], mr, alpha, 0)
+						s.kern(kb, pA, pb, &tile[0], mr, alpha, 0)
 						storeTile(c[ci:], tile, mm, nn, mr, rsC, csC, betaEff)
 					}
 				}

@@ -39,3 +39,30 @@ func TestPackBTransposedMatchesPackPanel(t *testing.T) {
 		}
 	}
 }
+
+// Row-major products whose B is 16 wide read the transposed A's full
+// panels in place (no packing); they match a float64 reference, also with
+// M not a multiple of the panel height and with beta != 0.
+func TestSgemmInPlaceAPanels(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, mk := range [][2]int{{16, 16}, {33, 40}, {5, 9}, {64, 300}} {
+		m, k, n := mk[0], mk[1], 16
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		for _, x := range [][]float32{a, b, c} {
+			for i := range x {
+				x[i] = r.Float32()*2 - 1
+			}
+		}
+		c0 := append([]float32(nil), c...)
+		Sgemm(m, n, k, 1.5, a, k, 1, b, n, 1, 0.5, c, n, 1)
+		for i := range m {
+			for j := range n {
+				want := 0.5 * float64(c0[i*n+j])
+				for p := range k {
+					want += 1.5 * float64(a[i*k+p]) * float64(b[p*n+j])
+				}
+				require.InDelta(t, want, float64(c[i*n+j]), 1e-4*(1+float64(k)/16), "m=%d k=%d C[%d,%d]", m, k, i, j)
+			}
+		}
+	}
+}

@@ -10,7 +10,10 @@
 //     (B_big = global batch) come for free — forms the unbiased estimates of
 //     |G|² and tr(Σ) from E|G_B|² = |G|² + tr(Σ)/B, and keeps an exponential
 //     moving average of each before dividing (|G|² alone is often negative).
-//     Accumulator gives the two norms from k micro-batches in one process.
+//     Accumulator gives the two norms from k micro-batches in one process;
+//     ObserveRanks takes them from data-parallel ranks (each rank's own
+//     squared norm, averaged by one scalar all-reduce, and the averaged
+//     gradient's).
 //
 //   - CostModel is an α-β-γ model of a data-parallel training step (Hockney's
 //     α-β model with Thakur, Rabenseifner and Gropp's collective algorithms,

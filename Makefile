@@ -71,11 +71,12 @@ MPIRUN ?= mpirun --allow-run-as-root --oversubscribe
 MPI_NPS ?= 1 2 3 4
 test-mpi:
 	@mkdir -p bin
-	$(GO) vet -tags mpi ./collectives/... ./bench/collectives ./bench/ddp ./bench/scaling ./parallel/ddp/mpitest ./parallel/pipeline/mpitest ./parallel/tensorparallel/mpitest
+	$(GO) vet -tags mpi ./collectives/... ./bench/collectives ./bench/ddp ./bench/scaling ./bench/zero ./parallel/ddp/mpitest ./parallel/pipeline/mpitest ./parallel/tensorparallel/mpitest ./parallel/zero/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/collectives-mpi.test ./collectives/mpi
 	$(GO) test -count=1 -tags mpi -c -o bin/ddp-mpi.test ./parallel/ddp/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/pipeline-mpi.test ./parallel/pipeline/mpitest
 	$(GO) test -count=1 -tags mpi -c -o bin/tensorparallel-mpi.test ./parallel/tensorparallel/mpitest
+	$(GO) test -count=1 -tags mpi -c -o bin/zero-mpi.test ./parallel/zero/mpitest
 	@set -e; for np in $(MPI_NPS); do \
 		echo "mpirun -np $$np collectives/mpi"; \
 		timeout 300 $(MPIRUN) -np $$np bin/collectives-mpi.test -test.count=1; \
@@ -85,6 +86,8 @@ test-mpi:
 		timeout 300 $(MPIRUN) -np $$np bin/pipeline-mpi.test -test.count=1; \
 		echo "mpirun -np $$np parallel/tensorparallel/mpitest"; \
 		timeout 300 $(MPIRUN) -np $$np bin/tensorparallel-mpi.test -test.count=1; \
+		echo "mpirun -np $$np parallel/zero/mpitest"; \
+		timeout 300 $(MPIRUN) -np $$np bin/zero-mpi.test -test.count=1; \
 	done
 	# Whole jobs with a faulty rank (the test starts mpirun itself).
 	$(GO) test -count=1 -tags mpi -run TestJobFaults ./collectives/mpi
@@ -122,7 +125,7 @@ cross:
 
 staticcheck:
 	$(GO) tool staticcheck $(PKGS)
-	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives ./bench/ddp ./bench/scaling ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
+	$(GO) tool staticcheck -tags mpi ./collectives/mpi/... ./bench/collectives ./bench/ddp ./bench/scaling ./bench/zero ./parallel/ddp/mpitest ./parallel/pipeline/mpitest
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./tensor/...

@@ -127,7 +127,7 @@ func (z *Model) shardState() (map[string]*tensor.Tensor, Manifest) {
 			sd[pre+"master"] = u.master
 		}
 		for _, b := range man.Buffers {
-			flat := tensor.Zeros(tensor.Float32, u.hi-u.lo)
+			flat := tensor.Zeros(z.masterDType(), u.hi-u.lo)
 			for _, pc := range u.pieces {
 				if t := osd["param."+strconv.Itoa(pc.optIndex)+"."+b]; t != nil {
 					flat.Narrow(0, pc.lo-u.lo, pc.hi-pc.lo).CopyFrom(t.To(tensor.CPU))
@@ -255,7 +255,7 @@ func (fs *fullState) place(rank int, sd map[string]*tensor.Tensor) error {
 		}
 		put(&fs.param[u], p, p.DType())
 		if m := sd[pre+"master"]; m != nil {
-			put(&fs.master[u], m, tensor.Float32)
+			put(&fs.master[u], m, m.DType())
 		}
 		if fs.bufs[u] == nil {
 			fs.bufs[u] = map[string]*tensor.Tensor{}
@@ -263,7 +263,7 @@ func (fs *fullState) place(rank int, sd map[string]*tensor.Tensor) error {
 		for _, b := range fs.man.Buffers {
 			if s := sd[pre+"state."+b]; s != nil {
 				t := fs.bufs[u][b]
-				put(&t, s, tensor.Float32)
+				put(&t, s, s.DType())
 				fs.bufs[u][b] = t
 			}
 		}
@@ -364,7 +364,7 @@ func (z *Model) load(fs *fullState) error {
 			if src == nil {
 				src = full
 			}
-			u.master.CopyFrom(shard(src, tensor.Float32).To(u.master.Device()))
+			u.master.CopyFrom(shard(src, u.master.DType()).To(u.master.Device()))
 		}
 		if fs.man.Step == 0 {
 			continue

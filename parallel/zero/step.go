@@ -249,16 +249,16 @@ func (z *Model) step() {
 	if z.takeErr() != nil {
 		return
 	}
-	// grad32 is unit u's reduced shard gradient as float32 on the
-	// optimizer's device: the shard itself, or a conversion into a reused
-	// scratch buffer.
+	// grad32 is unit u's reduced shard gradient in the optimizer's dtype
+	// (float32 for 16-bit parameters) on its device: the shard itself, or
+	// a conversion into a reused scratch buffer.
 	grad32 := func(u *unit) *tensor.Tensor {
 		g := z.shardGrad(u)
 		if u.master == nil {
 			return g
 		}
 		if z.scratch32 == nil {
-			z.scratch32 = tensor.EmptyOn(u.master.Device(), tensor.Float32, z.maxShard)
+			z.scratch32 = tensor.EmptyOn(u.master.Device(), z.masterDType(), z.maxShard)
 			z.ledger.Charge(z.scratch32, tensor.MemoryOther)
 		}
 		return z.scratch32.Narrow(0, 0, u.hi-u.lo).CopyFrom(g.To(u.master.Device()))

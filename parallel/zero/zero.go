@@ -43,7 +43,8 @@ type Options struct {
 	Stage Stage
 	// NewOptimizer builds the optimizer over the Vars this rank updates: one
 	// per piece of a parameter inside the rank's shard (whole parameters at
-	// StageDP), float32. Required. Element-wise algorithms (SGD, Adam,
+	// StageDP), float32 for 16-bit parameters (master weights), else in the
+	// parameters' dtype. Required. Element-wise algorithms (SGD, Adam,
 	// AdamW, RMSProp) give the same updates as on the whole parameters;
 	// LARS and LAMB, whose trust ratios use per-tensor norms, are refused
 	// above StageDP.
@@ -388,8 +389,8 @@ func (z *Model) makeOptimizer() error {
 	}
 	for _, u := range z.units {
 		src := u.shardP
-		if z.dt != tensor.Float32 || z.opts.Offload {
-			u.master = u.shardP.Cast(tensor.Float32).To(host)
+		if z.lowPrecision() || z.opts.Offload {
+			u.master = u.shardP.Cast(z.masterDType()).To(host)
 			if u.master == u.shardP || u.master.SharesStorage(u.shardP) {
 				u.master = u.master.Clone()
 			}
@@ -462,4 +463,17 @@ func (z *Model) ScaleLoss(loss *autograd.Var) *autograd.Var {
 		return loss
 	}
 	return z.opts.Scaler.ScaleLoss(loss)
+}
+
+// lowPrecision reports whether the parameters are 16-bit floats, which get
+// float32 master weights.
+func (z *Model) lowPrecision() bool { return z.dt == tensor.BFloat16 || z.dt == tensor.Float16 }
+
+// masterDType is the dtype the optimizer steps in: float32 for 16-bit
+// parameters, else the parameters' own.
+func (z *Model) masterDType() tensor.DType {
+	if z.lowPrecision() {
+		return tensor.Float32
+	}
+	return z.dt
 }

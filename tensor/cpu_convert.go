@@ -35,6 +35,10 @@ func load[T computeT](dst []T, s *cpuStorage, off, stride int) {
 	case []int64:
 		loadNum(dst, src, off, stride)
 	case []uint16:
+		if d, ok := any(dst).([]float32); ok {
+			load16F32(d, src, off, stride, s.dt)
+			return
+		}
 		conv := Float16ToFloat32
 		if s.dt == BFloat16 {
 			conv = BFloat16ToFloat32
@@ -131,6 +135,10 @@ func store[T computeT](s *cpuStorage, off, stride int, src []T) {
 	case []int64:
 		storeNum(dst, off, stride, src)
 	case []uint16:
+		if v, ok := any(src).([]float32); ok {
+			store16F32(dst, off, stride, v, s.dt)
+			return
+		}
 		conv := Float32ToFloat16
 		if s.dt == BFloat16 {
 			conv = Float32ToBFloat16

@@ -657,10 +657,6 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 		}
 		return
 	}
-	if cs == 1 && rows == 6 && w == 6 && kb > 0 {
-		packRows6(dst, x, base, rs, kb)
-		return
-	}
 	var z T
 	sz := unsafe.Sizeof(z)
 	src := unsafe.Pointer(unsafe.SliceData(x))
@@ -693,24 +689,6 @@ func packPanel[T float](dst, x []T, rs, cs, r0, rows, p0, kb, w int) {
 		for p := 0; p < kb; p++ {
 			clear(dst[p*w+rows : p*w+w])
 		}
-	}
-}
-
-// packRows6 packs 6 rows that are contiguous along k (row r at
-// x[base+r*rs:], kb elements) into kb groups of 6: the B panel of a
-// row-major A after gemm's transposition, with the 6-wide micro-kernels.
-// Six row slices and fixed-size stores keep the loop free of bounds checks
-// and index arithmetic (the general loop costs twice as much per element).
-func packRows6[T float](dst, x []T, base, rs, kb int) {
-	r0 := x[base : base+kb]
-	r1 := x[base+rs : base+rs+kb]
-	r2 := x[base+2*rs : base+2*rs+kb]
-	r3 := x[base+3*rs : base+3*rs+kb]
-	r4 := x[base+4*rs : base+4*rs+kb]
-	r5 := x[base+5*rs : base+5*rs+kb]
-	dst = dst[:6*kb]
-	for p := range kb {
-		*(*[6]T)(dst[6*p:]) = [6]T{r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]}
 	}
 }
 

@@ -174,7 +174,9 @@ type Model struct {
 // into equal contiguous shards, rank r owning shard r.
 //
 // Train through the Model (Forward, then Backward on the loss, then Step);
-// m itself is not updated: Module returns the working copy, and
+// m itself is not updated and the Model keeps no reference to its
+// parameters (drop m, and they are garbage): Module returns the working
+// copy, and
 // StateDict/GatherStateDict the parameters. At stage 3 the working copy's
 // parameters are views of two gather buffers that hold a layer only while
 // it runs; read the weights with GatherStateDict.
@@ -366,6 +368,9 @@ func (z *Model) allocate(m nn.Module) {
 		u.pending = len(u.params)
 	}
 	z.module = nn.WithParams(m, subst)
+	for _, p := range z.params {
+		p.orig = nil // the wrapper keeps no reference to the original parameters
+	}
 	if s, ok := z.module.(*nn.Sequential); ok {
 		z.layers = s.Layers
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -497,4 +499,38 @@ func TestGradientAccumulation(t *testing.T) {
 			requireClose(t, want, got[r], 1e-5, fmt.Sprintf("accumulation %v rank %d", st, r))
 		}
 	}
+}
+
+// Once the caller drops the module it wrapped, the device holds only the
+// ranks' shards of the parameters at stage 3: the wrapper keeps no
+// reference to the original (whole) parameters.
+func TestOriginalParametersFreed(t *testing.T) {
+	const ranks = 4
+	liveParams := func() int64 {
+		runtime.GC()
+		return tensor.MemoryStats(tensor.CPU).Category[tensor.MemoryParameters].Live
+	}
+	base := liveParams()
+	err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
+		g := tensor.NewGenerator(1)
+		z, err := zero.Wrap(nn.NewSequential(nn.NewLinear(g, 128, 128, false), nn.NewLinear(g, 128, 128, false)), c,
+			zero.Options{Stage: zero.StageParams, NewOptimizer: kinds[0].opt})
+		if err != nil {
+			return err
+		}
+		if err := c.Barrier(ctx); err != nil {
+			return err
+		}
+		if c.Rank() == 0 {
+			// 4 ranks x 2 layers x 128·128/4 float32 elements
+			assert.Eventually(t, func() bool { return liveParams()-base == 4*2*128*128 }, 5*time.Second, 10*time.Millisecond,
+				"live parameter bytes %d over the start, want %d", liveParams()-base, 4*2*128*128)
+		}
+		if err := c.Barrier(ctx); err != nil {
+			return err
+		}
+		runtime.KeepAlive(z)
+		return nil
+	})
+	require.NoError(t, err)
 }

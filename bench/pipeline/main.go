@@ -54,8 +54,10 @@ type Row struct {
 	BubbleMeasured  float64 `json:"bubble_measured"`
 	BubbleFormula   float64 `json:"bubble_formula"`
 	BubbleSimulated float64 `json:"bubble_simulated"`
-	// LatencyMs is the transfer latency (ms) with which the simulator gives
-	// the measured bubble: the cost per hop that explains the difference.
+	// IdealMs is the simulated step with the measured action times and
+	// free transfers. LatencyMs is the transfer latency (ms) with which the
+	// simulator gives the measured bubble: the cost per hop that explains
+	// the difference.
 	LatencyMs       float64 `json:"implied_latency_ms"`
 	PeakActivations float64 `json:"peak_activations"`
 	PeakPerRank     []int   `json:"peak_per_rank"`
@@ -63,8 +65,12 @@ type Row struct {
 	IdealMs         float64 `json:"ideal_ms"`
 	FwdMs           float64 `json:"fwd_ms"`
 	BwdMs           float64 `json:"bwd_ms"`
-	Work            string  `json:"work"`
-	Steps           int     `json:"steps"`
+	// FwdActMs and BwdActMs are the measured mean durations of one
+	// forward and one backward action (one chunk, one micro-batch).
+	FwdActMs float64 `json:"fwd_action_ms"`
+	BwdActMs float64 `json:"bwd_action_ms"`
+	Work     string  `json:"work"`
+	Steps    int     `json:"steps"`
 
 	timeline *pipeline.Sim
 	sim      *pipeline.Sim
@@ -137,8 +143,12 @@ func run(args []string, w io.Writer) error {
 		return err
 	}
 	if !*jsonOut {
-		fmt.Fprintf(w, "pipeline bench: work=%s fwd=%v bwd=%v per rank and micro-batch, width %d, %d rows per micro-batch, median of %d steps\n",
-			st.work, st.fwd, st.bwd, st.width, st.batch, st.steps)
+		times := fmt.Sprintf("fwd=%v bwd=%v per rank and micro-batch", st.fwd, st.bwd)
+		if st.work == "compute" {
+			times = "action times as computed"
+		}
+		fmt.Fprintf(w, "pipeline bench: work=%s %s, width %d, %d rows per micro-batch, median of %d steps\n",
+			st.work, times, st.width, st.batch, st.steps)
 		fmt.Fprintf(w, "%-12s %2s %3s %2s %9s %9s %9s %6s %9s %9s %10s\n", "schedule", "p", "m", "v", "measured", "formula", "simulated", "peak", "step ms", "ideal ms", "latency ms")
 	}
 	var rows []Row
@@ -225,7 +235,6 @@ func measure(sched *pipeline.Schedule, st settings) (Row, error) {
 		return row, err
 	}
 	row.BubbleSimulated, row.sim = sim.Bubble, sim
-	row.IdealMs = sim.Makespan
 	results := make([]*pipeline.Sim, 0, st.steps)
 	peaks := make([]int, p)
 	g := tensor.NewGenerator(1)
@@ -278,7 +287,23 @@ func measure(sched *pipeline.Schedule, st settings) (Row, error) {
 	med := results[len(results)/2]
 	row.BubbleMeasured, row.timeline = med.Bubble, med
 	row.StepMs = med.Makespan * 1e3
-	row.LatencyMs = impliedLatency(sched, ms(fwd), ms(bwd), row.BubbleMeasured)
+	// The simulator with the measured mean action times (in compute mode
+	// the only times there are; in wait mode the nominal ones plus the
+	// sleeps' overshoot): the ideal step and the latency per transfer that
+	// explains the measured bubble.
+	var sum [2]float64
+	var n [2]int
+	for _, slots := range med.Slots {
+		for _, sl := range slots {
+			sum[sl.Action.Kind] += (sl.End - sl.Start) * 1e3
+			n[sl.Action.Kind]++
+		}
+	}
+	row.FwdActMs, row.BwdActMs = sum[0]/float64(max(n[0], 1)), sum[1]/float64(max(n[1], 1))
+	if ideal, err := pipeline.Simulate(sched, pipeline.Costs{Forward: row.FwdActMs, Backward: row.BwdActMs}); err == nil {
+		row.IdealMs = ideal.Makespan
+	}
+	row.LatencyMs = impliedLatency(sched, row.FwdActMs, row.BwdActMs, row.BubbleMeasured)
 	row.PeakPerRank = peaks
 	row.PeakActivations = float64(slices.Max(peaks)) / float64(v)
 	return row, nil

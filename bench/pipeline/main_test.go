@@ -35,6 +35,9 @@ func TestJSONRows(t *testing.T) {
 		assert.InDelta(t, r.BubbleFormula, r.BubbleSimulated, 1e-9)
 		assert.GreaterOrEqual(t, r.BubbleMeasured, 0.0)
 		assert.Less(t, r.BubbleMeasured, 1.0)
+		// A forward holds its stage for fwd/v at least, a backward 2·fwd/v.
+		assert.GreaterOrEqual(t, r.FwdActMs, 1/float64(r.V), "%+v", r)
+		assert.GreaterOrEqual(t, r.BwdActMs, 2/float64(r.V), "%+v", r)
 		switch r.Schedule {
 		case "gpipe":
 			assert.Equal(t, float64(r.M), r.PeakActivations)
@@ -55,5 +58,14 @@ func TestJSONRows(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, st.Size())
 	assert.Error(t, run([]string{"-work", "nap"}, &out))
+
+	// -work compute: the arithmetic alone sets the action times.
+	out.Reset()
+	require.NoError(t, run([]string{"-work", "compute", "-p", "2", "-m", "2", "-steps", "1", "-width", "32", "-json", "-schedules", "1f1b"}, &out))
+	var r Row
+	require.NoError(t, json.Unmarshal(out.Bytes(), &r))
+	assert.Equal(t, "compute", r.Work)
+	assert.Positive(t, r.FwdActMs)
+	assert.Less(t, r.FwdActMs, 20.0, "a 32-wide layer on 16 rows takes far less than the wait mode's 20 ms")
 	assert.Error(t, run([]string{"-m", "3-1"}, &out))
 }

@@ -27,7 +27,9 @@ type Options struct {
 	// Recompute runs each chunk's forward pass without keeping its
 	// intermediate results (autograd.Checkpoint) and recomputes them in the
 	// backward pass: a rank then holds only each in-flight micro-batch's
-	// chunk input and output, at the cost of a second forward pass.
+	// chunk input and output, at the cost of a second forward pass. The
+	// chunks must compute the same values again (autograd.Checkpoint's
+	// caveats: reset a Dropout's generator or avoid randomness).
 	Recompute bool
 	// Recorder, if set, gets one span per action in lane Compute (named as
 	// the action, e.g. "F3", "B2.1", with args stage and micro) and one per

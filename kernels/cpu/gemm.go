@@ -144,11 +144,11 @@ func scaleC[T float](m, n int, beta T, c []T, rsC, csC int) {
 }
 
 // parallelMinWork is the m*n*k below which a call runs on the calling
-// goroutine. Measured on a 2-core Zen 3 (bench/small, issue 21): a 128³
-// SGEMM took 70.9 µs on 2 threads and 63.4 µs on 1 (the threads' start and
-// the phase barriers cost more than half of the product), so products up
-// to 128³ stay on one thread.
-const parallelMinWork = 128*128*128 + 1
+// goroutine. Measured on a 2-core Zen 3 with bench/small (issue 21): a 128³
+// SGEMM takes 39 µs on 2 threads and 54 µs on 1 when the second core is
+// free (best of 5 rounds; on a loaded machine 2 threads can lose: 70.9 vs
+// 63.4 µs), and 64³ (8.8 µs on one thread) is too short to share.
+const parallelMinWork = 96 * 96 * 96
 
 // itemsPerThread is the number of row blocks per thread a parallel call aims for.
 var itemsPerThread = 2

@@ -57,6 +57,12 @@ type Row struct {
 	GradBytes       int64   `json:"grad_bytes"`
 	OptimBytes      int64   `json:"optim_bytes"`
 	OtherPeakBytes  int64   `json:"other_peak_bytes"` // gather and full-gradient buffers
+	// ActivationPeakBytes is the process's peak of activations (outputs
+	// of recorded ops, counted with tensor.SetMemoryTracking) during the
+	// timed steps: all ranks of the local backend together, one rank's
+	// under mpirun (RanksInProcess says which).
+	ActivationPeakBytes int64 `json:"activation_peak_bytes_process"`
+	RanksInProcess      int   `json:"ranks_in_process"`
 	CommBytes       int64   `json:"comm_bytes_per_rank"`
 	FormulaComm     int64   `json:"formula_comm_bytes"`
 	MsPerStep       float64 `json:"ms_per_step"`
@@ -67,6 +73,7 @@ type settings struct {
 	dt                   tensor.DType
 	warmup, steps        int
 	stages               []zero.Stage
+	ranksInProcess       int
 }
 
 // formulas returns the model-state bytes per rank and the traffic per
@@ -132,6 +139,12 @@ func runWorld(ctx context.Context, c collectives.Comm, s settings) ([]Row, error
 		if err := c.Barrier(ctx); err != nil {
 			return nil, err
 		}
+		if c.Rank() == 0 {
+			tensor.ResetPeakMemoryStats(tensor.CPU)
+		}
+		if err := c.Barrier(ctx); err != nil {
+			return nil, err
+		}
 		t0 := time.Now()
 		for range s.steps {
 			if err := step(); err != nil {
@@ -142,6 +155,7 @@ func runWorld(ctx context.Context, c collectives.Comm, s settings) ([]Row, error
 			return nil, err
 		}
 		ms := float64(time.Since(t0).Microseconds()) / 1e3 / float64(s.steps)
+		act := tensor.MemoryStats(tensor.CPU).Category[tensor.MemoryActivations].Peak
 		ls := z.Ledger().Stats()
 		// the largest over the ranks (rank 0 holds no padding-only shards)
 		vals := tensor.FromSlice([]int64{ls.ModelState.Peak, ls.Category[tensor.MemoryParameters].Peak,
@@ -161,7 +175,8 @@ func runWorld(ctx context.Context, c collectives.Comm, s settings) ([]Row, error
 		r := Row{Backend: c.Backend(), Stage: int(st), StageName: st.String(), Ranks: c.Size(), Params: int(psi),
 			DType: s.dt.String(), ModelStateBytes: v[0], FormulaBytes: fb, Ratio: float64(v[0]) / float64(fb),
 			ParamBytes: v[1], GradBytes: v[2], OptimBytes: v[3], OtherPeakBytes: v[4],
-			CommBytes: (after.Bytes() - before.Bytes()) / int64(s.steps), FormulaComm: fc, MsPerStep: ms}
+			CommBytes: (after.Bytes() - before.Bytes()) / int64(s.steps), FormulaComm: fc, MsPerStep: ms,
+			ActivationPeakBytes: act, RanksInProcess: s.ranksInProcess}
 		if c.Rank() == 0 {
 			rows = append(rows, r)
 		}
@@ -182,15 +197,15 @@ func parseList(s string) ([]int, error) {
 }
 
 func header(w io.Writer) {
-	fmt.Fprintf(w, "%-6s %5s %9s %10s %10s %10s %11s %11s %6s %9s %11s %11s %9s\n", "stage", "ranks", "Ψ",
-		"params MB", "grads MB", "optim MB", "model MB", "formula MB", "ratio", "other MB", "comm MB", "formula MB", "ms/step")
+	fmt.Fprintf(w, "%-6s %5s %9s %10s %10s %10s %11s %11s %6s %9s %12s %11s %11s %9s\n", "stage", "ranks", "Ψ",
+		"params MB", "grads MB", "optim MB", "model MB", "formula MB", "ratio", "other MB", "act MB/proc", "comm MB", "formula MB", "ms/step")
 }
 
 func printRow(w io.Writer, r Row) {
 	mb := func(b int64) float64 { return float64(b) / 1e6 }
-	fmt.Fprintf(w, "%-6s %5d %9d %10.3f %10.3f %10.3f %11.3f %11.3f %6.3f %9.3f %11.3f %11.3f %9.2f\n", r.StageName, r.Ranks, r.Params,
+	fmt.Fprintf(w, "%-6s %5d %9d %10.3f %10.3f %10.3f %11.3f %11.3f %6.3f %9.3f %12.3f %11.3f %11.3f %9.2f\n", r.StageName, r.Ranks, r.Params,
 		mb(r.ParamBytes), mb(r.GradBytes), mb(r.OptimBytes), mb(r.ModelStateBytes), mb(r.FormulaBytes), r.Ratio,
-		mb(r.OtherPeakBytes), mb(r.CommBytes), mb(r.FormulaComm), r.MsPerStep)
+		mb(r.OtherPeakBytes), mb(r.ActivationPeakBytes), mb(r.CommBytes), mb(r.FormulaComm), r.MsPerStep)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -244,6 +259,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if env.Size > 1 {
 		worlds = []int{1} // parallel.Launch takes the launcher's world
 	}
+	// count every allocation, so that autograd marks activations
+	defer tensor.SetMemoryTracking(tensor.SetMemoryTracking(true))
 	if !*jsonOut && env.Rank == 0 {
 		fmt.Fprintf(stdout, "ZeRO: %d x Linear(%d, %d), Adam, %s parameters, batch %d per rank, %d timed steps\n",
 			s.layers, s.width, s.width, s.dt, s.batch, s.steps)
@@ -254,6 +271,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if w < 1 {
 			return fmt.Errorf("-ranks: %d", w)
 		}
+		s.ranksInProcess = w
 		var mu sync.Mutex
 		var rows []Row
 		err := parallel.Launch(context.Background(), w, func(ctx context.Context, c collectives.Comm) error {

@@ -61,11 +61,11 @@ type Row struct {
 	// of recorded ops, counted with tensor.SetMemoryTracking) during the
 	// timed steps: all ranks of the local backend together, one rank's
 	// under mpirun (RanksInProcess says which).
-	ActivationPeakBytes int64 `json:"activation_peak_bytes_process"`
-	RanksInProcess      int   `json:"ranks_in_process"`
-	CommBytes       int64   `json:"comm_bytes_per_rank"`
-	FormulaComm     int64   `json:"formula_comm_bytes"`
-	MsPerStep       float64 `json:"ms_per_step"`
+	ActivationPeakBytes int64   `json:"activation_peak_bytes_process"`
+	RanksInProcess      int     `json:"ranks_in_process"`
+	CommBytes           int64   `json:"comm_bytes_per_rank"`
+	FormulaComm         int64   `json:"formula_comm_bytes"`
+	MsPerStep           float64 `json:"ms_per_step"`
 }
 
 type settings struct {

@@ -478,8 +478,16 @@ func packBTransposed[T float](dst, tmp, b []T, base, cs, nb, kb, nr int) bool {
 			nn := min(nr, cw-j0)
 			dp := d[jp*nr*kb : (jp+1)*nr*kb]
 			for p := range kb {
-				copy(dp[p*nr:p*nr+nn], t[p*cw+j0:p*cw+j0+nn])
-				clear(dp[p*nr+nn : p*nr+nr])
+				// element by element: copy and clear are runtime calls,
+				// too dear for a few elements per step
+				g, row := dp[p*nr:p*nr+nr], t[p*cw+j0:p*cw+j0+nn]
+				for i := range g {
+					var v T
+					if i < len(row) {
+						v = row[i]
+					}
+					g[i] = v
+				}
 			}
 		}
 	}

@@ -214,7 +214,7 @@ TP_OUT := docs/modules/img/tensorparallel
 figures: figures-tensorparallel
 figures-tensorparallel:
 	mkdir -p $(TP_OUT)
-	$(GO) run ./bench/tensorparallel -steps 9 -json -plot $(TP_OUT) > $(TP_OUT)/rows.json
+	$(GO) run ./bench/tensorparallel -steps 9 -reps 3 -json -plot $(TP_OUT) > $(TP_OUT)/rows.json
 	$(GO) run ./examples/gpt -quick -json > $(TP_OUT)/gpt-1x1x1.json
 	$(GO) run ./examples/gpt -quick -pp 2 -tp 2 -json > $(TP_OUT)/gpt-1x2x2.json
 	$(GO) run ./examples/gpt -quick -dp 2 -tp 2 -sp -schedule gpipe -json > $(TP_OUT)/gpt-2x1x2-sp.json

@@ -52,7 +52,10 @@ type Row struct {
 	TP               int     `json:"tp"`
 	SequenceParallel bool    `json:"sp"`
 	Threads          int     `json:"threads_per_rank"`
-	MsPerStep        float64 `json:"ms_per_step"`
+	MsPerStep        float64 `json:"ms_per_step"` // median over the repetitions of each repetition's median
+	MsMin            float64 `json:"ms_min"`      // the fastest repetition's median
+	MsMax            float64 `json:"ms_max"`      // the slowest repetition's median
+	Reps             int     `json:"reps"`
 	ParamsPerRank    int     `json:"params_per_rank"` // rank 0's parameter count (the full model's at TP 1)
 	TokensPerSecond  float64 `json:"tokens_per_second"`
 	// per transformer layer, measured
@@ -78,6 +81,7 @@ type settings struct {
 	model         nn.GPTConfig
 	batch         int
 	warmup, steps int
+	reps          int
 	degrees       []int
 	sp            []bool
 }
@@ -199,26 +203,49 @@ func run(st settings, w io.Writer, asJSON bool) ([]Row, error) {
 		fmt.Fprintf(w, "%3s %5s %9s %9s %9s | %-22s %-22s %11s %11s | %-18s %11s %11s\n", "tp", "sp", "params", "ms/step", "tok/s",
 			"layer fwd (AR/AG/RS)", "layer bwd (AR/AG/RS)", "payload B", "ring B/rank", "Megatron fwd+bwd", "payload B", "ring B/rank")
 	}
+	type cfg struct {
+		n  int
+		sp bool
+	}
+	var cfgs []cfg
 	for _, n := range st.degrees {
 		for _, sp := range st.sp {
-			if sp && (n == 1 || st.model.Context%n != 0) {
-				continue
+			if !sp || (n > 1 && st.model.Context%n == 0) {
+				cfgs = append(cfgs, cfg{n, sp})
 			}
-			r, err := measure(st, n, sp)
-			if err != nil {
-				return rows, fmt.Errorf("tp %d sp %v: %w", n, sp, err)
-			}
-			rows = append(rows, r)
-			if asJSON {
-				b, _ := json.Marshal(r)
-				fmt.Fprintln(w, string(b))
-				continue
-			}
-			fmt.Fprintf(w, "%3d %5v %9d %9.1f %9.0f | %-22s %-22s %11d %11d | %-18s %11d %11d\n", r.TP, r.SequenceParallel, r.ParamsPerRank, r.MsPerStep, r.TokensPerSecond,
-				fmt.Sprintf("%d/%d/%d", r.FwdAllReduce, r.FwdAllGather, r.FwdReduceScatter),
-				fmt.Sprintf("%d/%d/%d", r.BwdAllReduce, r.BwdAllGather, r.BwdReduceScatter),
-				r.LayerPayloadBytes, r.LayerRingBytes, fmt.Sprintf("%d+%d all-reduce", r.MegatronFwd, r.MegatronBwd), r.MegatronPayloadBytes, r.MegatronRingBytes)
 		}
+	}
+	// Repetitions alternate the configurations, so a change of the
+	// machine's load hits them alike; each row reports the median of its
+	// repetitions' step times.
+	reps := max(1, st.reps)
+	times := make([][]float64, len(cfgs))
+	rows = make([]Row, len(cfgs))
+	for range reps {
+		for i, c := range cfgs {
+			r, err := measure(st, c.n, c.sp)
+			if err != nil {
+				return nil, fmt.Errorf("tp %d sp %v: %w", c.n, c.sp, err)
+			}
+			rows[i] = r
+			times[i] = append(times[i], r.MsPerStep)
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		slices.Sort(times[i])
+		r.MsPerStep = times[i][len(times[i])/2]
+		r.MsMin, r.MsMax, r.Reps = times[i][0], times[i][len(times[i])-1], reps
+		r.TokensPerSecond = float64(st.batch*st.model.Context) / (r.MsPerStep / 1e3)
+		if asJSON {
+			b, _ := json.Marshal(r)
+			fmt.Fprintln(w, string(b))
+			continue
+		}
+		fmt.Fprintf(w, "%3d %5v %9d %9.1f %9.0f | %-22s %-22s %11d %11d | %-18s %11d %11d\n", r.TP, r.SequenceParallel, r.ParamsPerRank, r.MsPerStep, r.TokensPerSecond,
+			fmt.Sprintf("%d/%d/%d", r.FwdAllReduce, r.FwdAllGather, r.FwdReduceScatter),
+			fmt.Sprintf("%d/%d/%d", r.BwdAllReduce, r.BwdAllGather, r.BwdReduceScatter),
+			r.LayerPayloadBytes, r.LayerRingBytes, fmt.Sprintf("%d+%d all-reduce", r.MegatronFwd, r.MegatronBwd), r.MegatronPayloadBytes, r.MegatronRingBytes)
 	}
 	return rows, nil
 }
@@ -264,6 +291,7 @@ func main() {
 	flag.IntVar(&st.model.Context, "context", st.model.Context, "sequence length")
 	flag.IntVar(&st.batch, "batch", st.batch, "batch (sequences)")
 	flag.IntVar(&st.steps, "steps", st.steps, "timed steps (the median is reported)")
+	flag.IntVar(&st.reps, "reps", 1, "repetitions of the whole sweep, alternating the configurations (the median is reported)")
 	noSP := flag.Bool("no-sp", false, "skip the sequence-parallel rows")
 	asJSON := flag.Bool("json", false, "one JSON object per row")
 	plotDir := flag.String("plot", "", "write tensorparallel.png (step time and bytes per layer) to this directory")

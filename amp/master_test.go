@@ -330,3 +330,79 @@ func TestMasterUnscaleOverflowIsAnError(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, AllFinite(opt.Masters()[0].Value()))
 }
+
+// The sharded use: parameters that are views of one flat 16-bit buffer
+// (gradients views of a flat gradient buffer), split between two
+// "ranks", each with its own Optimizer over its shard. Combining the
+// ranks' Check results (all finite; the sum of squared norms) and calling
+// StepWith with the global clipping coefficient gives the masters and the
+// flat buffer of one Optimizer over all parameters, bit for bit; an
+// overflow on one rank skips the step on both.
+func TestMasterShardedStepWith(t *testing.T) {
+	g := tensor.NewGenerator(6)
+	const n = 40
+	init := g.Normal(0, 1, tensor.Float32, n).Cast(tensor.Float16)
+	grads := g.Normal(0, 4, tensor.Float32, n).Cast(tensor.Float16)
+	sgd := func(ms []*autograd.Var) *optim.Optimizer {
+		return optim.NewSGD(ms, optim.Options{LR: 0.1, Momentum: 0.9})
+	}
+	views := func(flat *tensor.Tensor) []*autograd.Var { // shapes [3 4], [8], [20]; then [0..12) | [12..40) by rank
+		return []*autograd.Var{
+			autograd.Param(flat.Narrow(0, 0, 12).Reshape(3, 4)),
+			autograd.Param(flat.Narrow(0, 12, 8)),
+			autograd.Param(flat.Narrow(0, 20, 20)),
+		}
+	}
+	setGrads := func(ps []*autograd.Var, flatG *tensor.Tensor) {
+		off := 0
+		for _, p := range ps {
+			k := p.Value().NumElements()
+			p.SetGrad(flatG.Narrow(0, off, k).Reshape(p.Shape()...))
+			off += k
+		}
+	}
+	const maxNorm = 5.0
+	// one optimizer over everything
+	fullFlat := init.Clone()
+	fullPs := views(fullFlat)
+	sc := NewGradScaler(ScalerOptions{InitScale: 4})
+	full := NewOptimizer(fullPs, sgd, Config{Scaler: sc, MaxGradNorm: maxNorm})
+	// two ranks
+	shardFlat := init.Clone()
+	ps := views(shardFlat)
+	scA, scB := NewGradScaler(ScalerOptions{InitScale: 4}), NewGradScaler(ScalerOptions{InitScale: 4})
+	a := NewOptimizer(ps[:1], sgd, Config{Scaler: scA})
+	b := NewOptimizer(ps[1:], sgd, Config{Scaler: scB})
+
+	for step := range 3 {
+		gr := tensor.MulScalar(grads, float64(step+1)) // scaled by the loss scale 4 in all three
+		if step == 1 {
+			gr = gr.Clone()
+			gr.Set(math.Inf(1), 25) // an overflow on rank b only
+		}
+		setGrads(fullPs, gr)
+		setGrads(ps, gr)
+		steppedFull, err := full.Step()
+		require.NoError(t, err)
+
+		okA, sqA := a.Check(true)
+		okB, sqB := b.Check(true)
+		finite := okA && okB
+		mul := 1.0
+		if finite {
+			mul = ClipCoef(math.Sqrt(sqA+sqB), maxNorm)
+		}
+		sa, err := a.StepWith(finite, mul)
+		require.NoError(t, err)
+		sb, err := b.StepWith(finite, mul)
+		require.NoError(t, err)
+		assert.Equal(t, steppedFull, sa)
+		assert.Equal(t, steppedFull, sb)
+		assert.Equal(t, step != 1, sa, "step %d", step)
+		assert.Equal(t, sc.Scale(), scA.Scale())
+		assert.Equal(t, sc.Scale(), scB.Scale())
+		assert.Equal(t, fullFlat.Float32s(), shardFlat.Float32s(), "step %d: the flat buffers", step)
+	}
+	assert.Equal(t, full.Masters()[2].Value().Float32s(), b.Masters()[1].Value().Float32s())
+	assert.NotEqual(t, init.Float32s(), shardFlat.Float32s(), "the views were written in place")
+}

@@ -17,7 +17,8 @@ import (
 // a buffer of b bytes under the ring algorithm.
 func (z *Model) ringBytes(b int64) int64 { return b * int64(z.size-1) / int64(z.size) }
 
-// Forward runs the working module on x, layer by layer. At stage 3 each
+// Forward runs the working module on x: its own Forward at stages 0 and
+// 1, layer by layer from stage 2 on. At stage 3 each
 // layer's parameters are all-gathered just before it runs (the next
 // layer's gather is started meanwhile) into one of two gather buffers, so
 // that at most two layers are whole at a time. From stage 2 on, a marker
@@ -37,15 +38,15 @@ func (z *Model) Forward(x *autograd.Var) *autograd.Var {
 			u.launched, u.pending = false, len(u.vars)
 		}
 	}
+	if z.opts.Stage < StageGrads {
+		return z.module.Forward(x) // the module's own Forward (and its fusions)
+	}
 	if z.layers == nil {
-		if z.opts.Stage >= StageGrads {
-			return z.runUnit(z.units[0], func() *autograd.Var { return z.module.Forward(x) })
-		}
-		return z.module.Forward(x)
+		return z.runUnit(z.units[0], func() *autograd.Var { return z.module.Forward(x) })
 	}
 	for i, l := range z.layers {
 		ui := z.unitOf[i]
-		if ui < 0 || z.opts.Stage < StageGrads {
+		if ui < 0 {
 			x = l.Forward(x)
 			continue
 		}

@@ -250,8 +250,8 @@ func checkGrid(t *testing.T, s mesh.Shape, cfg nn.GPTConfig, opts tp.Options) {
 // single-process model's loss and gradients (float64, 1e-9).
 func TestGradientsEqualSingleProcessOnEveryGrid(t *testing.T) {
 	for n := 1; n <= 8; n++ {
-		if testing.Short() && (n == 5 || n == 7) {
-			continue // -short: 1-4, 6 and 8 ranks (the prime sizes add no new code path)
+		if (testing.Short() || raceEnabled) && (n == 5 || n == 7) {
+			continue // -short and -race: 1-4, 6 and 8 ranks (the prime sizes add no new code path; the full run has them)
 		}
 		for _, s := range mesh.Shapes(n) {
 			t.Run(s.String(), func(t *testing.T) { checkGrid(t, s, gptCfg, tp.Options{}) })

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tensorparallel_test
+
+const raceEnabled = false

@@ -181,7 +181,7 @@ func TestFailingStageFailsEveryRank(t *testing.T) {
 						chunks[ch] = parts[sched.Stage(c.Rank(), ch)]
 					}
 					if c.Rank() == bad && bad != 3 {
-						chunks[sched.V-1] = pipeline.NewPart(pipeline.Layer{Name: "boom", Module: &boom{after: 1}})
+						chunks[sched.V-1] = pipeline.NewPart(pipeline.Layer{Name: "boom", Module: &boom{inner: chunks[sched.V-1], after: 1}})
 					}
 					pl, err := pipeline.New(c, sched, chunks, pipeline.Options{})
 					if err != nil {
@@ -218,9 +218,11 @@ func TestFailingStageFailsEveryRank(t *testing.T) {
 	}
 }
 
-// boom is a layer whose forward panics from its (after+1)-th call.
+// boom is a layer whose forward panics from its (after+1)-th call and
+// runs inner (the stage it replaces) before.
 type boom struct {
 	nn.Base
+	inner        nn.Module
 	after, calls int
 }
 
@@ -228,7 +230,7 @@ func (b *boom) Forward(x *autograd.Var) *autograd.Var {
 	if b.calls++; b.calls > b.after {
 		panic("boom")
 	}
-	return x
+	return b.inner.Forward(x)
 }
 
 // TestCancelledContextFailsEveryRank: a rank whose context is done aborts

@@ -123,7 +123,7 @@ func TestZFailingStageFailsThePeers(t *testing.T) {
 	chunk := nn.Module(parts[sub.Rank()])
 	bad := n - 1
 	if sub.Rank() == bad {
-		chunk = pipeline.NewPart(pipeline.Layer{Name: "boom", Module: &boom{after: 1}})
+		chunk = pipeline.NewPart(pipeline.Layer{Name: "boom", Module: &boom{inner: chunk, after: 1}})
 	}
 	pl, err := pipeline.New(sub, sched, []nn.Module{chunk}, pipeline.Options{})
 	require.NoError(t, err)
@@ -144,9 +144,11 @@ func TestZFailingStageFailsThePeers(t *testing.T) {
 	require.NoError(t, world.Barrier(ctx))
 }
 
-// boom is a layer whose forward panics from its (after+1)-th call.
+// boom is a layer whose forward panics from its (after+1)-th call and
+// runs inner (the stage it replaces) before.
 type boom struct {
 	nn.Base
+	inner        nn.Module
 	after, calls int
 }
 
@@ -154,5 +156,5 @@ func (b *boom) Forward(x *autograd.Var) *autograd.Var {
 	if b.calls++; b.calls > b.after {
 		panic("boom")
 	}
-	return x
+	return b.inner.Forward(x)
 }

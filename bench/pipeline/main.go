@@ -12,6 +12,7 @@
 //	go run ./bench/pipeline -p 4 -m 8 -json       # one JSON object per row
 //	go run ./bench/pipeline -png docs/modules/img/pipeline   # + a timeline PNG per schedule at p=4, m=8
 //	go run ./bench/pipeline -plot rows.json -png DIR  # bubble.png: measured bubble and peak activations against m
+//	go run ./bench/pipeline -sim -schedules interleaved -p 4 -m 8 -v 4 -png DIR   # any (p, m, v), simulated only
 //	go run ./bench/pipeline -work compute -width 512          # real arithmetic only (needs p free cores)
 //
 // -work wait (the default) gives every stage's forward and backward a
@@ -110,6 +111,7 @@ func run(args []string, w io.Writer) error {
 	pngDir := fs.String("png", "", "write a timeline PNG per schedule (measured and simulated) to this directory")
 	pngP := fs.Int("png-p", 4, "p of the timelines")
 	pngM := fs.Int("png-m", 8, "m of the timelines")
+	simOnly := fs.Bool("sim", false, "simulate only (no model, no ranks): the formula and simulated bubble and peaks of every configuration, with -png a simulated timeline of each")
 	plotFrom := fs.String("plot", "", "draw bubble.png (to -png's directory) from this file of -json rows, and measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -147,6 +149,9 @@ func run(args []string, w io.Writer) error {
 		if st.work == "compute" {
 			times = "action times as computed"
 		}
+		if *simOnly {
+			st.work, st.steps = "sim (no measurement)", 0
+		}
 		fmt.Fprintf(w, "pipeline bench: work=%s %s, width %d, %d rows per micro-batch, median of %d steps\n",
 			st.work, times, st.width, st.batch, st.steps)
 		fmt.Fprintf(w, "%-12s %2s %3s %2s %9s %9s %9s %6s %9s %9s %10s\n", "schedule", "p", "m", "v", "measured", "formula", "simulated", "peak", "step ms", "ideal ms", "latency ms")
@@ -166,7 +171,11 @@ func run(args []string, w io.Writer) error {
 					}
 					return err
 				}
-				row, err := measure(sched, st)
+				measureOrSim := measure
+				if *simOnly {
+					measureOrSim = simulate
+				}
+				row, err := measureOrSim(sched, st)
 				if err != nil {
 					return fmt.Errorf("%s p=%d m=%d: %w", name, p, m, err)
 				}
@@ -175,8 +184,12 @@ func run(args []string, w io.Writer) error {
 					b, _ := json.Marshal(row)
 					fmt.Fprintln(w, string(b))
 				} else {
-					fmt.Fprintf(w, "%-12s %2d %3d %2d %9.4f %9.4f %9.4f %6.1f %9.1f %9.1f %10.3f\n", row.Schedule, row.P, row.M, row.V,
-						row.BubbleMeasured, row.BubbleFormula, row.BubbleSimulated, row.PeakActivations, row.StepMs, row.IdealMs, row.LatencyMs)
+					measured := fmt.Sprintf("%9.4f", row.BubbleMeasured)
+					if *simOnly {
+						measured = fmt.Sprintf("%9s", "-")
+					}
+					fmt.Fprintf(w, "%-12s %2d %3d %2d %s %9.4f %9.4f %6.1f %9.1f %9.1f %10.3f\n", row.Schedule, row.P, row.M, row.V,
+						measured, row.BubbleFormula, row.BubbleSimulated, row.PeakActivations, row.StepMs, row.IdealMs, row.LatencyMs)
 				}
 			}
 		}
@@ -186,8 +199,12 @@ func run(args []string, w io.Writer) error {
 			return err
 		}
 		for _, r := range rows {
-			if r.P == *pngP && r.M == *pngM {
-				path := filepath.Join(*pngDir, fmt.Sprintf("timeline-%s-p%d-m%d.png", r.Schedule, r.P, r.M))
+			if *simOnly || (r.P == *pngP && r.M == *pngM) {
+				name := fmt.Sprintf("timeline-%s-p%d-m%d.png", r.Schedule, r.P, r.M)
+				if *simOnly {
+					name = fmt.Sprintf("sim-%s-p%d-m%d-v%d.png", r.Schedule, r.P, r.M, r.V)
+				}
+				path := filepath.Join(*pngDir, name)
 				if err := plotTimeline(r, path); err != nil {
 					return err
 				}
@@ -338,4 +355,18 @@ func impliedLatency(sched *pipeline.Schedule, f, b, measured float64) float64 {
 		}
 	}
 	return (lo + hi) / 2
+}
+
+// simulate is measure without a model: the simulator's row for sched with
+// the nominal action times (measured fields zero).
+func simulate(sched *pipeline.Schedule, st settings) (Row, error) {
+	v := sched.V
+	fwd, bwd := ms(st.fwd)/float64(v), ms(st.bwd)/float64(v)
+	sim, err := pipeline.Simulate(sched, pipeline.Costs{Forward: fwd, Backward: bwd})
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{Schedule: sched.Name, P: sched.P, M: sched.M, V: v, BubbleFormula: sched.Formula(), BubbleSimulated: sim.Bubble,
+		PeakPerRank: sim.Peak, PeakActivations: float64(sim.PeakMax()) / float64(v), IdealMs: sim.Makespan, StepMs: sim.Makespan,
+		FwdMs: ms(st.fwd), BwdMs: ms(st.bwd), FwdActMs: fwd, BwdActMs: bwd, Work: "sim", sim: sim}, nil
 }

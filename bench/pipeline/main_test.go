@@ -68,4 +68,20 @@ func TestJSONRows(t *testing.T) {
 	assert.Positive(t, r.FwdActMs)
 	assert.Less(t, r.FwdActMs, 20.0, "a 32-wide layer on 16 rows takes far less than the wait mode's 20 ms")
 	assert.Error(t, run([]string{"-m", "3-1"}, &out))
+
+	// -sim: any (p, m, v) without a model.
+	out.Reset()
+	require.NoError(t, run([]string{"-sim", "-p", "4", "-m", "8", "-v", "4", "-schedules", "1f1b,interleaved", "-json", "-png", dir}, &out))
+	var sims []Row
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r Row
+		require.NoError(t, json.Unmarshal([]byte(l), &r))
+		sims = append(sims, r)
+	}
+	require.Len(t, sims, 2)
+	assert.InDelta(t, 3.0/11, sims[0].BubbleSimulated, 1e-12)
+	assert.Equal(t, []int{4, 3, 2, 1}, sims[0].PeakPerRank)
+	assert.InDelta(t, 3.0/35, sims[1].BubbleSimulated, 1e-12)
+	_, err = os.Stat(filepath.Join(dir, "sim-interleaved-p4-m8-v4.png"))
+	require.NoError(t, err)
 }

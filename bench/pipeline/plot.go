@@ -56,26 +56,36 @@ func (t timeline) DataRange() (xmin, xmax, ymin, ymax float64) {
 // of row's schedule.
 func plotTimeline(r Row, path string) error {
 	sched := fmt.Sprintf("%s p=%d m=%d v=%d", r.Schedule, r.P, r.M, r.V)
-	top, bottom := plot.New(), plot.New()
+	top := plot.New()
 	top.Title.Text = fmt.Sprintf("%s, simulated: bubble %.3f (formula %.3f)", sched, r.BubbleSimulated, r.BubbleFormula)
-	bottom.Title.Text = fmt.Sprintf("measured (work=%s, %d ranks): bubble %.3f; peak activations %.1f", r.Work, r.P, r.BubbleMeasured, r.PeakActivations)
 	top.Add(timeline{sim: r.sim, scale: 1})
-	bottom.Add(timeline{sim: r.timeline, scale: 1e3})
-	xmax := max(r.sim.Makespan, r.timeline.Makespan*1e3)
-	for _, p := range []*plot.Plot{top, bottom} {
+	plots := [][]*plot.Plot{{top}}
+	xmax := r.sim.Makespan
+	if r.timeline != nil { // a measured step below the simulation
+		bottom := plot.New()
+		bottom.Title.Text = fmt.Sprintf("measured (work=%s, %d ranks): bubble %.3f; peak activations %.1f", r.Work, r.P, r.BubbleMeasured, r.PeakActivations)
+		bottom.Add(timeline{sim: r.timeline, scale: 1e3})
+		xmax = max(xmax, r.timeline.Makespan*1e3)
+		plots = append(plots, []*plot.Plot{bottom})
+	} else {
+		top.Title.Text += fmt.Sprintf("; peak activations %.1f", r.PeakActivations)
+	}
+	for _, row := range plots {
+		p := row[0]
 		p.X.Label.Text = "ms"
 		p.Y.Label.Text = "rank"
 		p.X.Min, p.X.Max = 0, xmax
 		p.Y.Min, p.Y.Max = -0.5, float64(r.P)-0.5
 		p.Y.Tick.Marker = rankTicks(r.P)
 	}
-	const w, h = 22 * vg.Centimeter, 12 * vg.Centimeter
+	w, h := 22*vg.Centimeter, vg.Length(len(plots))*6*vg.Centimeter
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter * 3, PadY: vg.Millimeter * 3, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
-	top.Draw(canvases[0][0])
-	bottom.Draw(canvases[1][0])
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter * 3, PadY: vg.Millimeter * 3, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
 	return savePNG(img, path)
 }
 

@@ -53,7 +53,7 @@ func TestQuickRun(t *testing.T) {
 	require.Positive(t, best["32"], "batch 32 reaches 92%%")
 	require.Positive(t, best["256"], "batch 256 reaches 92%%")
 	assert.Less(t, best["256"], best["32"], "8x the batch takes fewer steps")
-	for _, name := range []string{"noise.csv", "summary.md", "digits_steps.png", "digits_lr.png", "noise_scale.png"} {
+	for _, name := range []string{"noise.csv", "summary.md", "digits_steps.png", "digits_lr.png", "digits_time.png", "noise_scale.png"} {
 		st, err := os.Stat(filepath.Join(dir, name))
 		require.NoError(t, err, name)
 		assert.Positive(t, st.Size(), name)

@@ -56,10 +56,11 @@ func logPlot(title, x, y string) *plot.Plot {
 func plotAll(dir string, res result, p preset) error {
 	for _, tn := range p.tasks {
 		sp := logPlot(fmt.Sprintf("%s: steps to target accuracy (tuned rate)", tn), "batch size", "steps")
+		tp := logPlot(fmt.Sprintf("%s: training seconds to target (tuned rate, this machine)", tn), "batch size", "seconds")
 		lp := logPlot(fmt.Sprintf("%s: tuned learning rate / the linear rule's base", tn), "batch size", "tuned lr / base lr at B=32")
 		any := false
 		for _, opt := range p.optimizers {
-			var st, lr plotter.XYs
+			var st, lr, secs plotter.XYs
 			var bs, steps []int
 			for _, s := range res.summaries {
 				if s.Task != tn || s.Optimizer != opt {
@@ -69,6 +70,7 @@ func plotAll(dir string, res result, p preset) error {
 				if s.TunedSteps > 0 {
 					st = append(st, plotter.XY{X: float64(s.Batch), Y: float64(s.TunedSteps)})
 					lr = append(lr, plotter.XY{X: float64(s.Batch), Y: s.TunedLR / baseLR[opt]})
+					secs = append(secs, plotter.XY{X: float64(s.Batch), Y: math.Max(s.TunedSeconds, 1e-3)})
 				}
 			}
 			if len(st) == 0 {
@@ -78,7 +80,7 @@ func plotAll(dir string, res result, p preset) error {
 			for _, pl := range []struct {
 				p   *plot.Plot
 				xys plotter.XYs
-			}{{sp, st}, {lp, lr}} {
+			}{{sp, st}, {lp, lr}, {tp, secs}} {
 				l, pts, err := plotter.NewLinePoints(pl.xys)
 				if err != nil {
 					return err
@@ -131,6 +133,9 @@ func plotAll(dir string, res result, p preset) error {
 			return err
 		}
 		if err := save(lp, filepath.Join(dir, tn+"_lr.png")); err != nil {
+			return err
+		}
+		if err := save(tp, filepath.Join(dir, tn+"_time.png")); err != nil {
 			return err
 		}
 	}

@@ -36,8 +36,8 @@ type run struct {
 	LRMult    float64 `json:"lr_mult"` // learning rate / the linear rule's
 	LR        float64 `json:"lr"`
 	Warmup    int     `json:"warmup_steps"`
-	Steps     int     `json:"steps_to_target"` // -1: not reached within the budget
-	Seconds   float64 `json:"seconds_to_target"`
+	Steps     int     `json:"steps_to_target"`   // -1: not reached within the budget
+	Seconds   float64 `json:"seconds_to_target"` // training time, without the accuracy checks
 	Examples  int     `json:"examples_to_target"`
 	FinalAcc  float64 `json:"final_acc"`
 	Diverged  bool    `json:"diverged"`
@@ -57,6 +57,7 @@ func trainRun(t *task, opt string, b int, lr float64, warmup, maxSteps int, seed
 	epoch, pos := 0, n
 	next := 1
 	start := time.Now()
+	var evalTime time.Duration // the accuracy checks do not count
 	for step := 1; step <= maxSteps; step++ {
 		if pos+b > n {
 			perm = data.Permutation(seed*1000+uint64(epoch), n)
@@ -86,7 +87,9 @@ func trainRun(t *task, opt string, b int, lr float64, warmup, maxSteps int, seed
 		sched.Step()
 		if step == next || step == maxSteps {
 			next = step + max(1, step/20)
+			te := time.Now()
 			acc := t.accuracy(m)
+			evalTime += time.Since(te)
 			r.FinalAcc = acc
 			if step >= 100 && acc < 0.2 {
 				r.Diverged = true // at chance level: the rate is too large
@@ -94,7 +97,7 @@ func trainRun(t *task, opt string, b int, lr float64, warmup, maxSteps int, seed
 			}
 			if acc >= t.target {
 				r.Steps = step
-				r.Seconds = time.Since(start).Seconds()
+				r.Seconds = (time.Since(start) - evalTime).Seconds()
 				r.Examples = step * b
 				break
 			}

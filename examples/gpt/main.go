@@ -4,7 +4,8 @@
 // grid of ranks, prints the loss of every step and samples text at the
 // end. It needs no network and no files:
 //
-//	go run ./examples/gpt -quick                      # one process, under 3 minutes on 2 cores
+//	go run ./examples/gpt -quick                      # one process, about a minute on 2 cores
+//	go run ./examples/gpt                             # the default preset: 4 layers, 600 steps, 5-8 minutes
 //	go run ./examples/gpt -quick -dp 1 -pp 2 -tp 2    # 4 in-process ranks: pipeline 2 x tensor 2
 //	go build -tags mpi -o gpt ./examples/gpt && mpirun -np 4 ./gpt -pp 2 -tp 2
 //
@@ -62,7 +63,8 @@ type Config struct {
 	Progress         io.Writer // rank 0's progress lines; nil: none
 }
 
-// presets: default is a few minutes on 2 cores; quick is under one.
+// presets: default takes 5-8 minutes on 2 cores (loss 1.7), quick about
+// one (loss 2.2).
 var presets = map[string]Config{
 	"default": {DP: 1, PP: 1, TP: 1, Schedule: "1f1b", Micro: 2, Steps: 600, Batch: 16, LR: 3e-3, Clip: 1, Seed: 1, Sample: 300, EvalBatches: 8,
 		Model: nn.GPTConfig{Vocab: 256, Context: 64, Embed: 128, Heads: 4, Layers: 4}},

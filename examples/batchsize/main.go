@@ -48,6 +48,7 @@ type preset struct {
 	maxEpochs  map[string]float64 // a run also stops after this many epochs
 	noiseSteps int
 	noiseEvery int
+	ddpRanks   int // > 1: also the noise scale from a data-parallel run
 }
 
 var presets = map[string]preset{
@@ -136,6 +137,7 @@ func main() {
 	digitsTarget := flag.Float64("digits-target", 0.94, "digits: test accuracy to reach")
 	mixTarget := flag.Float64("mixture-target", 0.80, "mixture: test accuracy to reach")
 	seed := flag.Uint64("seed", 1, "model and shuffle seed")
+	ddpRanks := flag.Int("ddp-ranks", 0, "also log B_simple from a data-parallel SGD run on this many in-process ranks (16 samples each; per-rank and all-reduced gradient norms); 0: off")
 	asJSON := flag.Bool("json", false, "print one JSON object per run (and per noise point) instead of progress lines")
 	markdown := flag.Bool("markdown", false, "print the summary as a Markdown table")
 	out := flag.String("out", "", "folder for runs.csv, noise.csv, summary.md and the PNG figures")
@@ -182,6 +184,7 @@ func main() {
 	if *markdown && !*asJSON {
 		progress = os.Stderr // stdout is the table
 	}
+	p.ddpRanks = *ddpRanks
 	if err := run1(p, *warmupEpochs, *digitsTarget, *mixTarget, *seed, *asJSON, *markdown, *out, os.Stdout, progress); err != nil {
 		fmt.Fprintln(os.Stderr, "batchsize:", err)
 		os.Exit(1)
@@ -267,6 +270,13 @@ func run1(p preset, warmupEpochs, digitsTarget, mixTarget float64, seed uint64, 
 		}
 		// The noise scale along an SGD run at batch 64.
 		pts := noiseRun(t, 64, p.noiseSteps, p.noiseEvery, 16, 8, 8, seed)
+		if p.ddpRanks > 1 {
+			dp, err := noiseDDP(t, p.ddpRanks, 16, p.noiseSteps, p.noiseEvery, seed)
+			if err != nil {
+				return err
+			}
+			pts = append(pts, dp...)
+		}
 		res.noise = append(res.noise, pts...)
 		for _, pt := range pts {
 			if asJSON {
@@ -274,7 +284,7 @@ func run1(p preset, warmupEpochs, digitsTarget, mixTarget float64, seed uint64, 
 					return err
 				}
 			} else {
-				fmt.Fprintf(progress, "noise %-7s step %5d  loss %.4f  acc %.3f  B_simple %8.1f\n", tn, pt.Step, pt.Loss, pt.Acc, pt.BSimple)
+				fmt.Fprintf(progress, "noise %-11s step %5d  loss %.4f  acc %.3f  B_simple %8.1f\n", pt.Task, pt.Step, pt.Loss, pt.Acc, pt.BSimple)
 			}
 		}
 	}

@@ -60,3 +60,18 @@ func TestQuickRun(t *testing.T) {
 	}
 	assert.Contains(t, out.String(), "| digits | sgd | 256 |")
 }
+
+// B_simple from 2 data-parallel ranks (per-rank and averaged gradients):
+// finite and positive once training is under way, and the loss falls.
+func TestNoiseDDP(t *testing.T) {
+	pts, err := noiseDDP(digitsTask(0.9), 2, 16, 40, 20, 1)
+	require.NoError(t, err)
+	require.Len(t, pts, 2)
+	for _, p := range pts {
+		assert.Equal(t, "digits/ddp", p.Task)
+		assert.False(t, math.IsNaN(p.BSimple), "step %d", p.Step)
+		assert.Positive(t, p.BSimple, "step %d", p.Step)
+	}
+	assert.Less(t, pts[1].Loss, pts[0].Loss)
+	assert.Less(t, pts[0].Loss, 2.3, "below the untrained loss ln 10")
+}

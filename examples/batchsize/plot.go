@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -141,14 +142,20 @@ func plotAll(dir string, res result, p preset) error {
 	}
 	// The noise scale against the training loss.
 	np := plot.New()
-	np.Title.Text = "Simple noise scale B_simple during SGD (batch 64)"
+	np.Title.Text = "Simple noise scale B_simple during SGD (batch 64; /ddp: 4 ranks x 16)"
 	np.X.Label.Text = "training loss (training moves right to left)"
 	np.Y.Label.Text = "B_simple"
 	np.Y.Scale, np.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	np.X.Scale, np.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	np.Add(plotter.NewGrid())
 	i := 0
-	for _, tn := range p.tasks {
+	var series []string
+	for _, pt := range res.noise {
+		if !slices.Contains(series, pt.Task) {
+			series = append(series, pt.Task)
+		}
+	}
+	for _, tn := range series {
 		var xys plotter.XYs
 		for _, pt := range res.noise {
 			if pt.Task == tn && pt.Step > 0 && pt.BSimple > 0 && !math.IsInf(pt.BSimple, 0) {
@@ -162,7 +169,7 @@ func plotAll(dir string, res result, p preset) error {
 		if err != nil {
 			return err
 		}
-		c := []color.Color{colors["sgd"], colors["lars"]}[i%2]
+		c := []color.Color{colors["sgd"], colors["lars"], colors["lamb"], gray}[i%4]
 		l.Color, pts.Color = c, c
 		np.Add(l, pts)
 		np.Legend.Add(tn, l, pts)

@@ -106,7 +106,10 @@ func (s *csvScanner) readLine() error {
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if n := len(s.rec); n >= 2 && s.rec[n-2] == '\r' && s.rec[n-1] == '\n' {
+		// Only a line end read by this call: at EOF nothing was appended,
+		// and the record's last "\r\n" was already made "\n" (converting
+		// "\r\n" again, when a lone '\r' preceded it, shrank the record).
+		if n := len(s.rec); err == nil && n >= 2 && s.rec[n-2] == '\r' && s.rec[n-1] == '\n' {
 			s.rec[n-2] = '\n'
 			s.rec = s.rec[:n-1]
 		}

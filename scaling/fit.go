@@ -43,7 +43,7 @@ func (c Calibration) String() string {
 // negative one is pinned at 0 and the rest refitted). β and γ are told apart
 // only when the samples include an operation without a reduction
 // (all-gather, broadcast, send-receive) beside one with it; otherwise γ is
-// pinned at 0 and β carries both.
+// pinned at 0 and β carries both (send-receive samples alone fit α and β).
 func FitLink(name string, samples []Sample) (Calibration, error) {
 	var rows [][3]float64
 	var ts []float64
@@ -59,13 +59,16 @@ func FitLink(name string, samples []Sample) (Calibration, error) {
 		ts = append(ts, s.Seconds)
 	}
 	free := [3]bool{true, true, true}
-	distinct := false
+	plain, reducing := false, false
 	for _, r := range rows {
 		if r[2] == 0 && r[1] != 0 {
-			distinct = true
+			plain = true
+		}
+		if r[2] != 0 {
+			reducing = true
 		}
 	}
-	if !distinct {
+	if !plain || !reducing {
 		free[2] = false
 	}
 	for {

@@ -24,6 +24,19 @@ import (
 // CommScale multiplies every collective's time (1 when zero): the share of
 // the link or of the memory bus a collective gets when it runs beside
 // computation on the same cores.
+//
+// Compute is a typical rank's. On p > 1 ranks a synchronous step waits for
+// the slowest: forward and backward are stretched by SyncFactor(p), the
+// expected maximum of p draws of the per-rank arrival distribution in
+// Straggler (empty: the ranks arrive together).
+//
+// ServerLink, when set (non-zero α or β), is the central parameter server's
+// own traffic (Algorithm CentralPS): the point-to-point link the workers'
+// sends and receives use (α, β of a send-receive, which need not be those
+// of the collective algorithms in Link) and γ of the server's own addition
+// of the gradients (parallel/strategy's central-ps adds them with tensor
+// kernels, not with the backend's reduction). The server carries the
+// (p−1) transfers each way one after another (AllReduceCost).
 type CostModel struct {
 	Compute     Compute
 	Link        Link
@@ -32,6 +45,8 @@ type CostModel struct {
 	BucketBytes []float64
 	Overlap     bool
 	CommScale   float64
+	Straggler   []float64
+	ServerLink  Link
 }
 
 // Breakdown is a predicted step, in seconds.
@@ -39,7 +54,10 @@ type Breakdown struct {
 	Forward, Backward, Optimizer float64
 	Comm                         float64 // all collectives, back to back
 	Exposed                      float64 // communication not hidden by backward
-	Total                        float64
+	// Straggle is the part of Forward + Backward spent waiting for the
+	// slowest rank: (SyncFactor(p) − 1)·(a typical rank's forward + backward).
+	Straggle float64
+	Total    float64
 }
 
 // CommTime is the time of the step's collectives on p ranks, back to back.
@@ -63,7 +81,11 @@ func (m CostModel) collective(p int, bytes float64) float64 {
 	if s == 0 {
 		s = 1
 	}
-	return s * AllReduceCost(m.Algorithm, p, bytes).Time(m.Link)
+	l := m.Link
+	if m.Algorithm == CentralPS && (m.ServerLink.Alpha != 0 || m.ServerLink.Beta != 0) {
+		l = m.ServerLink
+	}
+	return s * AllReduceCost(m.Algorithm, p, bytes).Time(l)
 }
 
 // Step predicts one step on p ranks with b samples per rank. It panics on
@@ -73,7 +95,11 @@ func (m CostModel) Step(p, b int) Breakdown {
 		panic(tensor.Errorf("scaling.CostModel.Step", "%d ranks, batch %d", p, b))
 	}
 	fb := m.Compute.Fixed + m.Compute.PerSample*float64(b)
+	f := m.SyncFactor(p)
+	straggle := (f - 1) * fb
+	fb *= f
 	bd := Breakdown{
+		Straggle:  straggle,
 		Forward:   fb * (1 - m.Compute.BackwardShare),
 		Backward:  fb * m.Compute.BackwardShare,
 		Optimizer: m.Compute.Optimizer,

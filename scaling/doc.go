@@ -27,7 +27,12 @@
 //     InfiniBand HDR and NVLink), for strong scaling (fixed global batch) and
 //     weak scaling (fixed batch per rank). FitLink and FitCompute calibrate it
 //     from measured collective and one-rank step times by least squares and
-//     report the fit error.
+//     report the fit error. A synchronous step waits for its slowest rank:
+//     SyncFactor stretches the compute by the expected maximum of p draws
+//     (ExpectedMax, order statistics) of the per-rank arrival distribution
+//     that Arrivals takes from a calibration of ranks computing at once
+//     between barriers. The central parameter server's traffic can have its
+//     own ServerLink (send-receive α and β, the server's addition γ).
 //
 // A sketch:
 //

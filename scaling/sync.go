@@ -32,20 +32,18 @@ func ExpectedMax(samples []float64, n int) float64 {
 }
 
 // SyncFactor is the straggler term of a synchronous step on p ranks: the
-// factor by which the slowest of p ranks arrives later than a typical one,
-// over a rank's compute. Straggler holds the ranks' arrival times at the
-// end of a compute phase, each measured from the barrier release that
-// started it and divided by the mean compute time of one rank (so it
-// carries both the spread of the compute and the ranks' late starts, e.g.
-// a rank not yet scheduled when the barrier released). A synchronous step
-// ends when the last rank arrives, and a rank measures its step from its
-// own start, so the expected step is the mean compute plus the expected
-// maximum arrival less the mean arrival:
+// factor by which the slowest of p ranks arrives later than the mean rank,
+// over a rank's compute. Straggler holds the per-rank distribution of
+// arrivals about the mean of their step, in units of a rank's mean compute
+// (Arrivals makes it from a calibration): a synchronous step ends when the
+// last rank arrives, and a rank that measures its step from its own start
+// waits, on average, for the expected maximum of p arrivals less their
+// mean:
 //
-//	SyncFactor(p) = 1 + E[max of p arrivals] − E[arrival]   (ExpectedMax)
+//	SyncFactor(p) = 1 + E[max of p draws] − E[draw]   (ExpectedMax)
 //
 // It is 1 for p = 1 or no Straggler samples, and grows with p like the
-// expected maximum of p draws of the measured per-rank distribution.
+// expected maximum of p draws from the measured distribution.
 func (m CostModel) SyncFactor(p int) float64 {
 	if p <= 1 || len(m.Straggler) == 0 {
 		return 1
@@ -54,11 +52,20 @@ func (m CostModel) SyncFactor(p int) float64 {
 }
 
 // Arrivals turns one synchronisation calibration into Straggler samples.
-// start[s][r] and end[s][r] are rank r's wall-clock times (seconds, one
-// clock for all ranks) at which step s's compute began (it left the
-// barrier) and ended. Each step's release is its earliest start; a sample
-// is (end − release)/mean(end − start), one per rank and step. It panics
-// on ragged or empty input.
+// start[s][r] and end[s][r] are rank r's times (seconds, one clock for all
+// ranks) at which step s's compute began (it left the barrier) and ended;
+// every step has k ≥ 2 ranks. A sample is a rank's arrival less the mean
+// arrival of its step, over the mean compute time c̄ = mean(end − start),
+// scaled by √(k/(k−1)):
+//
+//	x = (end[s][r] − meanᵣ end[s][·]) / c̄ · √(k/(k−1))
+//
+// Centring on each step's mean removes what moves all the ranks of a step
+// together (the machine's load from step to step, a late release), which
+// makes no rank wait for another; the factor undoes the shrinking of the
+// spread by centring on k samples' own mean (exact for the variance), so
+// the samples estimate one rank's spread about the population mean. It
+// panics on ragged input, no steps or steps of fewer than 2 ranks.
 func Arrivals(start, end [][]float64) []float64 {
 	if len(start) == 0 || len(start) != len(end) {
 		panic(tensor.Errorf("scaling.Arrivals", "%d start and %d end steps", len(start), len(end)))
@@ -66,8 +73,8 @@ func Arrivals(start, end [][]float64) []float64 {
 	var comp float64
 	k := 0
 	for s := range start {
-		if len(start[s]) == 0 || len(start[s]) != len(end[s]) {
-			panic(tensor.Errorf("scaling.Arrivals", "step %d: %d starts, %d ends", s, len(start[s]), len(end[s])))
+		if len(start[s]) < 2 || len(start[s]) != len(end[s]) {
+			panic(tensor.Errorf("scaling.Arrivals", "step %d: %d starts, %d ends (want 2 or more ranks)", s, len(start[s]), len(end[s])))
 		}
 		for r := range start[s] {
 			comp += end[s][r] - start[s][r]
@@ -76,10 +83,16 @@ func Arrivals(start, end [][]float64) []float64 {
 	}
 	comp /= float64(k)
 	var out []float64
-	for s := range start {
-		rel := slices.Min(start[s])
-		for r := range end[s] {
-			out = append(out, (end[s][r]-rel)/comp)
+	for s := range end {
+		n := float64(len(end[s]))
+		mean := 0.0
+		for _, e := range end[s] {
+			mean += e
+		}
+		mean /= n
+		f := math.Sqrt(n/(n-1)) / comp
+		for _, e := range end[s] {
+			out = append(out, (e-mean)*f)
 		}
 	}
 	return out
@@ -87,19 +100,15 @@ func Arrivals(start, end [][]float64) []float64 {
 
 // WithinStep is the straggle the same calibration shows directly, without
 // the independence that SyncFactor assumes: the mean over steps of (the
-// latest arrival − the mean arrival)/mean compute, with start and end as
-// for Arrivals. SyncFactor(p) − 1 estimates it for p ranks.
+// latest arrival − the mean arrival) over the mean compute, with start and
+// end as for Arrivals. SyncFactor(k) − 1 estimates it for the calibration's
+// k ranks.
 func WithinStep(start, end [][]float64) float64 {
 	a := Arrivals(start, end)
 	t, i := 0.0, 0
 	for s := range end {
 		n := len(end[s])
-		step := a[i : i+n]
-		mean := 0.0
-		for _, x := range step {
-			mean += x
-		}
-		t += slices.Max(step) - mean/float64(n)
+		t += slices.Max(a[i:i+n]) / math.Sqrt(float64(n)/float64(n-1))
 		i += n
 	}
 	return t / float64(len(end))

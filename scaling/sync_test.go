@@ -39,21 +39,22 @@ func TestExpectedMaxRecoversKnownDistributions(t *testing.T) {
 }
 
 // A simulated synchronisation calibration: every step the barrier releases
-// p ranks at once, each starts late by U(0, 0.2) and computes for
-// U(0.6, 1.4) (mean 1). A rank arrives at the start plus the compute, and
-// the step's release is the earliest start; SyncFactor(p) − 1 from the
-// pooled arrivals matches the known E[max] − E[mean] of the simulation
-// (computed from a much larger independent simulation) and the direct
-// within-step estimate.
+// p ranks after a common delay U(0, 5) (the machine's load: it moves every
+// rank of the step alike), each rank starts late by U(0, 0.2) and computes
+// for U(0.6, 1.4) (mean 1). SyncFactor(p) − 1 from the step-centred
+// arrivals matches the known E[max] − E[mean] of the simulation (computed
+// from a much larger independent simulation) and the direct within-step
+// estimate; the common delay adds nothing.
 func TestSyncFactorRecoversSimulatedStraggle(t *testing.T) {
 	g := tensor.NewGenerator(11)
 	sim := func(p, steps int) (start, end [][]float64) {
 		for range steps {
 			s := g.Uniform(0, 0.2, tensor.Float64, p).Float64s()
 			c := g.Uniform(0.6, 1.4, tensor.Float64, p).Float64s()
+			common := g.Uniform(0, 5, tensor.Float64, 1).Item()
 			e := make([]float64, p)
 			for r := range p {
-				s[r] += 100 // any common clock
+				s[r] += 100 + common // any common clock
 				e[r] = s[r] + c[r]
 			}
 			start, end = append(start, s), append(end, e)
@@ -84,6 +85,7 @@ func TestSyncFactorRecoversSimulatedStraggle(t *testing.T) {
 	assert.Equal(t, 1.0, CostModel{Straggler: []float64{0.5, 2}}.SyncFactor(1))
 	assert.Panics(t, func() { Arrivals(nil, nil) })
 	assert.Panics(t, func() { Arrivals([][]float64{{1, 2}}, [][]float64{{1}}) })
+	assert.Panics(t, func() { Arrivals([][]float64{{1}}, [][]float64{{2}}) }, "one rank")
 }
 
 func TestStepStraggleAndServerLink(t *testing.T) {

@@ -42,6 +42,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -50,6 +51,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +82,14 @@ type Row struct {
 	PredCommMs    float64   `json:"pred_comm_ms"`
 	PredExposedMs float64   `json:"pred_exposed_ms"`
 	MeasuredReps  []float64 `json:"measured_reps_ms"`
+	// PredStraggleMs is the predicted wait for the slowest rank
+	// (scaling.Breakdown.Straggle).
+	PredStraggleMs float64 `json:"pred_straggle_ms"`
+	// PredPrevMs is the previous model on the same measurements: the paired
+	// compute at the slowest rank's time, no straggler term, and the central
+	// server on the collectives' link (ErrorPrevPct its error).
+	PredPrevMs   float64 `json:"pred_prev_ms"`
+	ErrorPrevPct float64 `json:"error_prev_pct"`
 	// MeasuredWaitMs is the time Step waited for communication per step
 	// (the exposed communication, as the strategy counts it).
 	MeasuredWaitMs float64 `json:"measured_wait_ms"`
@@ -99,6 +109,55 @@ type Calib struct {
 	GradB       float64 `json:"grad_bytes"`
 	Batch       int     `json:"batch"`
 	Global      int     `json:"global"`
+	// Sync is the synchronisation calibration by world size (the straggler
+	// term), P2P the point-to-point link (send-receive from rank 1 to rank
+	// 0), AddNsPerB the server's addition of a gradient (tensor.AddInto) per
+	// byte, and Server the central server's grouped transfers by world
+	// size: ServerLink is P2P's α and β with AddNsPerB as γ.
+	Sync      map[int]SyncCal     `json:"sync,omitempty"`
+	P2P       scaling.Calibration `json:"p2p"`
+	AddNsPerB float64             `json:"add_ns_per_byte"`
+	Server    map[int]ServerCheck `json:"server,omitempty"`
+}
+
+// SyncCal is the synchronisation calibration of one world size: N ranks run
+// the plain forward and backward at once between barriers (batch Batch,
+// Steps steps per round).
+type SyncCal struct {
+	// Arrivals are the ranks' arrivals about the mean of their step, over
+	// the mean compute (scaling.Arrivals), every round pooled: the
+	// CostModel's Straggler.
+	Arrivals []float64 `json:"arrivals"`
+	// Factor is scaling.CostModel.SyncFactor at this world size, Direct the
+	// within-step straggle seen directly (scaling.WithinStep, the median
+	// over rounds) for comparison with Factor − 1.
+	Factor float64 `json:"factor"`
+	Direct float64 `json:"direct"`
+	// ComputeMs and WaitMs are rank 0's median compute and median wait at
+	// the barrier after it.
+	ComputeMs float64 `json:"compute_ms"`
+	WaitMs    float64 `json:"wait_ms"`
+	Steps     int     `json:"steps"`
+}
+
+// ServerCheck is the central server's traffic at Bytes (the medians over
+// rounds): one send-receive, the grouped receive from the N−1 workers
+// (push) and the grouped send to them (pull); push/send-receive near N−1
+// says the server takes the transfers one after another.
+type ServerCheck struct {
+	Bytes      float64 `json:"bytes"`
+	SendRecvMs float64 `json:"sendrecv_ms"`
+	PushMs     float64 `json:"push_ms"`
+	PullMs     float64 `json:"pull_ms"`
+}
+
+// serverLink is the central parameter server's link (zero when the
+// calibration has no point-to-point fit).
+func (cal Calib) serverLink() scaling.Link {
+	if cal.P2P.Samples == 0 {
+		return scaling.Link{}
+	}
+	return scaling.Link{Name: "p2p", Alpha: cal.P2P.Alpha, Beta: cal.P2P.Beta, Gamma: cal.AddNsPerB * 1e-9}
 }
 
 type config struct {
@@ -140,6 +199,7 @@ type settings struct {
 	computeBatches []int
 	minB, maxB     int
 	concurrent     bool // compute calibration on all ranks at once
+	syncSteps      int  // synchronisation calibration: timed steps per round
 }
 
 // results gathers every round's measurements.
@@ -152,8 +212,17 @@ type results struct {
 	paired   map[string][]scaling.StepSample      // key(config, ranks) -> rounds
 	wait     map[string][]float64
 	buckets  map[string][]float64
+	own      map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
+	sync     map[int][]syncCalib             // ranks -> rounds
+	p2p      map[int][]p2pCalib              // ranks -> rounds
 	gradB    float64
 	threads  map[int]int // ranks -> threads per rank
+}
+
+func newResults() *results {
+	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{},
+		wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{},
+		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}}
 }
 
 func key(c config, n int) string { return c.name() + "@" + strconv.Itoa(n) }
@@ -190,13 +259,23 @@ func oneWorld(n int, st settings, res *results) error {
 			}
 		}
 		if c.Size() > 1 {
+			sc, err := syncSamples(ctx, c, st.sizes, st.batch, 2, max(2, st.syncSteps))
+			if err != nil {
+				return fmt.Errorf("synchronisation calibration: %w", err)
+			}
 			ls, err := linkSamples(ctx, c, st.minB, st.maxB, 5)
 			if err != nil {
 				return err
 			}
+			pc, err := p2pSamples(ctx, c, st.minB, st.maxB, 5)
+			if err != nil {
+				return fmt.Errorf("point-to-point calibration: %w", err)
+			}
 			if c.Rank() == 0 {
 				res.mu.Lock()
 				res.link = append(res.link, ls...)
+				res.sync[c.Size()] = append(res.sync[c.Size()], sc)
+				res.p2p[c.Size()] = append(res.p2p[c.Size()], pc)
 				res.mu.Unlock()
 			}
 		}
@@ -215,6 +294,7 @@ func oneWorld(n int, st settings, res *results) error {
 				res.measured[k] = append(res.measured[k], m.ms)
 				res.wait[k] = append(res.wait[k], m.waitMs)
 				res.paired[k] = append(res.paired[k], m.compute)
+				res.own[k] = append(res.own[k], m.own)
 				res.buckets[k] = m.buckets
 				res.gradB = m.gradBytes
 				res.backend = c.Backend()
@@ -260,6 +340,9 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 		}
 		cal.Link = l
 	}
+	if err := r.fitSync(&cal); err != nil {
+		return cal, err
+	}
 	for n, byBatch := range r.compute {
 		var ss []scaling.StepSample
 		for b, rounds := range byBatch {
@@ -276,6 +359,65 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 		cal.Compute[n] = c
 	}
 	return cal, nil
+}
+
+// fitSync adds the straggler and central-server calibrations to cal.
+func (r *results) fitSync(cal *Calib) error {
+	for n, rounds := range r.sync {
+		sc := SyncCal{Steps: len(rounds[0].start)}
+		var direct, waits, comps []float64
+		for _, rd := range rounds {
+			sc.Arrivals = append(sc.Arrivals, scaling.Arrivals(rd.start, rd.end)...)
+			direct = append(direct, scaling.WithinStep(rd.start, rd.end))
+			waits, comps = append(waits, rd.waitMs), append(comps, rd.computeMs)
+		}
+		sc.Factor = scaling.CostModel{Straggler: sc.Arrivals}.SyncFactor(n)
+		sc.Direct, sc.WaitMs, sc.ComputeMs = median(direct), median(waits), median(comps)
+		if cal.Sync == nil {
+			cal.Sync = map[int]SyncCal{}
+		}
+		cal.Sync[n] = sc
+	}
+	type k2 struct {
+		ranks int
+		bytes float64
+	}
+	groups := map[k2][]float64{}
+	var order []k2
+	var adds []float64
+	for n, rounds := range r.p2p {
+		var sr, push, pull []float64
+		for _, rd := range rounds {
+			for _, s := range rd.samples {
+				k := k2{s.Ranks, s.Bytes}
+				if _, ok := groups[k]; !ok {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], s.Seconds)
+			}
+			adds = append(adds, rd.addNsPerB)
+			sr, push, pull = append(sr, rd.sendRecvMs), append(push, rd.pushMs), append(pull, rd.pullMs)
+		}
+		if cal.Server == nil {
+			cal.Server = map[int]ServerCheck{}
+		}
+		cal.Server[n] = ServerCheck{Bytes: rounds[0].largestBytes, SendRecvMs: median(sr), PushMs: median(push), PullMs: median(pull)}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	slices.SortFunc(order, func(a, b k2) int { return cmp.Or(cmp.Compare(a.ranks, b.ranks), cmp.Compare(a.bytes, b.bytes)) })
+	var ss []scaling.Sample
+	for _, k := range order {
+		ss = append(ss, scaling.Sample{Op: "sendrecv", Algorithm: scaling.CentralPS, Ranks: k.ranks, Bytes: k.bytes, Seconds: median(groups[k])})
+	}
+	l, err := scaling.FitLink("p2p", ss)
+	if err != nil {
+		return fmt.Errorf("point-to-point link: %w", err)
+	}
+	cal.P2P = l
+	cal.AddNsPerB = median(adds)
+	return nil
 }
 
 // fitted is the fitted computation of a rank of an n-rank world.
@@ -298,9 +440,14 @@ func paired(ss []scaling.StepSample) scaling.Compute {
 	return scaling.Compute{PerSample: fb / float64(ss[0].Batch), BackwardShare: median(b) / fb, Optimizer: median(o)}
 }
 
-// model is the cost model of n ranks on this machine.
-func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64) scaling.CostModel {
+// model is the cost model of n ranks on this machine; prev leaves out the
+// straggler term and the central server's own link (the previous model).
+func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64, n int, prev bool) scaling.CostModel {
 	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB}
+	if !prev {
+		m.Straggler = cal.Sync[n].Arrivals
+		m.ServerLink = cal.serverLink()
+	}
 	if cf.strategy == "allreduce" {
 		m.BucketBytes = buckets
 		m.Overlap = cf.overlap
@@ -321,9 +468,16 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 			if cf.strong {
 				b = max(1, st.global/n)
 			}
-			p := cal.model(paired(r.paired[k]), cf, r.buckets[k]).Step(n, b)
-			pf := cal.model(cal.fitted(n), cf, r.buckets[k]).Step(n, b)
-			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
+			// A typical rank's compute (rank 0's own plain step) with the
+			// straggler term; the previous model took the slowest rank's.
+			own := r.own[k]
+			if len(own) == 0 {
+				own = r.paired[k]
+			}
+			p := cal.model(paired(own), cf, r.buckets[k], n, false).Step(n, b)
+			pp := cal.model(paired(r.paired[k]), cf, r.buckets[k], n, true).Step(n, b)
+			pf := cal.model(cal.fitted(n), cf, r.buckets[k], n, false).Step(n, b)
+			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), PredStraggleMs: 1e3 * p.Straggle, PredPrevMs: 1e3 * pp.Total, Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
 				Strategy: cf.strategy, Overlap: cf.overlap, BatchPerRank: b, Threads: threadsFor(n, cal.Cores),
 				PredComputeMs: 1e3 * (p.Forward + p.Backward + p.Optimizer), PredCommMs: 1e3 * p.Comm, PredExposedMs: 1e3 * p.Exposed, MeasuredReps: ms}
 			if n == 1 {
@@ -333,6 +487,7 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 				row.BucketMiB = cf.bucketMiB
 			}
 			row.ErrorPct = 100 * (row.PredictedMs - row.MeasuredMs) / row.MeasuredMs
+			row.ErrorPrevPct = 100 * (row.PredPrevMs - row.MeasuredMs) / row.MeasuredMs
 			out = append(out, row)
 		}
 	}
@@ -372,6 +527,7 @@ func main() {
 	overlapFlag := flag.String("overlap", "on,off", "allreduce: overlap settings")
 	minB := flag.Int("minbytes", 16<<10, "link calibration: smallest message")
 	maxB := flag.Int("maxbytes", 16<<20, "link calibration: largest message")
+	syncSteps := flag.Int("sync-steps", 16, "synchronisation calibration: timed steps per round (every rank computing at once between barriers)")
 	computeMode := flag.String("compute", "concurrent", "compute calibration: concurrent (all ranks of the world at once, no communication) or alone (one rank, scaled by the oversubscription of the cores)")
 	asJSON := flag.Bool("json", false, "one JSON object per configuration instead of the table")
 	calibOut := flag.String("calib-out", "", "write the calibration (JSON) to this file")
@@ -397,7 +553,7 @@ func main() {
 		return
 	}
 	st := settings{batch: *batch, global: *global, warmup: *warmup, steps: *steps, minB: *minB, maxB: *maxB,
-		computeBatches: []int{16, 32, 64, 128}, concurrent: *computeMode == "concurrent"}
+		computeBatches: []int{16, 32, 64, 128}, concurrent: *computeMode == "concurrent", syncSteps: *syncSteps}
 	if *computeMode != "concurrent" && *computeMode != "alone" {
 		fail("-compute: want concurrent or alone")
 	}
@@ -434,7 +590,7 @@ func main() {
 	} else {
 		cores = runtime.GOMAXPROCS(0) // every process sees the machine's cores
 	}
-	res := &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{}, wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{}}
+	res := newResults()
 	for rep := range *reps {
 		for _, n := range worlds {
 			th := threadsFor(n, cores)
@@ -496,14 +652,16 @@ func summarizeRows(rows []Row) []Row {
 	var out []Row
 	for _, key := range order {
 		g := groups[key]
-		var p, m, c, e, w []float64
+		var p, m, c, e, w, sg, pp []float64
 		for _, r := range g {
 			p, m, c, e, w = append(p, r.PredictedMs), append(m, r.MeasuredMs), append(c, r.PredCommMs), append(e, r.PredExposedMs), append(w, r.MeasuredWaitMs)
-
+			sg, pp = append(sg, r.PredStraggleMs), append(pp, r.PredPrevMs)
 		}
 		r := g[0]
 		r.PredictedMs, r.MeasuredMs, r.PredCommMs, r.PredExposedMs, r.MeasuredWaitMs = median(p), median(m), median(c), median(e), median(w)
+		r.PredStraggleMs, r.PredPrevMs = median(sg), median(pp)
 		r.ErrorPct = 100 * (r.PredictedMs - r.MeasuredMs) / r.MeasuredMs
+		r.ErrorPrevPct = 100 * (r.PredPrevMs - r.MeasuredMs) / r.MeasuredMs
 		r.MeasuredReps = m
 		out = append(out, r)
 	}
@@ -515,23 +673,39 @@ func printSummary(w io.Writer, rows []Row, markdown bool) {
 		printRows(rows)
 		return
 	}
-	fmt.Fprintln(w, "| config | ranks | backend | batch/rank | predicted ms | measured ms | error | pred. comm ms | measured wait ms | reps |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-	within, worst := 0, 0.0
+	fmt.Fprintln(w, "| config | ranks | backend | batch/rank | predicted ms | measured ms | error | pred. straggle ms | pred. comm ms | measured wait ms | previous model error | reps |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	within, worst, withinPrev, worstPrev := 0, 0.0, 0, 0.0
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %d | %s | %d | %.1f | %.1f | %+.0f %% | %.1f | %.1f | %d |\n", r.Config, r.Ranks, r.Backend, r.BatchPerRank,
-			r.PredictedMs, r.MeasuredMs, r.ErrorPct, r.PredCommMs, r.MeasuredWaitMs, len(r.MeasuredReps))
+		fmt.Fprintf(w, "| %s | %d | %s | %d | %.1f | %.1f | %+.0f %% | %.1f | %.1f | %.1f | %+.0f %% | %d |\n", r.Config, r.Ranks, r.Backend, r.BatchPerRank,
+			r.PredictedMs, r.MeasuredMs, r.ErrorPct, r.PredStraggleMs, r.PredCommMs, r.MeasuredWaitMs, r.ErrorPrevPct, len(r.MeasuredReps))
 		if math.Abs(r.ErrorPct) <= 20 {
 			within++
 		}
+		if math.Abs(r.ErrorPrevPct) <= 20 {
+			withinPrev++
+		}
 		worst = math.Max(worst, math.Abs(r.ErrorPct))
+		worstPrev = math.Max(worstPrev, math.Abs(r.ErrorPrevPct))
 	}
-	fmt.Fprintf(w, "\n%d of %d configurations within 20 %%; largest |error| %.0f %%.\n", within, len(rows), worst)
+	fmt.Fprintf(w, "\n%d of %d configurations within 20 %%; largest |error| %.0f %%. The previous model on the same measurements: %d of %d, largest %.0f %%.\n",
+		within, len(rows), worst, withinPrev, len(rows), worstPrev)
 }
 
 func printCalib(cal Calib) {
 	if cal.Link.Samples > 0 {
 		fmt.Printf("link (%s): %v\n", cal.Backend, cal.Link)
+	}
+	if cal.P2P.Samples > 0 {
+		fmt.Printf("point-to-point (%s): %v; server addition %.3f ns/B\n", cal.Backend, cal.P2P, cal.AddNsPerB)
+	}
+	for n, s := range cal.Server {
+		fmt.Printf("central server, %d ranks, %.3g MB: send-receive %.2f ms, push %.2f ms (%.1fx), pull %.2f ms (%.1fx)\n",
+			n, s.Bytes/1e6, s.SendRecvMs, s.PushMs, s.PushMs/s.SendRecvMs, s.PullMs, s.PullMs/s.SendRecvMs)
+	}
+	for n, s := range cal.Sync {
+		fmt.Printf("synchronisation, %d ranks: SyncFactor %.3f (within-step %.3f), rank 0 compute %.2f ms, barrier wait %.2f ms, %d arrivals\n",
+			n, s.Factor, 1+s.Direct, s.ComputeMs, s.WaitMs, len(s.Arrivals))
 	}
 	for n, c := range cal.Compute {
 		fmt.Printf("compute (%s, %d rank(s)): %.3f ms + %.4f ms/sample fwd+bwd (backward %.0f%%), optimizer %.3f ms; fit rms %.1f%%, max %.1f%%\n",

@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/tessera-ml/tessera/scaling"
 )
 
 // A small run on 1 and 2 in-process ranks: every configuration gets a
@@ -17,9 +15,9 @@ import (
 // the JSON rows carry the fields the issue names, and the plots are drawn.
 func TestSmallRun(t *testing.T) {
 	st := settings{sizes: []int{32, 256, 10}, batch: 16, global: 32, warmup: 1, steps: 3, minB: 16 << 10, maxB: 256 << 10,
-		computeBatches: []int{8, 16, 32}, concurrent: true,
+		computeBatches: []int{8, 16, 32}, concurrent: true, syncSteps: 4,
 		configs: []config{{strategy: "allreduce", bucketMiB: 25, overlap: true}, {strategy: "sharded-ps"}, {strategy: "allreduce", bucketMiB: 25, overlap: true, strong: true}}}
-	res := &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{}, wait: map[string][]float64{}, buckets: map[string][]float64{}}
+	res := newResults()
 	for _, n := range []int{1, 2} {
 		require.NoError(t, oneWorld(n, st, res))
 	}
@@ -27,6 +25,19 @@ func TestSmallRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, cal.Link.Beta)
 	assert.Equal(t, 9, cal.Link.Samples, "3 operations x 3 sizes on 2 ranks")
+	// The straggler and central-server calibrations, on the 2-rank world.
+	require.Contains(t, cal.Sync, 2)
+	assert.Len(t, cal.Sync[2].Arrivals, 2*4, "2 ranks x 4 steps")
+	assert.GreaterOrEqual(t, cal.Sync[2].Factor, 1.0)
+	assert.Positive(t, cal.Sync[2].ComputeMs)
+	assert.Equal(t, 3, cal.P2P.Samples, "send-receive at 3 sizes")
+	assert.Positive(t, cal.P2P.Beta)
+	assert.Zero(t, cal.P2P.Gamma)
+	assert.Positive(t, cal.AddNsPerB)
+	require.Contains(t, cal.Server, 2)
+	assert.Positive(t, cal.Server[2].PushMs)
+	assert.Positive(t, cal.Server[2].PullMs)
+	assert.Equal(t, cal.P2P.Beta, cal.serverLink().Beta)
 	require.Contains(t, cal.Compute, 1)
 	require.Contains(t, cal.Compute, 2)
 	assert.GreaterOrEqual(t, cal.Compute[1].PerSample, 0.0)
@@ -37,7 +48,12 @@ func TestSmallRun(t *testing.T) {
 	for _, r := range rows {
 		assert.Positive(t, r.MeasuredMs, r.Config)
 		assert.Positive(t, r.PredictedMs, r.Config)
+		assert.Positive(t, r.PredPrevMs, r.Config)
+		if r.Ranks == 1 {
+			assert.Zero(t, r.PredStraggleMs, r.Config)
+		}
 		if r.Ranks == 2 {
+			assert.GreaterOrEqual(t, r.PredStraggleMs, 0.0, r.Config)
 			assert.Positive(t, r.PredCommMs, r.Config)
 			assert.Equal(t, "local", r.Backend)
 		}

@@ -149,7 +149,8 @@ func linkSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int)
 type measured struct {
 	ms, minMs float64
 	waitMs    float64            // time Step waited for communication, per step
-	compute   scaling.StepSample // the same rank's step without communication, alternating
+	compute   scaling.StepSample // the step without communication, alternating, at the slowest rank's time
+	own       scaling.StepSample // the same, rank 0's own time
 	buckets   []float64          // bytes, in the order the all-reduces start
 	gradBytes float64
 }
@@ -181,7 +182,7 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 	popt := newAdam(nn.Params(plain))
 	x, y := batchData(sizes, batch, uint64(100+c.Rank()))
 	m := s.Model()
-	var times, fw, bw, op []float64
+	var times, fw, bw, op, ofw, obw, oop []float64
 	var before strategy.Stats
 	for i := range warmup + steps {
 		if i == warmup {
@@ -227,6 +228,9 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 			fw = append(fw, slow*t1.Sub(t0).Seconds())
 			bw = append(bw, slow*t2.Sub(t1).Seconds())
 			op = append(op, slow*t3.Sub(t2).Seconds())
+			ofw = append(ofw, t1.Sub(t0).Seconds())
+			obw = append(obw, t2.Sub(t1).Seconds())
+			oop = append(oop, t3.Sub(t2).Seconds())
 		}
 	}
 	res.waitMs = float64((s.Stats().WaitTime - before.WaitTime).Microseconds()) / 1e3 / float64(steps)
@@ -236,5 +240,187 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 	res.ms = median(times)
 	res.minMs = slices.Min(times)
 	res.compute = scaling.StepSample{Batch: batch, Forward: median(fw), Backward: median(bw), Optimizer: median(op)}
+	res.own = scaling.StepSample{Batch: batch, Forward: median(ofw), Backward: median(obw), Optimizer: median(oop)}
+	return res, nil
+}
+
+// syncCalib is the synchronisation calibration of one world: every rank
+// runs the plain forward and backward of the model on its batch (no
+// communication) at once, between barriers, and records the wall-clock time
+// it left the barrier and the time its compute ended; rank 0 also records
+// how long it then waited at the next barrier for the last rank.
+type syncCalib struct {
+	start, end [][]float64 // [step][rank], seconds on the machine's clock
+	waitMs     float64     // rank 0's median wait at the barrier after its compute
+	computeMs  float64     // rank 0's median compute
+}
+
+func syncSamples(ctx context.Context, c collectives.Comm, sizes []int, batch, warmup, steps int) (syncCalib, error) {
+	var res syncCalib
+	m := newMLP(sizes)
+	params := nn.Params(m)
+	x, y := batchData(sizes, batch, uint64(300+c.Rank()))
+	own := make([]float64, 0, 2*steps)
+	var waits, comps []float64
+	for i := range warmup + steps {
+		for _, p := range params {
+			p.ZeroGrad()
+		}
+		if err := c.Barrier(ctx); err != nil {
+			return res, err
+		}
+		t0 := time.Now()
+		loss := nn.CrossEntropy(m.Forward(x), y)
+		if err := loss.Backward(); err != nil {
+			return res, err
+		}
+		t1 := time.Now()
+		if err := c.Barrier(ctx); err != nil {
+			return res, err
+		}
+		t2 := time.Now()
+		if i >= warmup {
+			// The machine's clock (one for every process on it).
+			own = append(own, float64(t0.UnixNano())/1e9, float64(t1.UnixNano())/1e9)
+			waits = append(waits, t2.Sub(t1).Seconds()*1e3)
+			comps = append(comps, t1.Sub(t0).Seconds()*1e3)
+		}
+	}
+	n := c.Size()
+	// Subtract rank 0's first start so that float64 keeps the microseconds.
+	base := tensor.FromSlice([]float64{own[0]}, 1)
+	if err := c.Broadcast(ctx, base, 0); err != nil {
+		return res, err
+	}
+	b0 := base.Float64s()[0]
+	for i := range own {
+		own[i] -= b0
+	}
+	all := tensor.Zeros(tensor.Float64, n*len(own))
+	if err := c.AllGather(ctx, all, tensor.FromSlice(own, len(own))); err != nil {
+		return res, err
+	}
+	v := all.Float64s()
+	for s := range steps {
+		st, en := make([]float64, n), make([]float64, n)
+		for r := range n {
+			st[r] = v[r*2*steps+2*s]
+			en[r] = v[r*2*steps+2*s+1]
+		}
+		res.start, res.end = append(res.start, st), append(res.end, en)
+	}
+	res.waitMs, res.computeMs = median(waits), median(comps)
+	return res, nil
+}
+
+// p2pCalib is the calibration of the central parameter server's traffic on
+// one world: send-receive from rank 1 to rank 0 at each size (the
+// point-to-point link), the server's grouped receive from every worker
+// (push) and grouped send to every worker (pull) at the largest size, as
+// parallel/strategy's central-ps issues them, and the server's addition of
+// a received gradient into its sum (tensor.AddInto) per byte.
+type p2pCalib struct {
+	samples        []scaling.Sample // "sendrecv"
+	sendRecvMs     float64          // at the largest size
+	pushMs, pullMs float64          // at the largest size
+	addNsPerB      float64
+	largestBytes   float64
+}
+
+func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) (p2pCalib, error) {
+	var res p2pCalib
+	n, r := c.Size(), c.Rank()
+	timeIt := func(f func() error) (float64, error) {
+		var ts []float64
+		for i := range iters + 1 {
+			if err := c.Barrier(ctx); err != nil {
+				return 0, err
+			}
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			if i > 0 {
+				ts = append(ts, time.Since(t0).Seconds())
+			}
+		}
+		return median(ts), nil
+	}
+	var secs []float64
+	for size := minB; size <= maxB; size *= 4 {
+		count := size / 4
+		buf := tensor.Full(1, tensor.Float32, count)
+		bufs := make([]*tensor.Tensor, n)
+		for i := range bufs {
+			bufs[i] = tensor.Full(1, tensor.Float32, count)
+		}
+		t, err := timeIt(func() error {
+			switch r {
+			case 0:
+				return c.Recv(ctx, bufs[1], 1)
+			case 1:
+				return c.Send(ctx, buf, 0)
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("sendrecv %d B: %w", size, err)
+		}
+		res.samples = append(res.samples, scaling.Sample{Op: "sendrecv", Algorithm: scaling.CentralPS, Ranks: n, Bytes: float64(4 * count)})
+		secs = append(secs, t)
+		if size*4 > maxB {
+			res.largestBytes = float64(4 * count)
+			res.sendRecvMs = t * 1e3
+			push, err := timeIt(func() error {
+				if r != 0 {
+					return c.Send(ctx, buf, 0)
+				}
+				var calls []collectives.Call
+				for w := 1; w < n; w++ {
+					calls = append(calls, collectives.RecvCall(bufs[w], w))
+				}
+				return c.Group(ctx, calls...)
+			})
+			if err != nil {
+				return res, fmt.Errorf("push %d B: %w", size, err)
+			}
+			pull, err := timeIt(func() error {
+				if r != 0 {
+					return c.Recv(ctx, bufs[0], 0)
+				}
+				var calls []collectives.Call
+				for w := 1; w < n; w++ {
+					calls = append(calls, collectives.SendCall(buf, w))
+				}
+				return c.Group(ctx, calls...)
+			})
+			if err != nil {
+				return res, fmt.Errorf("pull %d B: %w", size, err)
+			}
+			add, err := timeIt(func() error {
+				if r == 0 {
+					tensor.AddInto(buf, buf, bufs[1])
+				}
+				return nil
+			})
+			if err != nil {
+				return res, err
+			}
+			secs = append(secs, push, pull, add)
+		}
+	}
+	// Rank 0's times on every rank.
+	st := tensor.FromSlice(secs, len(secs))
+	if err := c.Broadcast(ctx, st, 0); err != nil {
+		return res, err
+	}
+	v := st.Float64s()
+	for i := range res.samples {
+		res.samples[i].Seconds = v[i]
+	}
+	k := len(res.samples) - 1
+	res.sendRecvMs = v[k] * 1e3
+	res.pushMs, res.pullMs = v[k+1]*1e3, v[k+2]*1e3
+	res.addNsPerB = v[k+3] * 1e9 / res.largestBytes
 	return res, nil
 }

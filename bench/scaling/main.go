@@ -23,13 +23,29 @@
 //   - link: all-reduce, all-gather and reduce-scatter from 16 KiB to 16 MiB
 //     on the N-rank worlds (median of 5 calls); scaling.FitLink fits one α,
 //     β, γ per backend with the ring's cost factors and reports the fit
-//     error.
+//     error;
+//   - synchronisation (the straggler term), a phase of its own before the
+//     configurations: every rank of the world runs the plain forward and
+//     backward at once between barriers (-sync-steps steps per round) and
+//     records when it left the barrier and when it finished;
+//     scaling.Arrivals turns them into the per-rank arrival distribution
+//     and CostModel.SyncFactor(N) is the expected maximum of N draws of it;
+//   - the central server's traffic: send-receive from 16 KiB to 16 MiB
+//     (rank 1 to rank 0; FitLink fits the point-to-point α, β), the
+//     server's grouped receive from and send to every worker at 16 MiB (the
+//     calls central-ps makes, against one send-receive: how far the server
+//     takes them one after another) and tensor.AddInto per byte (the
+//     server's own addition of the gradients: γ of the server's link).
 //
-// The prediction for a configuration is scaling.CostModel.Step with that
-// compute and link, the strategy's algorithm (allreduce and fusion: ring;
-// sharded-ps: reduce-scatter + all-gather; central-ps: the server's link)
-// and DDP's real buckets with overlap on or off; the measurement is rank 0's
-// median step (every step started after a barrier).
+// The prediction for a configuration is scaling.CostModel.Step with rank
+// 0's own paired compute stretched by SyncFactor(N), the link, the
+// strategy's algorithm (allreduce and fusion: ring; sharded-ps:
+// reduce-scatter + all-gather; central-ps: the server's point-to-point link
+// and addition) and DDP's real buckets with overlap on or off; the
+// measurement is rank 0's median step (every step started after a
+// barrier). pred_prev_ms is the previous model on the same measurements
+// (the slowest rank's paired compute, no straggler term, the server on the
+// collectives' link).
 //
 //	go run ./bench/scaling                            # 1,2,4 local ranks, the table
 //	go run ./bench/scaling -json -calib-out cal.json  # one JSON line per configuration

@@ -159,8 +159,10 @@ type measured struct {
 // alternating every step with a step of a plain replica of the model (same
 // batch, no communication) on every rank, each started after a barrier, so
 // that the calibration of the computation sees the same load as the
-// measurement; a plain step counts at the time of the slowest rank, which a
-// synchronous step waits for. It returns rank 0's median (and fastest) times.
+// measurement; a plain step is kept both at rank 0's own time (the typical
+// rank the prediction stretches by the straggler term) and at the slowest
+// rank's (the previous model's). It returns rank 0's median (and fastest)
+// times.
 func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf config, batch, warmup, steps int) (measured, error) {
 	var res measured
 	s, err := strategy.New(cf.strategy, newMLP(sizes), c, strategy.Options{

@@ -191,6 +191,20 @@ func grow[T float](s []T, n int) []T {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// directMax is the largest m, n and k that sgemmDirect handles: up to it,
+// reading B's 16-column strips and A's rows in place (B's strip stays in the
+// L1 cache while the row tiles pass) beats packing them.
+const directMax = 128
+
+// direct32 reports whether an m×n×k product of T takes the unpacked path:
+// float32, no side above directMax, and one thread (below parallelMinWork,
+// or a bound of one thread).
+func direct32[T float](m, n, k int) bool {
+	var z T
+	return unsafe.Sizeof(z) == 4 && m <= directMax && n <= directMax && k <= directMax &&
+		(m*n*k < parallelMinWork || MaxThreads() == 1)
+}
+
 // gemm is the blocked driver (BLIS loop order jc, pc, ic, jr, ir).
 func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int, beta T, c []T, rsC, csC int) {
 	if m == 0 || n == 0 {
@@ -199,6 +213,26 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, rsC, csC)
 		return
+	}
+	if direct32[T](m, n, k) {
+		// Small float32 products with C and B contiguous along the columns
+		// (or all three along the rows: Cᵀ = Bᵀ·Aᵀ) run without packing;
+		// what the direct kernels leave (fewer than 16 columns) goes on below.
+		if csC == 1 && csB == 1 && csA == 1 {
+			d := sgemmDirect(m, n, k, float32(alpha), f32(a), rsA, f32(b), rsB, float32(beta), f32(c), rsC)
+			if d == n {
+				return
+			}
+			n -= d
+			b, c = b[d:], c[d:]
+		} else if rsC == 1 && rsA == 1 && rsB == 1 {
+			d := sgemmDirect(n, m, k, float32(alpha), f32(b), csB, f32(a), csA, float32(beta), f32(c), csC)
+			if d == m {
+				return
+			}
+			m -= d
+			a, c = a[d:], c[d:]
+		}
 	}
 	// The micro-kernel stores along the mr dimension with unit stride. For a C
 	// with unit column stride (row-major) compute Cᵀ = Bᵀ·Aᵀ instead.

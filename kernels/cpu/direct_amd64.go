@@ -2,8 +2,6 @@
 
 package cpu
 
-import "math/bits"
-
 //go:generate go run gen_direct.go
 
 // directKernel computes r rows of a row-major C from r rows of a row-major
@@ -33,7 +31,7 @@ func sgemmDirect(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 	default:
 		return 0
 	}
-	done := 16*strips + bits.OnesCount(uint(mask))
+	done := directColumns(n)
 	if done == 0 {
 		return 0
 	}
@@ -53,4 +51,27 @@ func sgemmDirect(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 		i += r
 	}
 	return done
+}
+
+// directTileRows is the most rows one direct kernel call computes (0:
+// no direct kernels in the active set).
+func directTileRows() int {
+	switch kernelName {
+	case "avx512":
+		return len(directAVX512) - 1
+	case "avx2":
+		return len(directAVX2) - 1
+	}
+	return 0
+}
+
+// directColumns is how many of n columns sgemmDirect computes.
+func directColumns(n int) int {
+	switch kernelName {
+	case "avx512":
+		return n
+	case "avx2":
+		return n / 16 * 16
+	}
+	return 0
 }

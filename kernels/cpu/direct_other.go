@@ -7,3 +7,7 @@ package cpu
 func sgemmDirect(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) int {
 	return 0
 }
+
+func directTileRows() int { return 0 }
+
+func directColumns(n int) int { return 0 }

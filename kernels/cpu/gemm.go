@@ -197,12 +197,46 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 const directMax = 128
 
 // direct32 reports whether an m×n×k product of T takes the unpacked path:
-// float32, no side above directMax, and one thread (below parallelMinWork,
-// or a bound of one thread).
+// float32 and no side above directMax.
 func direct32[T float](m, n, k int) bool {
 	var z T
-	return unsafe.Sizeof(z) == 4 && m <= directMax && n <= directMax && k <= directMax &&
-		(m*n*k < parallelMinWork || MaxThreads() == 1)
+	return unsafe.Sizeof(z) == 4 && m <= directMax && n <= directMax && k <= directMax
+}
+
+// directGemm is sgemmDirect (same arguments and result) on up to nt
+// goroutines: the row tiles are work items claimed from a counter, so a
+// helper that starts late (a busy machine) leaves its share to the others.
+func directGemm(nt, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) int {
+	rows := directTileRows()
+	if nt <= 1 || rows == 0 || m <= rows {
+		return sgemmDirect(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+	tiles := ceilDiv(m, rows)
+	nt = min(nt, tiles)
+	done := directColumns(n)
+	if done == 0 {
+		return 0
+	}
+	ph := newPhases(1)
+	work := func() {
+		for {
+			t := ph.claim(0)
+			if t >= tiles {
+				return
+			}
+			i0, i1 := t*m/tiles, (t+1)*m/tiles
+			sgemmDirect(i1-i0, n, k, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			ph.finish(0, tiles)
+		}
+	}
+	for range nt - 1 {
+		if !submit(work) {
+			break // helpers busy (many concurrent calls): fewer threads
+		}
+	}
+	work()
+	ph.wait(0)
+	return done
 }
 
 // gemm is the blocked driver (BLIS loop order jc, pc, ic, jr, ir).
@@ -217,16 +251,21 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 	if direct32[T](m, n, k) {
 		// Small float32 products with C and B contiguous along the columns
 		// (or all three along the rows: Cᵀ = Bᵀ·Aᵀ) run without packing;
-		// what the direct kernels leave (fewer than 16 columns) goes on below.
+		// what the direct kernels leave (AVX2: fewer than 16 columns) goes
+		// on below.
+		nt := 1
+		if m*n*k >= parallelMinWork {
+			nt = MaxThreads()
+		}
 		if csC == 1 && csB == 1 && csA == 1 {
-			d := sgemmDirect(m, n, k, float32(alpha), f32(a), rsA, f32(b), rsB, float32(beta), f32(c), rsC)
+			d := directGemm(nt, m, n, k, float32(alpha), f32(a), rsA, f32(b), rsB, float32(beta), f32(c), rsC)
 			if d == n {
 				return
 			}
 			n -= d
 			b, c = b[d:], c[d:]
 		} else if rsC == 1 && rsA == 1 && rsB == 1 {
-			d := sgemmDirect(n, m, k, float32(alpha), f32(b), csB, f32(a), csA, float32(beta), f32(c), csC)
+			d := directGemm(nt, n, m, k, float32(alpha), f32(b), csB, f32(a), csA, float32(beta), f32(c), csC)
 			if d == m {
 				return
 			}

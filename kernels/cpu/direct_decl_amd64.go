@@ -70,8 +70,80 @@ func sgemmDirectAVX512R15(k int, a *float32, lda int, b *float32, ldb int, c *fl
 //go:noescape
 func sgemmDirectAVX512R16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
 
+//go:noescape
+func sgemmDirectAVX2TR1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX2TR2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX2TR3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX2TR4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX2TR5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX2TR6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR13(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR14(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR15(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
+//go:noescape
+func sgemmDirectAVX512TR16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc, strips, mask int, alpha, beta float32)
+
 // directAVX2 holds the AVX2 kernels by row count (index 0 unused).
 var directAVX2 = [...]directKernel{nil, sgemmDirectAVX2R1, sgemmDirectAVX2R2, sgemmDirectAVX2R3, sgemmDirectAVX2R4, sgemmDirectAVX2R5, sgemmDirectAVX2R6}
 
 // directAVX512 holds the AVX512 kernels by row count (index 0 unused).
 var directAVX512 = [...]directKernel{nil, sgemmDirectAVX512R1, sgemmDirectAVX512R2, sgemmDirectAVX512R3, sgemmDirectAVX512R4, sgemmDirectAVX512R5, sgemmDirectAVX512R6, sgemmDirectAVX512R7, sgemmDirectAVX512R8, sgemmDirectAVX512R9, sgemmDirectAVX512R10, sgemmDirectAVX512R11, sgemmDirectAVX512R12, sgemmDirectAVX512R13, sgemmDirectAVX512R14, sgemmDirectAVX512R15, sgemmDirectAVX512R16}
+
+// directAVX2T holds the AVX2T kernels by row count (index 0 unused).
+var directAVX2T = [...]directKernel{nil, sgemmDirectAVX2TR1, sgemmDirectAVX2TR2, sgemmDirectAVX2TR3, sgemmDirectAVX2TR4, sgemmDirectAVX2TR5, sgemmDirectAVX2TR6}
+
+// directAVX512T holds the AVX512T kernels by row count (index 0 unused).
+var directAVX512T = [...]directKernel{nil, sgemmDirectAVX512TR1, sgemmDirectAVX512TR2, sgemmDirectAVX512TR3, sgemmDirectAVX512TR4, sgemmDirectAVX512TR5, sgemmDirectAVX512TR6, sgemmDirectAVX512TR7, sgemmDirectAVX512TR8, sgemmDirectAVX512TR9, sgemmDirectAVX512TR10, sgemmDirectAVX512TR11, sgemmDirectAVX512TR12, sgemmDirectAVX512TR13, sgemmDirectAVX512TR14, sgemmDirectAVX512TR15, sgemmDirectAVX512TR16}

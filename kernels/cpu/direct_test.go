@@ -10,15 +10,17 @@ import (
 // The unpacked small-product path (sgemmDirect, issue 21) against the
 // float64 reference of runCase (tolerance 1e-6·(k+1)·max|a|·max|b|·(|alpha|+|beta|+1)):
 // every m, n in 1..40 (full strips, the masked or packed remainder of
-// n%16 columns, every row-tile height) for a few k, in both frames that
-// take it (all row-major; all column-major, computed as Cᵀ = Bᵀ·Aᵀ), with
-// padded leading dimensions, and alpha/beta including beta = 0 over a C of
+// n%16 columns, every row-tile height) for a few k, with A, B and C each
+// row- or column-major (C column-major is computed as Cᵀ = Bᵀ·Aᵀ; a
+// column-major A in that frame, or a row-major one in the other, takes the
+// T kernels; B the other way round is transposed first), with padded
+// leading dimensions, and alpha/beta including beta = 0 over a C of
 // NaNs. runCase also checks that nothing outside C's view is written (the
 // masked stores).
 func TestSgemmDirectSmall(t *testing.T) {
-	ks := []int{1, 3, 4, 5, 8, 17, 40}
+	ks := []int{1, 3, 4, 5, 8, 9, 17, 40}
 	if testing.Short() || raceEnabled {
-		ks = []int{1, 5, 17}
+		ks = []int{1, 5, 9}
 	}
 	ab := [][2]float64{{1, 0}, {1, 1}, {-0.5, 2}, {2, 0}, {0.75, -1}}
 	forKernels(t, func(t *testing.T) {
@@ -27,11 +29,10 @@ func TestSgemmDirectSmall(t *testing.T) {
 		for m := 1; m <= 40; m++ {
 			for n := 1; n <= 40; n++ {
 				for _, k := range ks {
-					l := rowMajor
-					if idx%4 == 3 {
-						l = colMajor
-					}
-					g := gemmCase{m: m, n: n, k: k, la: l, lb: l, lc: l, pad: idx % 3,
+					// Row- or column-major A, B and C: NN, TN, NT and TT
+					// products in both frames.
+					la, lb, lc := layout(idx%2), layout(idx/2%2), layout(idx/4%2)
+					g := gemmCase{m: m, n: n, k: k, la: la, lb: lb, lc: lc, pad: idx % 3,
 						alpha: ab[idx%len(ab)][0], beta: ab[idx%len(ab)][1]}
 					idx++
 					runCase(t, Sgemm, g, 1e-6, r)
@@ -42,8 +43,9 @@ func TestSgemmDirectSmall(t *testing.T) {
 }
 
 // Sizes around the tile heights and directMax, the square sizes of
-// bench/small, odd shapes, and the mixed layouts that do not take the
-// direct path (so both paths meet on the same sizes).
+// bench/small, odd shapes, every layout (the strided ones do not take the
+// direct path, so both paths meet on the same sizes) and the transposed
+// operands of a linear layer's products.
 func TestSgemmDirectSizes(t *testing.T) {
 	sizes := [][3]int{{16, 16, 16}, {32, 32, 32}, {64, 64, 64}, {128, 128, 128}, {17, 33, 65},
 		{33, 47, 129}, {129, 31, 7}, {100, 100, 100}, {127, 129, 128}, {10, 40, 40}, {40, 1, 40},
@@ -57,8 +59,10 @@ func TestSgemmDirectSizes(t *testing.T) {
 			for l := layout(0); l < numLayouts; l++ {
 				g := gemmCase{m: s[0], n: s[1], k: s[2], la: l, lb: l, lc: l, pad: i % 2, alpha: 1, beta: 0}
 				runCase(t, Sgemm, g, 1e-6, r)
-				// Transposed A (as in Aᵀ·B), row-major B and C.
+				// Transposed A (Aᵀ·B) and transposed B (A·Bᵀ), row-major C.
 				g = gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: rowMajor, lc: rowMajor, pad: 1, alpha: -1.5, beta: 0.5}
+				runCase(t, Sgemm, g, 1e-6, r)
+				g = gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: colMajor, lc: rowMajor, pad: 1, alpha: 1, beta: 0}
 				runCase(t, Sgemm, g, 1e-6, r)
 			}
 		}
@@ -76,6 +80,8 @@ func TestSgemmDirectThreads(t *testing.T) {
 			for _, s := range [][3]int{{96, 96, 96}, {128, 128, 128}, {100, 120, 128}, {128, 17, 128}, {17, 128, 128}} {
 				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: rowMajor, lc: rowMajor, pad: 1, alpha: 1, beta: 0.5}, 1e-6, r)
 				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: colMajor, lc: colMajor, alpha: 2, beta: 0}, 1e-6, r)
+				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: colMajor, lc: rowMajor, alpha: 1, beta: 0}, 1e-6, r)
+				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: rowMajor, lc: rowMajor, pad: 2, alpha: 1, beta: 1}, 1e-6, r)
 			}
 		})
 		SetMaxThreads(prev)
@@ -93,7 +99,7 @@ func TestSgemmDirectColumns(t *testing.T) {
 			a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 			randFill(r, a)
 			randFill(r, b)
-			got := sgemmDirect(m, n, k, 1, a, k, b, n, 0, c, n)
+			got := sgemmDirect(m, n, k, 1, a, k, 1, b, n, 0, c, n)
 			want := 0
 			switch Kernel() {
 			case "avx512":

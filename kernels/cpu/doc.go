@@ -26,11 +26,12 @@
 // (m*n*k < 96³) run on the calling goroutine. Calls are safe from many
 // goroutines at once; packing buffers come from a sync.Pool.
 //
-// Small float32 products (m, n, k ≤ 256) whose C and B are contiguous along
-// their rows (row-major; or all three operands column-major, computed as
-// Cᵀ = BᵀAᵀ) skip packing: generated kernels (gen_direct.go) read A's rows
-// and 16-column strips of B in place and keep an r×16 tile of C in
-// registers (AVX-512: up to 16 rows, one zmm each, A's element an embedded
+// Small float32 products (m, n, k ≤ 256) with a row- or column-major C, A
+// and B (any of the NN, NT, TN, TT combinations; a column-major C is
+// computed as Cᵀ = BᵀAᵀ) skip packing A: generated kernels (gen_direct.go)
+// read A's rows (or columns) and 16-column strips of a row-major B in place
+// (a column-major B is first transposed into a buffer) and keep an r×16
+// tile of C in registers (AVX-512: up to 16 rows, one zmm each, A's element an embedded
 // broadcast operand, a masked last strip for n%16 columns; AVX2: up to 6
 // rows, the n%16 columns left to the packed path). Rows are split into
 // tiles of nearly equal height; with more than one thread and m*n*k ≥ 96³

@@ -207,19 +207,29 @@ func direct32[T float](m, n, k int) bool {
 }
 
 // directGemm is sgemmDirect (same arguments and result) on up to nt
-// goroutines: the row tiles are work items claimed from a counter, so a
-// helper that starts late (a busy machine) leaves its share to the others.
-func directGemm(nt, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) int {
+// goroutines, for a B with unit column stride (read in place) or unit row
+// stride (first transposed into a k×n row-major buffer): the row tiles are
+// work items claimed from a counter, so a helper that starts late (a busy
+// machine) leaves its share to the others.
+func directGemm(nt, m, n, k int, alpha float32, a []float32, rsA, csA int, b []float32, rsB, csB int, beta float32, c []float32, ldc int) int {
 	rows := directTileRows()
-	if nt <= 1 || rows == 0 || m <= rows {
-		return sgemmDirect(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	done := directColumns(n)
+	if rows == 0 || done == 0 {
+		return 0
+	}
+	ldb := rsB
+	if csB != 1 {
+		bf := getBuffers[float32]()
+		defer putBuffers(bf)
+		bf.t = grow(bf.t, k*done)
+		transposeInto(bf.t, b, csB, done, k)
+		b, ldb = bf.t, done
+	}
+	if nt <= 1 || m <= rows {
+		return sgemmDirect(m, n, k, alpha, a, rsA, csA, b, ldb, beta, c, ldc)
 	}
 	tiles := ceilDiv(m, rows)
 	nt = min(nt, tiles)
-	done := directColumns(n)
-	if done == 0 {
-		return 0
-	}
 	ph := newPhases(1)
 	work := func() {
 		for {
@@ -228,7 +238,7 @@ func directGemm(nt, m, n, k int, alpha float32, a []float32, lda int, b []float3
 				return
 			}
 			i0, i1 := t*m/tiles, (t+1)*m/tiles
-			sgemmDirect(i1-i0, n, k, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			sgemmDirect(i1-i0, n, k, alpha, a[i0*rsA:], rsA, csA, b, ldb, beta, c[i0*ldc:], ldc)
 			ph.finish(0, tiles)
 		}
 	}
@@ -242,6 +252,21 @@ func directGemm(nt, m, n, k int, alpha float32, a []float32, lda int, b []float3
 	return done
 }
 
+// transposeInto sets dst[p*n+j] = b[j*cs+p] for j < n, p < k: the k×n
+// row-major copy of a B whose n columns are contiguous along k, cs apart
+// (8×8 register transposes where the CPU has them).
+func transposeInto(dst, b []float32, cs, n, k int) {
+	if r, _ := packTransAsm(dst, b, 0, cs, n, k, n); r == n {
+		return
+	}
+	for j := range n {
+		col := b[j*cs : j*cs+k]
+		for p, v := range col {
+			dst[p*n+j] = v
+		}
+	}
+}
+
 // gemm is the blocked driver (BLIS loop order jc, pc, ic, jr, ir).
 func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T, rsB, csB int, beta T, c []T, rsC, csC int) {
 	if m == 0 || n == 0 {
@@ -252,28 +277,32 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		return
 	}
 	if direct32[T](m, n, k) {
-		// Small float32 products with C and B contiguous along the columns
-		// (or all three along the rows: Cᵀ = Bᵀ·Aᵀ) run without packing;
-		// what the direct kernels leave (AVX2: fewer than 16 columns) goes
-		// on below.
+		// Small float32 products run without packing A (or B, unless it is
+		// transposed) in the frame where C has unit column stride (C
+		// row-major; else Cᵀ = Bᵀ·Aᵀ), when A and B each have a unit
+		// stride; what the direct kernels leave (AVX2: fewer than 16
+		// columns) goes on below.
 		nt := 1
 		if m*n*k >= parallelMinWork {
 			nt = MaxThreads()
 		}
-		if csC == 1 && csB == 1 && csA == 1 {
-			d := directGemm(nt, m, n, k, float32(alpha), f32(a), rsA, f32(b), rsB, float32(beta), f32(c), rsC)
-			if d == n {
+		tr := csC != 1 && rsC == 1
+		fm, fn, fa, rsFA, csFA, fb, rsFB, csFB, ldFC := m, n, a, rsA, csA, b, rsB, csB, rsC
+		if tr {
+			fm, fn, fa, rsFA, csFA, fb, rsFB, csFB, ldFC = n, m, b, csB, rsB, a, csA, rsA, csC
+		}
+		if (csC == 1 || tr) && (csFA == 1 || rsFA == 1) && (csFB == 1 || rsFB == 1) {
+			d := directGemm(nt, fm, fn, k, float32(alpha), f32(fa), rsFA, csFA, f32(fb), rsFB, csFB, float32(beta), f32(c), ldFC)
+			if d == fn {
 				return
 			}
-			n -= d
-			b, c = b[d:], c[d:]
-		} else if rsC == 1 && rsA == 1 && rsB == 1 {
-			d := directGemm(nt, n, m, k, float32(alpha), f32(b), csB, f32(a), csA, float32(beta), f32(c), csC)
-			if d == m {
-				return
+			if tr {
+				m -= d
+				a, c = a[d*rsA:], c[d*rsC:]
+			} else {
+				n -= d
+				b, c = b[d*csB:], c[d*csC:]
 			}
-			m -= d
-			a, c = a[d:], c[d:]
 		}
 	}
 	// The micro-kernel stores along the mr dimension with unit stride. For a C

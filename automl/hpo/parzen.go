@@ -12,6 +12,21 @@ import (
 // Log dimensions — or a categorical distribution), as in Bergstra et al.
 // (2011) and Optuna's TPE. The last component is the prior: the whole
 // range (normal with sigma = the range's width; uniform over choices).
+//
+// Two ways of scoring numeric kernels exist, chosen by normalized:
+//
+//   - normalized = false reproduces Optuna 3.1 (the anchor of the
+//     benchmarks): a continuous kernel's log density is that of the
+//     standard truncated normal at (x−μ)/σ, without the −log σ term
+//     (Optuna's _truncnorm.logpdf ignored its scale until optuna/optuna#5110,
+//     Optuna 3.5), so each component counts in proportion to its bandwidth,
+//     and log-scaled integers are continuous in log space (sampled there,
+//     then rounded; scored by the density at log x).
+//   - normalized = true scores proper densities (each kernel divided by σ)
+//     and log-scaled integers by their mass on the grid, as later Optuna
+//     releases do (#5110; #6258 for the log integers).
+//
+// Stepped floats and linear integers are masses on their grid either way.
 type parzen struct {
 	logw []float64 // normalised log weights of the components
 	dims []pdim
@@ -19,10 +34,11 @@ type parzen struct {
 
 type pdim struct {
 	d         Distribution
+	grid      bool      // scored by masses on d's grid
 	lo, hi    float64   // transformed bounds (numeric dimensions)
 	mu, sigma []float64 // per component
 	logZ      []float64 // per component: log of the truncation mass
-	logNorm   []float64 // per component: logZ + log(sigma·√(2π))
+	logNorm   []float64 // per component: logZ + log √(2π) (+ log σ when normalized)
 	logp      [][]float64
 }
 
@@ -52,8 +68,8 @@ func transform(d Distribution, x float64) float64 {
 // i, dimension j, internal values) with weights w[i] (before the prior's).
 // Univariate (one dimension, multivariate false) uses the neighbour-gap
 // bandwidths of Optuna's independent TPE; multivariate uses Scott-like
-// bandwidths 0.2·n^(−1/(D+4))·range.
-func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight float64, multivariate bool) *parzen {
+// bandwidths 0.2·n^(−1/(D+4))·range. normalized: see parzen.
+func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight float64, multivariate, normalized bool) *parzen {
 	n := len(obs)
 	p := &parzen{logw: make([]float64, n+1)}
 	total := priorWeight
@@ -92,6 +108,7 @@ func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight f
 			p.dims = append(p.dims, pd)
 			continue
 		}
+		pd.grid = d.Step > 0 && (normalized || !d.Log)
 		pd.lo, pd.hi = bounds(d)
 		width := pd.hi - pd.lo
 		pd.mu = make([]float64, n+1)
@@ -144,7 +161,10 @@ func newParzen(obs [][]float64, w []float64, dists []Distribution, priorWeight f
 		for i := range pd.sigma {
 			pd.sigma[i] = math.Max(minS, math.Min(pd.sigma[i], width))
 			pd.logZ[i] = logMass((pd.lo-pd.mu[i])/pd.sigma[i], (pd.hi-pd.mu[i])/pd.sigma[i])
-			pd.logNorm[i] = pd.logZ[i] + math.Log(pd.sigma[i]*math.Sqrt(2*math.Pi))
+			pd.logNorm[i] = pd.logZ[i] + math.Log(math.Sqrt(2*math.Pi))
+			if normalized {
+				pd.logNorm[i] += math.Log(pd.sigma[i])
+			}
 		}
 		p.dims = append(p.dims, pd)
 	}
@@ -235,7 +255,7 @@ func (p *parzen) logPDF(x []float64) float64 {
 			continue
 		}
 		var ta, tb float64
-		discrete := pd.d.Step > 0
+		discrete := pd.grid
 		if discrete {
 			a := x[j] - pd.d.Step/2
 			if pd.d.Log {

@@ -94,7 +94,7 @@ func TestParzenIsADensity(t *testing.T) {
 		for range 12 {
 			obs = append(obs, []float64{sampleUniform(r, d)})
 		}
-		p := newParzen(obs, DefaultWeights(12), []Distribution{d}, 1, false)
+		p := newParzen(obs, DefaultWeights(12), []Distribution{d}, 1, false, true)
 		// Integrate in the transformed space (the density's own).
 		lo, hi := bounds(d)
 		const m = 20000
@@ -144,7 +144,7 @@ func TestParzenIsADensity(t *testing.T) {
 			}
 		}
 		for _, mv := range []bool{false, true} {
-			p := newParzen(obs, DefaultWeights(7), []Distribution{d}, 1, mv)
+			p := newParzen(obs, DefaultWeights(7), []Distribution{d}, 1, mv, true)
 			sum := 0.0
 			for _, v := range pts {
 				sum += math.Exp(p.logPDF([]float64{v}))

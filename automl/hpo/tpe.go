@@ -32,6 +32,11 @@ type TPEOptions struct {
 	// parameters that always occur together (conditional spaces) and
 	// samples each group jointly from the trials that have it.
 	Group bool
+	// NormalizedKernels scores candidates with properly normalised kernel
+	// densities (and log-scaled integers by their grid masses), as Optuna
+	// does from 3.5 on; the default reproduces Optuna 3.1, whose kernels
+	// leave out the 1/σ factor (see parzen).
+	NormalizedKernels bool
 }
 
 // DefaultGamma is Optuna's default: min(⌈0.1·n⌉, 25).
@@ -155,14 +160,11 @@ func (s *TPESampler) SampleRelative(h *History, t *FrozenTrial) map[string]Param
 	}
 	out := map[string]Param{}
 	for _, names := range groups {
-		ref := (*FrozenTrial)(nil)
-		var have []*FrozenTrial
+		var ref *FrozenTrial
 		for _, x := range ts {
 			if hasAll(x, names) {
-				have = append(have, x)
-				if ref == nil {
-					ref = x
-				}
+				ref = x
+				break
 			}
 		}
 		if ref == nil {
@@ -172,17 +174,7 @@ func (s *TPESampler) SampleRelative(h *History, t *FrozenTrial) map[string]Param
 		for j, n := range names {
 			dists[j] = ref.Distributions[n]
 		}
-		var keep []*FrozenTrial
-		for _, x := range have {
-			ok := true
-			for j, n := range names {
-				ok = ok && x.Distributions[n].Equal(dists[j])
-			}
-			if ok {
-				keep = append(keep, x)
-			}
-		}
-		x := s.propose(keep, names, dists, h.Direction, rngName(t.Number, "\x00group:"+strings.Join(names, "\x00")), true)
+		x := s.propose(ts, names, dists, h.Direction, rngName(t.Number, "\x00group:"+strings.Join(names, "\x00")), true)
 		for j, n := range names {
 			out[n] = Param{Value: x[j], Dist: dists[j]}
 		}
@@ -203,32 +195,54 @@ func (s *TPESampler) SampleIndependent(h *History, t *FrozenTrial, name string, 
 	if len(ts) < s.o.NStartupTrials {
 		return sampleUniform(rngFor(s.o.Seed, t.Number, name), d)
 	}
-	var keep []*FrozenTrial
-	for _, x := range ts {
-		if od, ok := x.Distributions[name]; ok && od.Equal(d) {
-			keep = append(keep, x)
-		}
-	}
-	return s.propose(keep, []string{name}, []Distribution{d}, h.Direction, rngName(t.Number, name), false)[0]
+	return s.propose(ts, []string{name}, []Distribution{d}, h.Direction, rngName(t.Number, name), false)[0]
 }
 
-// propose runs one TPE step over the named dimensions from trials ts.
-func (s *TPESampler) propose(ts []*FrozenTrial, names []string, dists []Distribution, dir Direction, rn numberName, multivariate bool) []float64 {
-	r := rngFor(s.o.Seed, rn.number, rn.name)
-	below, above := s.split(ts, dir)
-	obs := func(idx []int) [][]float64 {
-		out := make([][]float64, len(idx))
-		for k, i := range idx {
+// estimators splits the finished trials ts into the good and the bad
+// group — over all of them, as Optuna does, so that a conditional
+// parameter's groups are its trials among the overall best Gamma(len(ts))
+// and the rest — keeps in each the trials that have every named parameter
+// with the same distribution, and builds l(x) and g(x) from them.
+func (s *TPESampler) estimators(ts []*FrozenTrial, names []string, dists []Distribution, dir Direction, multivariate bool) (l, g *parzen, below, above []*FrozenTrial) {
+	bi, ai := s.split(ts, dir)
+	pick := func(idx []int) []*FrozenTrial {
+		var out []*FrozenTrial
+		for _, i := range idx {
+			ok := true
+			for j, n := range names {
+				od, has := ts[i].Distributions[n]
+				_, hasV := ts[i].Params[n]
+				ok = ok && has && hasV && od.Equal(dists[j])
+			}
+			if ok {
+				out = append(out, ts[i])
+			}
+		}
+		return out
+	}
+	obs := func(xs []*FrozenTrial) [][]float64 {
+		out := make([][]float64, len(xs))
+		for k, x := range xs {
 			row := make([]float64, len(names))
 			for j, n := range names {
-				row[j] = ts[i].Params[n]
+				row[j] = x.Params[n]
 			}
 			out[k] = row
 		}
 		return out
 	}
-	l := newParzen(obs(below), s.o.Weights(len(below)), dists, s.o.PriorWeight, multivariate)
-	g := newParzen(obs(above), s.o.Weights(len(above)), dists, s.o.PriorWeight, multivariate)
+	below, above = pick(bi), pick(ai)
+	l = newParzen(obs(below), s.o.Weights(len(below)), dists, s.o.PriorWeight, multivariate, s.o.NormalizedKernels)
+	g = newParzen(obs(above), s.o.Weights(len(above)), dists, s.o.PriorWeight, multivariate, s.o.NormalizedKernels)
+	return l, g, below, above
+}
+
+// propose runs one TPE step over the named dimensions from the finished
+// trials ts: NEICandidates draws from l, the first maximising
+// log l(x) − log g(x) wins.
+func (s *TPESampler) propose(ts []*FrozenTrial, names []string, dists []Distribution, dir Direction, rn numberName, multivariate bool) []float64 {
+	r := rngFor(s.o.Seed, rn.number, rn.name)
+	l, g, _, _ := s.estimators(ts, names, dists, dir, multivariate)
 	var best []float64
 	bestScore := math.Inf(-1)
 	for range s.o.NEICandidates {

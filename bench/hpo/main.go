@@ -3,7 +3,7 @@
 // trial, side by side with Optuna, and the epoch budget ASHA needs to
 // match random search on the quickstart MLP.
 //
-//	go run ./bench/hpo [-seeds 10] [-trials 50,100,200] [-objectives branin,hartmann6,mixed]
+//	go run ./bench/hpo [-seeds 10] [-first-seed 0] [-trials 50,100,200] [-objectives branin,hartmann6,mixed]
 //	                   [-samplers tpe,random] [-storages memory,sqlite] [-sqlite-seeds 2]
 //	                   [-optuna] [-asha] [-asha-seeds 3] [-json]
 //
@@ -55,6 +55,7 @@ var optunaScript []byte
 
 type config struct {
 	seeds, sqliteSeeds int
+	firstSeed          int
 	trials             []int
 	objectives         []string
 	samplers           []string
@@ -103,6 +104,8 @@ func newSampler(name string, seed uint64) (hpo.Sampler, error) {
 		return hpo.NewTPESampler(hpo.TPEOptions{Seed: seed}), nil
 	case "tpe-mv":
 		return hpo.NewTPESampler(hpo.TPEOptions{Seed: seed, Multivariate: true}), nil
+	case "tpe-norm":
+		return hpo.NewTPESampler(hpo.TPEOptions{Seed: seed, NormalizedKernels: true}), nil
 	case "random":
 		return hpo.NewRandomSampler(seed), nil
 	}
@@ -200,9 +203,10 @@ func main() {
 	var trials, objs, sams, stores string
 	flag.IntVar(&cfg.seeds, "seeds", 10, "seeds per (objective, sampler) in memory")
 	flag.IntVar(&cfg.sqliteSeeds, "sqlite-seeds", 2, "seeds per (objective, sampler) with SQLite storage")
+	flag.IntVar(&cfg.firstSeed, "first-seed", 0, "the seeds are first-seed, first-seed+1, ... (develop on other seeds than the reported ones)")
 	flag.StringVar(&trials, "trials", "50,100,200", "budgets at which regret is reported (the largest is run)")
 	flag.StringVar(&objs, "objectives", "branin,hartmann6,mixed", "objectives")
-	flag.StringVar(&sams, "samplers", "tpe,random", "samplers: tpe, tpe-mv (multivariate), random")
+	flag.StringVar(&sams, "samplers", "tpe,random", "samplers: tpe, tpe-mv (multivariate), tpe-norm (normalized kernels), random")
 	flag.StringVar(&stores, "storages", "memory,sqlite", "storages: memory, sqlite")
 	flag.BoolVar(&cfg.optuna, "optuna", false, "also run Optuna on the same objectives and print ratios")
 	flag.StringVar(&cfg.python, "python", "/usr/bin/python3", "the Python with optuna")
@@ -256,7 +260,7 @@ func run(ctx context.Context, cfg *config, jsonOut io.Writer) error {
 				}
 				seeds := make([]int, nSeeds)
 				for k := range seeds {
-					seeds[k] = k
+					seeds[k] = cfg.firstSeed + k
 				}
 				r := &result{impl: "tessera", objective: on, sampler: sam, storage: stor, seeds: nSeeds, min: obj.min}
 				t0 := time.Now()
@@ -270,7 +274,7 @@ func run(ctx context.Context, cfg *config, jsonOut io.Writer) error {
 				}
 				fmt.Fprintf(cfg.out, "tessera %-9s %-6s %-6s %2d seeds in %5.1f s\n", on, sam, stor, nSeeds, time.Since(t0).Seconds())
 				results = append(results, r)
-				if cfg.optuna && sam != "tpe-mv" {
+				if cfg.optuna && (sam == "tpe" || sam == "random") {
 					t0 := time.Now()
 					lines, err := runOptuna(cfg, script, on, sam, stor, seeds, maxTrials, dir)
 					if err != nil {

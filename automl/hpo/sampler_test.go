@@ -42,9 +42,8 @@ func TestTPEBeatsRandomOnBranin(t *testing.T) {
 	}
 	med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
 	t.Logf("median regret after 60 trials: TPE %.4f, multivariate TPE %.4f, random %.4f", med(tpe), med(mv), med(rnd))
-	assert.Less(t, med(tpe), med(rnd))
-	assert.Less(t, med(mv), med(rnd))
-	assert.Less(t, med(tpe), 0.2)
+	assert.Less(t, med(tpe), 0.5*med(rnd))
+	assert.Less(t, med(mv), 0.5*med(rnd))
 }
 
 func TestSamplersReproducible(t *testing.T) {
@@ -150,6 +149,12 @@ func TestParzenIsADensity(t *testing.T) {
 				sum += math.Exp(p.logPDF([]float64{v}))
 			}
 			assert.InDelta(t, 1, sum, 1e-9, "%+v multivariate=%v", d, mv)
+			for range 200 {
+				assert.True(t, d.Contains(p.sample(r)[0]))
+			}
+			// As Optuna 3.1 (the default): log integers are continuous in
+			// log space but their samples still land on the grid.
+			p = newParzen(obs, DefaultWeights(7), []Distribution{d}, 1, mv, false)
 			for range 200 {
 				assert.True(t, d.Contains(p.sample(r)[0]))
 			}

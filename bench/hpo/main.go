@@ -21,7 +21,8 @@
 // same objectives, budgets, seeds and storages in the same run and prints
 // Tessera/Optuna ratios. -json prints one line per (implementation,
 // objective, sampler, storage, trials): {"impl","objective","sampler",
-// "storage","trials","seeds","regret_median","ms_per_trial"}.
+// "storage","trials","seeds","first_seed","regret_median","ms_per_trial",
+// "regrets"} (regrets: each seed's, in seed order).
 //
 // -asha: ASHA (η = 3, 1 to 15 epochs, random sampling, 2 workers) against
 // random search (16 configurations × 15 epochs) on the quickstart MLP over
@@ -76,14 +77,17 @@ type result struct {
 	min                               float64
 }
 
-func (r *result) regret(n int) float64 {
+func (r *result) regret(n int) float64 { return median(r.regrets(n)) }
+
+// regrets returns each seed's regret after n trials, in seed order.
+func (r *result) regrets(n int) []float64 {
 	var v []float64
 	for _, c := range r.curves {
 		if n <= len(c) {
 			v = append(v, c[n-1]-r.min)
 		}
 	}
-	return median(v)
+	return v
 }
 
 func median(v []float64) float64 {
@@ -298,7 +302,8 @@ func run(ctx context.Context, cfg *config, jsonOut io.Writer) error {
 			for _, n := range cfg.trials {
 				if err := enc.Encode(map[string]any{
 					"impl": r.impl, "objective": r.objective, "sampler": r.sampler, "storage": r.storage,
-					"trials": n, "seeds": r.seeds, "regret_median": r.regret(n), "ms_per_trial": median(r.overheadMs),
+					"trials": n, "seeds": r.seeds, "first_seed": cfg.firstSeed, "regret_median": r.regret(n), "ms_per_trial": median(r.overheadMs),
+					"regrets": r.regrets(n),
 				}); err != nil {
 					return err
 				}

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,9 +345,39 @@ func printTable(cfg *config, results []*result) {
 				fmt.Fprintf(w, " %11.3g", t.regret(n)/r.regret(n))
 			}
 			fmt.Fprintf(w, " %12.3g\n", median(t.overheadMs)/median(r.overheadMs))
+			fmt.Fprintf(w, "%-8s %-9s %-6s %-6s %5s", "90% CI", r.objective, r.sampler, r.storage, "")
+			for _, n := range cfg.trials {
+				lo, hi := ratioCI(t.regrets(n), r.regrets(n))
+				fmt.Fprintf(w, " %11s", fmt.Sprintf("%.2g-%.2g", lo, hi))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if cfg.optuna {
 		fmt.Fprintln(w, "ratio = Tessera / Optuna (regret: below 1 is better; ms/trial: the overhead ratio)")
+		fmt.Fprintln(w, "90% CI = bootstrap interval of the ratio of median regrets (seeds resampled, 2000 rounds)")
 	}
+}
+
+// ratioCI is a bootstrap 90% interval of median(a)/median(b), resampling
+// the seeds of each side independently (fixed stream: reproducible).
+func ratioCI(a, b []float64) (lo, hi float64) {
+	if len(a) == 0 || len(b) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const rounds = 2000
+	ratios := make([]float64, rounds)
+	ra, rb := make([]float64, len(a)), make([]float64, len(b))
+	for k := range ratios {
+		for i := range ra {
+			ra[i] = a[r.IntN(len(a))]
+		}
+		for i := range rb {
+			rb[i] = b[r.IntN(len(b))]
+		}
+		ratios[k] = median(ra) / median(rb)
+	}
+	slices.Sort(ratios)
+	return ratios[rounds/20], ratios[rounds-1-rounds/20]
 }

@@ -54,3 +54,19 @@ func TestTinyRunWithOptuna(t *testing.T) {
 	assert.Contains(t, table.String(), "ratio")
 	assert.Contains(t, js.String(), `"impl":"optuna"`)
 }
+
+// The bootstrap interval of a ratio of medians brackets the true ratio.
+func TestRatioCI(t *testing.T) {
+	var a, b []float64
+	for i := range 30 {
+		v := math.Exp(float64(i%10) / 3)
+		a, b = append(a, 2*v), append(b, v)
+	}
+	lo, hi := ratioCI(a, b)
+	assert.LessOrEqual(t, lo, 2.0)
+	assert.GreaterOrEqual(t, hi, 2.0)
+	assert.Less(t, lo, hi)
+	lo, hi = ratioCI(b, b)
+	assert.LessOrEqual(t, lo, 1.0)
+	assert.GreaterOrEqual(t, hi, 1.0)
+}

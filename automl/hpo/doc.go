@@ -18,7 +18,9 @@
 // Samplers: RandomSampler, GridSampler and TPESampler (Bergstra et al.
 // 2011, with Optuna's defaults: 10 random start-up trials, γ(n) =
 // min(⌈0.1n⌉, 25), 24 candidates, a prior component; optionally
-// multivariate and grouped). All are seeded and reproducible.
+// multivariate and grouped); for a given history its estimators and choice
+// are Optuna 3.1's (TestTPEMatchesOptuna31). All are seeded and
+// reproducible.
 //
 // Pruners and schedulers: MedianPruner (median stopping),
 // SuccessiveHalvingPruner (ASHA, asynchronous), HyperbandPruner (ASHA in

@@ -42,14 +42,16 @@ func TestSgemmDirectSmall(t *testing.T) {
 	})
 }
 
-// Sizes around the tile heights and directMax, the square sizes of
+// Sizes around the tile heights and the direct path's bounds (k ≤ 512,
+// n ≤ 1024 in C's row-major frame), the square sizes of
 // bench/small, odd shapes, every layout (the strided ones do not take the
 // direct path, so both paths meet on the same sizes) and the transposed
 // operands of a linear layer's products.
 func TestSgemmDirectSizes(t *testing.T) {
 	sizes := [][3]int{{16, 16, 16}, {32, 32, 32}, {64, 64, 64}, {128, 128, 128}, {17, 33, 65},
 		{33, 47, 129}, {129, 31, 7}, {100, 100, 100}, {127, 129, 128}, {10, 40, 40}, {40, 1, 40},
-		{1, 40, 40}, {255, 17, 3}, {7, 255, 64}, {200, 200, 200}, {256, 256, 256}, {257, 256, 100}}
+		{1, 40, 40}, {255, 17, 3}, {7, 255, 64}, {200, 200, 200}, {256, 256, 256}, {257, 256, 100},
+		{300, 600, 20}, {17, 1024, 33}, {600, 40, 512}, {40, 1025, 64}, {100, 90, 513}}
 	if testing.Short() || raceEnabled {
 		sizes = sizes[:12]
 	}
@@ -71,13 +73,15 @@ func TestSgemmDirectSizes(t *testing.T) {
 
 // The direct path shared over threads (products of at least
 // parallelMinWork with more than one thread): the same results, for
-// thread counts above and below the number of row tiles.
+// thread counts above and below the number of row tiles, and with fewer
+// row tiles than threads (column chunks).
 func TestSgemmDirectThreads(t *testing.T) {
 	for _, nt := range []int{2, 3, 8} {
 		prev := SetMaxThreads(nt)
 		forKernels(t, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(21, uint64(nt)))
-			for _, s := range [][3]int{{96, 96, 96}, {128, 128, 128}, {100, 120, 128}, {128, 17, 128}, {17, 128, 128}} {
+			for _, s := range [][3]int{{96, 96, 96}, {128, 128, 128}, {100, 120, 128}, {128, 17, 128}, {17, 128, 128},
+				{16, 1000, 100}, {8, 300, 500}, {40, 70, 400}} {
 				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: rowMajor, lc: rowMajor, pad: 1, alpha: 1, beta: 0.5}, 1e-6, r)
 				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: colMajor, lb: colMajor, lc: colMajor, alpha: 2, beta: 0}, 1e-6, r)
 				runCase(t, Sgemm, gemmCase{m: s[0], n: s[1], k: s[2], la: rowMajor, lb: colMajor, lc: rowMajor, alpha: 1, beta: 0}, 1e-6, r)

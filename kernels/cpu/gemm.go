@@ -191,26 +191,32 @@ func grow[T float](s []T, n int) []T {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// directMax is the largest m, n and k that sgemmDirect handles: up to it,
-// reading A's rows (16 rows of k ≤ 256 elements stay in the L1 cache while
-// the strips pass) and B's 16-column strips (streamed from L2) in place
-// beats packing them. Measured on Zen 4, one thread, user CPU for the same
-// work: 0.64-0.71× the packed path's at N = 160-256, 0.89× at 512, but 2×
-// at 1024 (a strip's rows 4 KiB apart fall into a few cache sets).
-const directMax = 256
-
-// direct32 reports whether an m×n×k product of T takes the unpacked path:
-// float32 and no side above directMax.
-func direct32[T float](m, n, k int) bool {
+// isF32 reports whether T is a 4-byte float.
+func isF32[T float]() bool {
 	var z T
-	return unsafe.Sizeof(z) == 4 && m <= directMax && n <= directMax && k <= directMax
+	return unsafe.Sizeof(z) == 4
 }
+
+// directOK reports whether a product with n columns (in the frame where C
+// has unit column stride) and k steps takes the unpacked path. A tile's
+// rows of A (16 × k ≤ 512 elements: at most the 32 KiB L1 cache) are
+// reused across the strips of B, which stream from L2 or L3. Measured on
+// Zen 4, one thread, best of 200, unpacked/packed time: 0.31-0.44 at
+// 16×4096×16, 512×64×64, 32×676×10; 0.77-0.96 at 1024×256×256, 512³,
+// 1024×1024×64, 128×1024×784; but 1.13-1.68 with k = 1024 (1024×64×1024,
+// 256×256×1024, 1024³: the A tile no longer fits).
+func directOK(n, k int) bool { return k <= directMaxK && n <= directMaxN }
+
+const (
+	directMaxK = 512
+	directMaxN = 1024
+)
 
 // directGemm is sgemmDirect (same arguments and result) on up to nt
 // goroutines, for a B with unit column stride (read in place) or unit row
-// stride (first transposed into a k×n row-major buffer): the row tiles are
-// work items claimed from a counter, so a helper that starts late (a busy
-// machine) leaves its share to the others.
+// stride (first transposed into a k×n row-major buffer): the row tiles (and
+// column chunks) are work items claimed from a counter, so a helper that
+// starts late (a busy machine) leaves its share to the others.
 func directGemm(nt, m, n, k int, alpha float32, a []float32, rsA, csA int, b []float32, rsB, csB int, beta float32, c []float32, ldc int) int {
 	rows := directTileRows()
 	done := directColumns(n)
@@ -225,21 +231,31 @@ func directGemm(nt, m, n, k int, alpha float32, a []float32, rsA, csA int, b []f
 		transposeInto(bf.t, b, csB, done, k)
 		b, ldb = bf.t, done
 	}
-	if nt <= 1 || m <= rows {
+	// Work items: row tiles, and with fewer than two per thread also
+	// chunks of 16-column strips.
+	tiles := ceilDiv(m, rows)
+	strips := ceilDiv(done, 16)
+	chunks := 1
+	if nt > 1 && tiles < 2*nt {
+		chunks = min(strips, ceilDiv(2*nt, tiles))
+	}
+	items := tiles * chunks
+	if nt <= 1 || items == 1 {
 		return sgemmDirect(m, n, k, alpha, a, rsA, csA, b, ldb, beta, c, ldc)
 	}
-	tiles := ceilDiv(m, rows)
-	nt = min(nt, tiles)
+	nt = min(nt, items)
 	ph := newPhases(1)
 	work := func() {
 		for {
-			t := ph.claim(0)
-			if t >= tiles {
+			it := ph.claim(0)
+			if it >= items {
 				return
 			}
+			t, q := it/chunks, it%chunks
 			i0, i1 := t*m/tiles, (t+1)*m/tiles
-			sgemmDirect(i1-i0, n, k, alpha, a[i0*rsA:], rsA, csA, b, ldb, beta, c[i0*ldc:], ldc)
-			ph.finish(0, tiles)
+			j0, j1 := q*strips/chunks*16, min(done, (q+1)*strips/chunks*16)
+			sgemmDirect(i1-i0, j1-j0, k, alpha, a[i0*rsA:], rsA, csA, b[j0:], ldb, beta, c[i0*ldc+j0:], ldc)
+			ph.finish(0, items)
 		}
 	}
 	for range nt - 1 {
@@ -276,22 +292,22 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		scaleC(m, n, beta, c, rsC, csC)
 		return
 	}
-	if direct32[T](m, n, k) {
-		// Small float32 products run without packing A (or B, unless it is
+	if isF32[T]() {
+		// Float32 products run without packing A (or B, unless it is
 		// transposed) in the frame where C has unit column stride (C
 		// row-major; else Cᵀ = Bᵀ·Aᵀ), when A and B each have a unit
-		// stride; what the direct kernels leave (AVX2: fewer than 16
-		// columns) goes on below.
-		nt := 1
-		if m*n*k >= parallelMinWork {
-			nt = MaxThreads()
-		}
+		// stride and the sizes suit (directOK); what the direct kernels
+		// leave (AVX2: fewer than 16 columns) goes on below.
 		tr := csC != 1 && rsC == 1
 		fm, fn, fa, rsFA, csFA, fb, rsFB, csFB, ldFC := m, n, a, rsA, csA, b, rsB, csB, rsC
 		if tr {
 			fm, fn, fa, rsFA, csFA, fb, rsFB, csFB, ldFC = n, m, b, csB, rsB, a, csA, rsA, csC
 		}
-		if (csC == 1 || tr) && (csFA == 1 || rsFA == 1) && (csFB == 1 || rsFB == 1) {
+		if (csC == 1 || tr) && (csFA == 1 || rsFA == 1) && (csFB == 1 || rsFB == 1) && directOK(fn, k) {
+			nt := 1
+			if m*n*k >= parallelMinWork {
+				nt = MaxThreads()
+			}
 			d := directGemm(nt, fm, fn, k, float32(alpha), f32(fa), rsFA, csFA, f32(fb), rsFB, csFB, float32(beta), f32(c), ldFC)
 			if d == fn {
 				return

@@ -26,16 +26,18 @@
 // (m*n*k < 96³) run on the calling goroutine. Calls are safe from many
 // goroutines at once; packing buffers come from a sync.Pool.
 //
-// Small float32 products (m, n, k ≤ 256) with a row- or column-major C, A
+// Float32 products with k ≤ 512 and at most 1024 columns (counted in C's
+// row-major frame, any number of rows) with a row- or column-major C, A
 // and B (any of the NN, NT, TN, TT combinations; a column-major C is
 // computed as Cᵀ = BᵀAᵀ) skip packing A: generated kernels (gen_direct.go)
 // read A's rows (or columns) and 16-column strips of a row-major B in place
 // (a column-major B is first transposed into a buffer) and keep an r×16
-// tile of C in registers (AVX-512: up to 16 rows, one zmm each, A's element an embedded
-// broadcast operand, a masked last strip for n%16 columns; AVX2: up to 6
-// rows, the n%16 columns left to the packed path). Rows are split into
-// tiles of nearly equal height; with more than one thread and m*n*k ≥ 96³
-// the tiles are shared out like the row blocks above.
+// tile of C in registers (AVX-512: up to 16 rows, one zmm each, A's element
+// an embedded broadcast operand, a masked last strip for n%16 columns;
+// AVX2: up to 6 rows, the n%16 columns left to the packed path). Rows are
+// split into tiles of nearly equal height; with more than one thread and
+// m*n*k ≥ 96³ the tiles (and, when there are few, chunks of columns) are
+// shared out like the row blocks above.
 //
 // # Kernel selection
 //

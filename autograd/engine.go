@@ -24,6 +24,10 @@ type node struct {
 	out      *Var
 	backward BackwardFunc
 	released bool
+	// pure: the rule is one of this package's (record), which keeps no
+	// reference to its output gradient after it returns, so the pass may
+	// recycle that gradient's buffer once the rule is done with it.
+	pure bool
 }
 
 // Ctx gives a backward rule its op's inputs and output.
@@ -86,6 +90,32 @@ func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
 	return g
 }
 
+// empty returns a new contiguous tensor of dtype dt and the given shape
+// on dev for a rule to overwrite entirely and return as (part of) a
+// gradient: in a pass that does not create a graph, a backward temporary
+// from the cache of recycled ones (see pass.release). The caller must write
+// every element.
+func (c *Ctx) empty(dev tensor.Device, dt tensor.DType, shape ...int) *tensor.Tensor {
+	p := c.p
+	if p == nil || c.create || dev != tensor.CPU {
+		return tensor.EmptyOn(dev, dt, shape...)
+	}
+	return p.temp(tempPool.Get(dt, shape...))
+}
+
+// emptyLike is empty with t's device, dtype and shape.
+func (c *Ctx) emptyLike(t *tensor.Tensor) *tensor.Tensor {
+	p := c.p
+	if p == nil || c.create || t.Device() != tensor.CPU {
+		return tensor.EmptyLike(t)
+	}
+	return p.temp(tempPool.GetLike(t))
+}
+
+// in returns the value of input i (a first-order pass's Input without the
+// Constant wrapper).
+func (c *Ctx) in(i int) *tensor.Tensor { return c.n.inputs[i].value }
+
 // Input returns input i of the op: the recorded Var in a create-graph pass,
 // a constant holding its value otherwise.
 func (c *Ctx) Input(i int) *Var {
@@ -115,6 +145,11 @@ func (c *Ctx) CreateGraph() bool { return c.create }
 // input requires a gradient. Every op in this package is built on it; other
 // packages use it for fused ops of their own.
 func Record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFunc) *Var {
+	return record(op, value, inputs, backward, false)
+}
+
+// record is Record for this package's ops, whose rules are pure (see node).
+func record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFunc, pure bool) *Var {
 	v := &Var{value: value, seq: seqCounter.Add(1)}
 	if !value.DType().IsFloat() || !IsGradEnabled() {
 		return v
@@ -122,7 +157,7 @@ func Record(op string, value *tensor.Tensor, inputs []*Var, backward BackwardFun
 	for _, in := range inputs {
 		if in.requiresGrad {
 			v.requiresGrad = true
-			v.node = &node{op: op, inputs: inputs, out: v, backward: backward}
+			v.node = &node{op: op, inputs: inputs, out: v, backward: backward, pure: pure}
 			tensor.MarkActivation(value)
 			break
 		}
@@ -220,6 +255,7 @@ type gstate struct {
 	owned     bool // grad is a buffer this pass allocated (safe to add into)
 	finalized bool
 	stored    bool // finalizeLeaf ran
+	visited   bool // collect reached the Var
 }
 
 type pass struct {
@@ -227,8 +263,13 @@ type pass struct {
 	roots                      []*Var
 	seeds                      []*Var
 	states                     map[*Var]*gstate
-	order                      []*Var // non-leaf Vars, descending seq
-	refs                       map[tensor.Storage]int
+	slab                       []gstate // backs the states, allocated in chunks
+	order                      []*Var   // non-leaf Vars, descending seq
+	// refs counts, per storage, the gradients of this pass's states that
+	// view it and are not owned (plus pins, see add), and marks with
+	// tempBit the backward temporaries (Ctx.empty) that may be recycled
+	// when the count drops to zero (see release).
+	refs map[tensor.Storage]int
 	capture                    map[*Var][]int
 	results                    []*Var
 	claims                     []*Var // leaves whose buffer this pass claimed (Ctx.GradBuffer)
@@ -274,7 +315,11 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 func (p *pass) state(v *Var) *gstate {
 	st := p.states[v]
 	if st == nil {
-		st = &gstate{}
+		if len(p.slab) == cap(p.slab) {
+			p.slab = make([]gstate, 0, min(max(16, 2*cap(p.slab)), 1024))
+		}
+		p.slab = p.slab[:len(p.slab)+1]
+		st = &p.slab[len(p.slab)-1]
 		p.states[v] = st
 	}
 	return st
@@ -285,23 +330,23 @@ func (p *pass) state(v *Var) *gstate {
 // non-leaves by descending creation number (a deterministic topological order).
 func (p *pass) collect() {
 	stack := slices.Clone(p.roots)
-	seen := map[*Var]bool{}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[v] {
+		st := p.state(v)
+		if st.visited {
 			continue
 		}
-		seen[v] = true
-		p.state(v)
+		st.visited = true
 		if v.node == nil {
 			continue
 		}
 		p.order = append(p.order, v)
 		for _, in := range v.node.inputs {
 			if in.requiresGrad {
-				p.state(in).deps++
-				if !seen[in] {
+				is := p.state(in)
+				is.deps++
+				if !is.visited {
 					stack = append(stack, in)
 				}
 			}
@@ -341,11 +386,13 @@ func (p *pass) run() error {
 		}
 	}
 	p.finalizeLeaves()
-	for _, v := range p.order {
+	ctxs := make([]Ctx, len(p.order))
+	for k, v := range p.order {
 		st := p.states[v]
 		n := v.node
 		g := st.grad
 		if idx, ok := p.capture[v]; ok && g != nil {
+			p.keep(g.value)
 			for _, i := range idx {
 				p.results[i] = p.result(g)
 			}
@@ -358,7 +405,8 @@ func (p *pass) run() error {
 			}
 		}
 		if g != nil {
-			grads := n.backward(&Ctx{n: n, create: p.create, p: p}, g)
+			ctxs[k] = Ctx{n: n, create: p.create, p: p}
+			grads := n.backward(&ctxs[k], g)
 			for i, in := range n.inputs {
 				if !in.requiresGrad || i >= len(grads) || grads[i] == nil {
 					continue
@@ -374,6 +422,9 @@ func (p *pass) run() error {
 			}
 			if !p.create && !st.owned {
 				p.refs[g.value.Storage()]--
+			}
+			if n.pure {
+				p.release(g.value)
 			}
 			st.grad = nil
 		}
@@ -415,11 +466,69 @@ func (p *pass) add(v *Var, g *Var, external bool) {
 		st.grad = Add(st.grad, g)
 	case st.owned:
 		tensor.AddInto(st.grad.value, st.grad.value, g.value)
+		p.release(g.value)
 	default:
-		p.refs[st.grad.value.Storage()]--
-		st.grad, st.owned = Constant(tensor.Add(st.grad.value, g.value)), true
+		old := st.grad.value
+		p.refs[old.Storage()]--
+		var sum *tensor.Tensor
+		if old.Device() == tensor.CPU {
+			sum = tensor.AddInto(p.temp(tempPool.GetLike(old)), old, g.value)
+		} else {
+			sum = tensor.Add(old, g.value)
+		}
+		st.grad, st.owned = Constant(sum), true
+		p.release(old)
+		p.release(g.value)
 	}
 }
+
+// tempPool caches the backward temporaries of every pass: small CPU
+// gradients that one rule produced and the pass knows to be dead once the
+// next rule has consumed them (see release), for the next temporary of the
+// same dtype and size, in this pass or a later one. tensor.Pool is safe
+// for concurrent passes.
+var tempPool tensor.Pool
+
+// tempBit marks a backward temporary in refs.
+const tempBit = 1 << 40
+
+// temp registers t, a new tensor (of its own storage) that only this pass
+// references, as a backward temporary and returns it.
+func (p *pass) temp(t *tensor.Tensor) *tensor.Tensor {
+	p.refs[t.Storage()] = tempBit
+	return t
+}
+
+// keep makes t's storage a buffer this pass never recycles: it is handed
+// out (a leaf's gradient, a result of Grad).
+func (p *pass) keep(t *tensor.Tensor) {
+	s := t.Storage()
+	if r, ok := p.refs[s]; ok && r&tempBit != 0 {
+		p.refs[s] = r &^ tempBit
+	}
+}
+
+// release gives t's storage back to tempPool when it is a backward
+// temporary of this pass that no gradient of the pass views any more: no
+// state holds it (its count is zero), it was never handed out (keep), and
+// the rule that consumed it was a pure one (the caller checks) or it was
+// consumed by an accumulation. Only this pass knew the temporary (it was
+// made by Ctx.empty for a rule's result and travelled only as gradients
+// of this pass's states), so nothing else can reach it.
+func (p *pass) release(t *tensor.Tensor) {
+	if p.create {
+		return
+	}
+	s := t.Storage()
+	if p.refs[s] != tempBit {
+		return
+	}
+	delete(p.refs, s)
+	tempPool.Put(t)
+}
+
+// count is the number of states viewing storage s (refs without the mark).
+func (p *pass) count(s tensor.Storage) int { return p.refs[s] &^ tempBit }
 
 func (p *pass) result(g *Var) *Var {
 	if p.create {
@@ -434,7 +543,7 @@ func (p *pass) exclusive(g *Var, owned bool) *tensor.Tensor {
 	if owned {
 		return t
 	}
-	if !t.IsContiguous() || p.refs[t.Storage()] > 1 {
+	if !t.IsContiguous() || p.count(t.Storage()) > 1 {
 		p.refs[t.Storage()]--
 		return t.Clone()
 	}
@@ -489,6 +598,7 @@ func (p *pass) finalizeLeaf(v *Var) *tensor.Tensor {
 	if g == nil {
 		return nil
 	}
+	p.keep(g.value)
 	if idx, ok := p.capture[v]; ok {
 		for _, i := range idx {
 			p.results[i] = p.result(g)

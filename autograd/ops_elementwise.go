@@ -39,21 +39,76 @@ func scalarOf(t *tensor.Tensor, v float64) *tensor.Tensor {
 }
 
 func binaryOp(op string, a, b *Var, out *tensor.Tensor, ga, gb func(c *Ctx, g *Var) *Var) *Var {
-	as, bs := a.value.Shape(), b.value.Shape()
-	return Record(op, out, []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
+	return record(op, out, []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
 		res := make([]*Var, 2)
 		if c.NeedsGrad(0) {
-			res[0] = sumTo(ga(c, g), as)
+			res[0] = sumToLike(ga(c, g), c.in(0))
 		}
 		if c.NeedsGrad(1) {
-			res[1] = sumTo(gb(c, g), bs)
+			res[1] = sumToLike(gb(c, g), c.in(1))
 		}
 		return res
-	})
+	}, true)
+}
+
+// sumToLike is sumTo to the shape of t (without copying it when g has it).
+func sumToLike(g *Var, t *tensor.Tensor) *Var {
+	if g.value.SameShape(t) {
+		return g
+	}
+	return sumTo(g, t.Shape())
 }
 
 func unaryOp(op string, x *Var, out *tensor.Tensor, gx func(c *Ctx, g *Var) *Var) *Var {
-	return Record(op, out, []*Var{x}, func(c *Ctx, g *Var) []*Var { return []*Var{gx(c, g)} })
+	return record(op, out, []*Var{x}, func(c *Ctx, g *Var) []*Var { return []*Var{gx(c, g)} }, true)
+}
+
+// The first-order forms of common gradient expressions: in a pass that
+// does not create a graph they compute straight into a backward temporary
+// (Ctx.empty) with the tensor package's Into forms, with the same kernels
+// as the autograd ops they stand for (so the same bits), and fall back to
+// those ops otherwise.
+
+// mulGrad returns g * input i.
+func mulGrad(c *Ctx, g *Var, i int) *Var {
+	t := c.in(i)
+	if c.create || t.DType() != g.value.DType() || !broadcastsTo(t, g.value) {
+		return Mul(g, c.Input(i))
+	}
+	return Constant(tensor.MulInto(c.emptyLike(g.value), g.value, t))
+}
+
+// scaleGrad returns g * s.
+func scaleGrad(c *Ctx, g *Var, s float64) *Var {
+	if c.create || !g.value.DType().IsFloat() {
+		return MulScalar(g, s)
+	}
+	return Constant(tensor.UnaryInto(tensor.OpAffine, c.emptyLike(g.value), g.value, s, 0))
+}
+
+// negGrad returns -g.
+func negGrad(c *Ctx, g *Var) *Var {
+	if c.create || !g.value.DType().IsFloat() {
+		return Neg(g)
+	}
+	return Constant(tensor.UnaryInto(tensor.OpNeg, c.emptyLike(g.value), g.value, 0, 0))
+}
+
+// broadcastsTo reports whether t broadcasts to u's shape without growing it.
+func broadcastsTo(t, u *tensor.Tensor) bool {
+	if t.SameShape(u) {
+		return true
+	}
+	tn, un := t.NDim(), u.NDim()
+	if tn > un {
+		return false
+	}
+	for i := 1; i <= tn; i++ {
+		if d := t.Dim(-i); d != 1 && d != u.Dim(-i) {
+			return false
+		}
+	}
+	return true
 }
 
 func identity(_ *Ctx, g *Var) *Var { return g }
@@ -65,15 +120,14 @@ func Add(a, b *Var) *Var {
 
 // Sub returns a - b with broadcasting.
 func Sub(a, b *Var) *Var {
-	return binaryOp("autograd.Sub", a, b, tensor.Sub(a.value, b.value), identity,
-		func(_ *Ctx, g *Var) *Var { return Neg(g) })
+	return binaryOp("autograd.Sub", a, b, tensor.Sub(a.value, b.value), identity, negGrad)
 }
 
 // Mul returns a * b elementwise with broadcasting.
 func Mul(a, b *Var) *Var {
 	return binaryOp("autograd.Mul", a, b, tensor.Mul(a.value, b.value),
-		func(c *Ctx, g *Var) *Var { return Mul(g, c.Input(1)) },
-		func(c *Ctx, g *Var) *Var { return Mul(g, c.Input(0)) })
+		func(c *Ctx, g *Var) *Var { return mulGrad(c, g, 1) },
+		func(c *Ctx, g *Var) *Var { return mulGrad(c, g, 0) })
 }
 
 // Div returns a / b elementwise with broadcasting.
@@ -147,7 +201,7 @@ func MaskedFill(x *Var, mask *tensor.Tensor, v float64) *Var {
 
 // Neg returns -x.
 func Neg(x *Var) *Var {
-	return unaryOp("autograd.Neg", x, tensor.Neg(x.value), func(_ *Ctx, g *Var) *Var { return Neg(g) })
+	return unaryOp("autograd.Neg", x, tensor.Neg(x.value), negGrad)
 }
 
 // Exp returns eˣ.
@@ -192,7 +246,15 @@ func Reciprocal(x *Var) *Var {
 // Square returns x².
 func Square(x *Var) *Var {
 	return unaryOp("autograd.Square", x, tensor.Square(x.value),
-		func(c *Ctx, g *Var) *Var { return Mul(g, MulScalar(c.Input(0), 2)) })
+		func(c *Ctx, g *Var) *Var {
+			x := c.in(0)
+			if c.create || !x.DType().IsFloat() || g.value.DType() != x.DType() || !g.value.SameShape(x) {
+				return Mul(g, MulScalar(c.Input(0), 2))
+			}
+			// g * (2x), as Mul(g, MulScalar(x, 2)), in one temporary
+			t := tensor.UnaryInto(tensor.OpAffine, c.emptyLike(x), x, 2, 0)
+			return Constant(tensor.MulInto(t, g.value, t))
+		})
 }
 
 // Sin returns sin x.
@@ -240,7 +302,7 @@ func ReLU(x *Var) *Var {
 		func(c *Ctx, g *Var) *Var {
 			if !c.CreateGraph() {
 				// one fused pass (g where x > 0), no mask temporaries
-				return Constant(tensor.ReLUGrad(g.value, c.Input(0).value))
+				return Constant(tensor.ReLUGradInto(c.emptyLike(g.value), g.value, c.in(0)))
 			}
 			return Mul(g, step(c.Input(0).value))
 		})
@@ -333,7 +395,7 @@ func SubScalar(x *Var, s float64) *Var { return Affine(x, 1, -s) }
 // MulScalar returns x * s.
 func MulScalar(x *Var, s float64) *Var {
 	return unaryOp("autograd.MulScalar", x, tensor.MulScalar(x.value, s),
-		func(_ *Ctx, g *Var) *Var { return MulScalar(g, s) })
+		func(c *Ctx, g *Var) *Var { return scaleGrad(c, g, s) })
 }
 
 // DivScalar returns x / s.

@@ -18,6 +18,17 @@ func keptShape(shape tensor.Shape, axes []int) []int {
 
 // expandBack broadcasts the gradient of a reduction back to the input shape.
 func expandBack(g *Var, shape tensor.Shape, axes []int, keepDim bool) *Var {
+	if !g.requiresGrad && g.node == nil {
+		// a first-order pass: the same views, without recording them
+		gv := g.value
+		if !keepDim {
+			gv = gv.Reshape(keptShape(shape, axes)...)
+		}
+		if gv.SameShape(g.value) && gv.Shape().Equal(shape) {
+			return g
+		}
+		return Constant(gv.Expand(shape...))
+	}
 	if !keepDim {
 		g = Reshape(g, keptShape(shape, axes)...)
 	}
@@ -182,7 +193,7 @@ func LogSumExp(x *Var, keepDim bool, axes ...int) *Var {
 func MatMul(a, b *Var) *Var {
 	a, b = autocast2("autograd.MatMul", a, b)
 	as, bs := a.value.Shape(), b.value.Shape()
-	return Record("autograd.MatMul", tensor.MatMul(a.value, b.value), []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
+	return record("autograd.MatMul", tensor.MatMul(a.value, b.value), []*Var{a, b}, func(c *Ctx, g *Var) []*Var {
 		av, bv := c.Input(0), c.Input(1)
 		if len(as) == 1 || len(bs) == 1 {
 			if len(as) == 1 {
@@ -218,7 +229,7 @@ func MatMul(a, b *Var) *Var {
 			res[1] = Reshape(sumTo(gb, bv.value.Shape()), bs...)
 		}
 		return res
-	})
+	}, true)
 }
 
 // transposedLayout reports whether the last two axes of t are stored
@@ -273,18 +284,29 @@ func linear2D(x, w, b *Var) *Var {
 	} else {
 		out = tensor.MatMul(x.value, w.value.T())
 	}
-	return Record("autograd.Linear", out, inputs, func(c *Ctx, g *Var) []*Var {
+	return record("autograd.Linear", out, inputs, func(c *Ctx, g *Var) []*Var {
 		res := make([]*Var, len(inputs))
-		xv, wv := c.Input(0), c.Input(1)
+		x, w := c.in(0), c.in(1)
+		dt := g.DType()
+		// a first-order pass on the CPU writes the products into backward
+		// temporaries (the same GEMM as MatMul, so the same bits)
+		into := !c.create && g.value.Device() == tensor.CPU && x.DType() == dt && w.DType() == dt
 		if c.NeedsGrad(0) {
-			res[0] = MatMul(g, wv)
+			if into {
+				res[0] = Constant(tensor.MatMulInto(c.empty(tensor.CPU, dt, g.Dim(0), w.Dim(1)), g.value, w))
+			} else {
+				res[0] = MatMul(g, c.Input(1))
+			}
 		}
 		if c.NeedsGrad(1) {
 			gw := c.GradBuffer(1)
-			if gw != nil && gw.DType() == g.DType() && xv.DType() == g.DType() {
-				res[1] = Constant(tensor.MatMulInto(gw, g.value.T(), xv.value))
-			} else {
-				res[1] = MatMul(T(g), xv)
+			switch {
+			case gw != nil && gw.DType() == dt && x.DType() == dt:
+				res[1] = Constant(tensor.MatMulInto(gw, g.value.T(), x))
+			case into:
+				res[1] = Constant(tensor.MatMulInto(c.empty(tensor.CPU, dt, w.Dim(0), w.Dim(1)), g.value.T(), x))
+			default:
+				res[1] = MatMul(T(g), c.Input(0))
 			}
 		}
 		if len(inputs) == 3 && c.NeedsGrad(2) {
@@ -297,5 +319,5 @@ func linear2D(x, w, b *Var) *Var {
 			}
 		}
 		return res
-	})
+	}, true)
 }

@@ -64,7 +64,8 @@ type MemoryStatistics struct {
 	// (tracked allocations and first categorizations) since the start.
 	Allocs, AllocatedBytes int64
 	// Cached is the bytes the device holds for reuse, not in any tensor
-	// (the CPU device's recycled convolution buffers).
+	// (the CPU device's recycled convolution buffers and the small tensors
+	// cached by Pools, e.g. autograd's backward temporaries).
 	Cached int64
 }
 
@@ -103,6 +104,7 @@ func (cpuDevice) MemoryStats() MemoryStatistics {
 	recycler.Lock()
 	s.Cached = int64(recycler.bytes)
 	recycler.Unlock()
+	s.Cached += poolCached.Load()
 	return s
 }
 

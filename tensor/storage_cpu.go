@@ -8,9 +8,12 @@ import (
 // cpuStorage is a Go slice: []float32, []float64, []uint16 (BFloat16 and
 // Float16 bit patterns), []int32, []int64 or []bool.
 type cpuStorage struct {
-	dt   DType
-	buf  any
-	acct *memAcct // memory accounting (memstats.go), nil when not counted
+	dt DType
+	// inTensor: the storage is the s field of a cpuTensor (newCPUTensor),
+	// so Pool may cache the pair.
+	inTensor bool
+	buf      any
+	acct     *memAcct // memory accounting (memstats.go), nil when not counted
 }
 
 func (s *cpuStorage) Device() Device { return CPU }
@@ -53,7 +56,7 @@ type cpuTensor struct {
 // storage inside the combined object, runs when neither this tensor nor a
 // view of it is reachable, the same moment a separate storage would die.
 func newCPUTensor(dt DType, buf any, shape []int) *Tensor {
-	c := &cpuTensor{s: cpuStorage{dt: dt, buf: buf}}
+	c := &cpuTensor{s: cpuStorage{dt: dt, inTensor: true, buf: buf}}
 	c.s.noteAlloc()
 	c.t.st = &c.s
 	c.t.setLayout(shape, nil)

@@ -1,0 +1,46 @@
+package optim_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/tessera-ml/tessera/autograd"
+	"github.com/tessera-ml/tessera/nn"
+	"github.com/tessera-ml/tessera/optim"
+	"github.com/tessera-ml/tessera/tensor"
+)
+
+// tinyMLPStep returns one training step of a 1-40-40-1 ReLU MLP at batch
+// 10 with Adam (forward, MSE, backward, step), the bench/small mlp case,
+// and the model's parameters.
+func tinyMLPStep() (func(), []*autograd.Var) {
+	g := tensor.NewGenerator(1)
+	m := nn.NewSequential(
+		nn.NewLinear(g, 1, 40, true), nn.NewReLU(),
+		nn.NewLinear(g, 40, 40, true), nn.NewReLU(),
+		nn.NewLinear(g, 40, 1, true))
+	ps := nn.Params(m)
+	opt := optim.NewAdam(ps, optim.Options{LR: 1e-3})
+	x := autograd.Constant(g.Uniform(-1, 1, tensor.Float32, 10, 1))
+	y := autograd.Constant(g.Uniform(-1, 1, tensor.Float32, 10, 1))
+	return func() {
+		opt.ZeroGrad()
+		l := nn.MSELoss(m.Forward(x), y)
+		if err := l.Backward(); err != nil {
+			panic(err)
+		}
+		if err := opt.Step(); err != nil {
+			panic(err)
+		}
+	}, ps
+}
+
+func BenchmarkTinyMLPStep(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	step, _ := tinyMLPStep()
+	step()
+	b.ReportAllocs()
+	for b.Loop() {
+		step()
+	}
+}

@@ -269,12 +269,12 @@ type pass struct {
 	// view it and are not owned (plus pins, see add), and marks with
 	// tempBit the backward temporaries (Ctx.empty) that may be recycled
 	// when the count drops to zero (see release).
-	refs map[tensor.Storage]int
-	capture                    map[*Var][]int
-	results                    []*Var
-	claims                     []*Var // leaves whose buffer this pass claimed (Ctx.GradBuffer)
-	done                       []*Var // leaves finalized by the current node (reused)
-	finals                     []*tensor.Tensor
+	refs    map[tensor.Storage]int
+	capture map[*Var][]int
+	results []*Var
+	claims  []*Var // leaves whose buffer this pass claimed (Ctx.GradBuffer)
+	done    []*Var // leaves finalized by the current node (reused)
+	finals  []*tensor.Tensor
 }
 
 func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture map[*Var][]int) (*pass, error) {

@@ -282,8 +282,8 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 		create:     opts.CreateGraph,
 		retain:     opts.RetainGraph || opts.CreateGraph,
 		accumulate: accumulate,
-		states:     map[*Var]*gstate{},
-		refs:       map[tensor.Storage]int{},
+		states:     make(map[*Var]*gstate, 16),
+		refs:       make(map[tensor.Storage]int, 16),
 		capture:    capture,
 	}
 	for i, o := range outputs {
@@ -329,7 +329,8 @@ func (p *pass) state(v *Var) *gstate {
 // the roots, counts how many recorded edges consume each, and orders the
 // non-leaves by descending creation number (a deterministic topological order).
 func (p *pass) collect() {
-	stack := slices.Clone(p.roots)
+	stack := append(make([]*Var, 0, len(p.roots)+16), p.roots...)
+	p.order = make([]*Var, 0, 16)
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

@@ -50,8 +50,9 @@ func MatMulInto(dst, a, b *Tensor) *Tensor {
 		fail(op, "shapes %v @ %v into %v", Shape(a.shape), Shape(b.shape), Shape(dst.shape))
 	}
 	nd := a.NDim()
-	want := append(append([]int{}, a.shape[:nd-1]...), b.shape[nd-1])
-	if a.shape[nd-1] != b.shape[nd-2] || !Shape(want).Equal(dst.shape) || !Shape(a.shape[:nd-2]).Equal(b.shape[:nd-2]) {
+	// dst's shape must be a's with the last axis b's (compared in place)
+	if a.shape[nd-1] != b.shape[nd-2] || !Shape(a.shape[:nd-1]).Equal(dst.shape[:nd-1]) || b.shape[nd-1] != dst.shape[nd-1] ||
+		!Shape(a.shape[:nd-2]).Equal(b.shape[:nd-2]) {
 		fail(op, "shapes %v @ %v into %v", Shape(a.shape), Shape(b.shape), Shape(dst.shape))
 	}
 	if a.DType() != dst.DType() || b.DType() != dst.DType() {

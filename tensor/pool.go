@@ -25,7 +25,8 @@ import (
 //
 // A Pool is safe for concurrent use; its zero value is empty and ready.
 // Buffers of more than PoolMaxBytes, and tensors on other devices, are not
-// cached (large CPU buffers have their own recycling, see allocDirty).
+// cached; Get returns large ones from the CPU device's own recycling of
+// large buffers (see allocDirty), as the ops that overwrite their output do.
 type Pool struct {
 	mu    sync.Mutex
 	free  map[poolKey][]*cpuTensor
@@ -72,7 +73,8 @@ func (p *Pool) Get(dt DType, shape ...int) *Tensor {
 		}
 		p.mu.Unlock()
 	}
-	return alloc(op, CPU, dt, shape)
+	// a new tensor, or for a large one a recycled buffer (allocDirty)
+	return allocDirty(op, CPU, dt, shape)
 }
 
 // GetLike is Get with t's dtype and shape (t must be on the CPU).

@@ -262,6 +262,7 @@ type pass struct {
 	create, retain, accumulate bool
 	roots                      []*Var
 	seeds                      []*Var
+	ownSeeds                   []bool // the seed is the pass's own temporary (not the caller's tensor)
 	states                     map[*Var]*gstate
 	slab                       []gstate // backs the states, allocated in chunks
 	order                      []*Var   // non-leaf Vars, descending seq
@@ -283,7 +284,7 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 		retain:     opts.RetainGraph || opts.CreateGraph,
 		accumulate: accumulate,
 		states:     make(map[*Var]*gstate, 16),
-		refs:       make(map[tensor.Storage]int, 16),
+		refs:       make(map[tensor.Storage]int, 8),
 		capture:    capture,
 	}
 	for i, o := range outputs {
@@ -294,11 +295,19 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 			return nil, fmt.Errorf("autograd: output %d (%v) does not require a gradient", i, o)
 		}
 		s := seeds[i]
+		own := false
 		if s == nil {
 			if o.value.NumElements() != 1 {
 				return nil, fmt.Errorf("autograd: output %d has shape %v; an output gradient is needed for outputs with more than one element", i, o.value.Shape())
 			}
-			s = Constant(tensor.OnesLike(o.value))
+			if o.value.Device() == tensor.CPU && !p.create {
+				// the pass's own seed: a backward temporary like the others
+				t := p.temp(tempPool.GetLike(o.value))
+				t.Device().Fill(t.View(), 1)
+				s, own = Constant(t), true
+			} else {
+				s = Constant(tensor.OnesLike(o.value))
+			}
 		} else if !s.value.SameShape(o.value) {
 			return nil, fmt.Errorf("autograd: output gradient %d has shape %v, output has %v", i, s.value.Shape(), o.value.Shape())
 		}
@@ -307,6 +316,7 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 		}
 		p.roots = append(p.roots, o)
 		p.seeds = append(p.seeds, s)
+		p.ownSeeds = append(p.ownSeeds, own)
 	}
 	p.collect()
 	return p, nil
@@ -377,7 +387,7 @@ func (p *pass) run() error {
 	// Gradients keep the dtypes of the forward values: no autocast here.
 	defer suspendAutocast()()
 	for i, r := range p.roots {
-		p.add(r, p.seeds[i], true)
+		p.add(r, p.seeds[i], !p.ownSeeds[i])
 	}
 	p.done = p.done[:0]
 	for _, r := range p.roots {

@@ -249,6 +249,9 @@ func transposedLayout(t *tensor.Tensor) bool {
 // flattened into one matrix product, so the weight gradient is a single GEMM.
 func Linear(x, w, b *Var) *Var {
 	x, w, b = autocast3("autograd.Linear", x, w, b)
+	if nd := x.NDim(); nd == 2 && w.NDim() == 2 && x.Dim(1) == w.Dim(1) && (b == nil || (b.NDim() == 1 && b.Dim(0) == w.Dim(0))) {
+		return linear2D(x, w, b) // the common case, without copying shapes
+	}
 	xs := x.value.Shape()
 	if len(xs) == 0 || w.NDim() != 2 || xs[len(xs)-1] != w.Dim(1) {
 		panic(tensor.Errorf("autograd.Linear", "input shape %v and weight shape %v do not match", xs, w.Shape()))
@@ -276,7 +279,7 @@ func Linear(x, w, b *Var) *Var {
 // weight and bias gradients straight into their zeroed buffers when it can
 // (Ctx.GradBuffer).
 func linear2D(x, w, b *Var) *Var {
-	inputs := []*Var{x, w}
+	inputs := append(make([]*Var, 0, 3), x, w)
 	var out *tensor.Tensor
 	if b != nil {
 		inputs = append(inputs, b)

@@ -220,3 +220,41 @@ func TestBackwardTempsRecycled(t *testing.T) {
 	step()
 	assert.Equal(t, before, tensor.MemoryStats(tensor.CPU).Cached, "a pass returns what it takes")
 }
+
+// Recycled temporaries come back dirty: every rule must overwrite its
+// whole output. Fill the cached tensors of the net's sizes with NaN and
+// check that a pass still gives the create-graph pass's gradients.
+func TestBackwardTempsDirty(t *testing.T) {
+	g := tensor.NewGenerator(16)
+	const batch = 6
+	net := newTempNet(g, tensor.Float32, batch)
+	y := g.Normal(0, 1, tensor.Float32, batch, 2)
+	for _, p := range net.params() {
+		p.ZeroGrad()
+	}
+	l, _ := net.loss(y)
+	require.NoError(t, l.Backward())
+	for _, n := range []int{1, 2, 8, 16, 24, 64, batch * 2, batch * 3, batch * 8} {
+		var ts []*tensor.Tensor
+		for range 6 {
+			x := tempPool.Get(tensor.Float32, n)
+			x.Device().Fill(x.View(), math.NaN())
+			ts = append(ts, x)
+		}
+		for _, x := range ts {
+			tempPool.Put(x)
+		}
+	}
+	for _, p := range net.params() {
+		p.ZeroGrad()
+	}
+	l, _ = net.loss(y)
+	require.NoError(t, l.Backward())
+	got := gradsOf(net.params())
+	l2, _ := net.loss(y)
+	ref, err := Grad([]*Var{l2}, net.params(), nil, BackwardOpts{CreateGraph: true})
+	require.NoError(t, err)
+	for i, r := range ref {
+		require.Equal(t, r.Value().Float64s(), got[i], "param %d", i)
+	}
+}

@@ -15,10 +15,58 @@ func AddMatMul(c, a, b *Tensor) *Tensor {
 	if a.NDim() < 2 || b.NDim() < 2 {
 		fail(op, "needs matrices, have %v and %v", Shape(a.shape), Shape(b.shape))
 	}
-	prodShape := matmulShape(op, a, b)
+	var ps [2]int
+	var prodShape []int
+	if a.NDim() == 2 && b.NDim() == 2 {
+		// the common 2-D case, its shape on the stack
+		if a.shape[1] != b.shape[0] {
+			fail(op, "shapes %v and %v: inner dimensions %d and %d differ", Shape(a.shape), Shape(b.shape), a.shape[1], b.shape[0])
+		}
+		ps = [2]int{a.shape[0], b.shape[1]}
+		prodShape = ps[:]
+	} else {
+		prodShape = matmulShape(op, a, b)
+	}
 	out := alloc(op, a.Device(), promote(promote(a.DType(), b.DType()), c.DType()), prodShape)
-	out.CopyFrom(c)
+	if !copyBiasRows(out, c) {
+		out.CopyFrom(c)
+	}
 	return MatMulAddInto(out, a, b)
+}
+
+// copyBiasRows copies a contiguous 1-D c (a bias of length n, or one
+// element) into every row of out, a new contiguous [m, n] CPU tensor of
+// c's float dtype, and reports whether it did (CopyFrom does the rest).
+func copyBiasRows(out, c *Tensor) bool {
+	if out.Device() != CPU || len(out.shape) != 2 || len(c.shape) != 1 || c.DType() != out.DType() || c.strides[0] != 1 {
+		return false
+	}
+	m, n := out.shape[0], out.shape[1]
+	if c.shape[0] != n && c.shape[0] != 1 {
+		return false
+	}
+	switch d := out.st.(*cpuStorage).buf.(type) {
+	case []float32:
+		copyRowsOf(d[:m*n], c.st.(*cpuStorage).buf.([]float32)[c.offset:c.offset+c.shape[0]], n)
+	case []float64:
+		copyRowsOf(d[:m*n], c.st.(*cpuStorage).buf.([]float64)[c.offset:c.offset+c.shape[0]], n)
+	default:
+		return false
+	}
+	return true
+}
+
+func copyRowsOf[T float32 | float64](d, row []T, n int) {
+	if len(row) == 1 {
+		v := row[0]
+		for i := range d {
+			d[i] = v
+		}
+		return
+	}
+	for i := 0; i < len(d); i += n {
+		copy(d[i:i+n], row)
+	}
 }
 
 // MatMulAddInto accumulates a @ b into dst (dst += a @ b) and returns dst.
@@ -29,9 +77,19 @@ func MatMulAddInto(dst, a, b *Tensor) *Tensor {
 	if a.NDim() < 2 || b.NDim() < 2 {
 		fail(op, "needs matrices, have %v and %v", Shape(a.shape), Shape(b.shape))
 	}
-	shape := matmulShape(op, a, b)
+	var ps [2]int
+	var shape []int
+	if a.NDim() == 2 && b.NDim() == 2 {
+		if a.shape[1] != b.shape[0] {
+			fail(op, "shapes %v and %v: inner dimensions %d and %d differ", Shape(a.shape), Shape(b.shape), a.shape[1], b.shape[0])
+		}
+		ps = [2]int{a.shape[0], b.shape[1]}
+		shape = ps[:]
+	} else {
+		shape = matmulShape(op, a, b)
+	}
 	if !Shape(shape).Equal(dst.shape) {
-		fail(op, "product shape %v does not match destination %v", Shape(shape), Shape(dst.shape))
+		fail(op, "product shape %v does not match destination %v", shapeCopy(shape), Shape(dst.shape))
 	}
 	nd := len(shape)
 	m, n, k := shape[nd-2], shape[nd-1], a.shape[a.NDim()-1]

@@ -58,6 +58,9 @@ func cpuView(op string, v View) {
 
 func (cpuDevice) Fill(dst View, v float64) {
 	cpuView("Fill", dst)
+	if fillDense(dst, v) {
+		return
+	}
 	switch dst.DType().computeDType() {
 	case Float32:
 		if dst.DType() != Float32 {
@@ -74,6 +77,39 @@ func (cpuDevice) Fill(dst View, v float64) {
 	case Bool:
 		fillTyped(dst, v != 0)
 	}
+}
+
+// fillDense fills a small contiguous float32 or float64 view in one loop
+// (no loop plan or closure) and reports whether it did.
+func fillDense(dst View, v float64) bool {
+	n := Shape(dst.Shape).NumElements()
+	if n == 0 || workers(n, 1) != 1 {
+		return false
+	}
+	acc := 1
+	for i := len(dst.Shape) - 1; i >= 0; i-- {
+		if dst.Shape[i] != 1 && dst.Strides[i] != acc {
+			return false
+		}
+		acc *= dst.Shape[i]
+	}
+	switch b := dst.Storage.(*cpuStorage).buf.(type) {
+	case []float32:
+		if dst.DType() != Float32 {
+			return false
+		}
+		f := float32(v)
+		for i := range b[dst.Offset : dst.Offset+n] {
+			b[dst.Offset+i] = f
+		}
+	case []float64:
+		for i := range b[dst.Offset : dst.Offset+n] {
+			b[dst.Offset+i] = v
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 func fillTyped[T computeT](dst View, v T) {

@@ -38,7 +38,7 @@ func (n *tempNet) to64() *tempNet {
 func (n *tempNet) loss(y *tensor.Tensor) (*Var, *Var) {
 	h := ReLU(Linear(n.x, n.w1, n.b1))
 	h2 := ReLU(Add(Linear(h, n.w2, n.b2), h)) // h reaches the loss twice
-	out := Mul(Linear(h2, n.w3, nil), n.s)  // s broadcasts over the batch
+	out := Mul(Linear(h2, n.w3, nil), n.s)    // s broadcasts over the batch
 	d := Sub(out, Constant(y.Cast(out.DType())))
 	l := Add(Mean(Square(d), false), MulScalar(Sum(Neg(out), false), 0.1))
 	return l, h

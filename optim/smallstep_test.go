@@ -47,8 +47,8 @@ func BenchmarkTinyMLPStep(b *testing.B) {
 }
 
 // The tiny-MLP step's allocations (issue 21): 286 before backward
-// temporaries were recycled and written with Into forms, 143 after
-// (bench/RESULTS.md; 152 under -race); the bound leaves a margin for the
+// temporaries were recycled and written with Into forms, 140 after
+// (bench/RESULTS.md; 149 under -race); the bound leaves a margin for the
 // runtime.
 func TestTinyMLPStepAllocs(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))

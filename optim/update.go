@@ -46,13 +46,49 @@ func scale(y *tensor.Tensor, a float64) {
 	}
 }
 
+// scratch caches the optimizers' small temporaries (a·x in axpy,
+// RMSProp's intermediate terms): each is dead when the update that took it
+// returns.
+var scratch tensor.Pool
+
+// tempLike returns a tensor of t's dtype, shape and device whose contents
+// the caller overwrites: a cached one on the CPU.
+func tempLike(t *tensor.Tensor) *tensor.Tensor {
+	if t.Device() == tensor.CPU {
+		return scratch.GetLike(t)
+	}
+	return tensor.EmptyLike(t)
+}
+
+// release gives a tempLike tensor back once nothing uses it.
+func release(t *tensor.Tensor) {
+	if t.Device() == tensor.CPU {
+		scratch.Put(t)
+	}
+}
+
 // axpy sets y = y + a·x in place.
 func axpy(y *tensor.Tensor, a float64, x *tensor.Tensor) {
 	if a == 1 {
 		tensor.AddInto(y, y, x)
 		return
 	}
-	tensor.AddInto(y, y, tensor.Affine(x, a, 0))
+	if !x.DType().IsFloat() {
+		tensor.AddInto(y, y, tensor.Affine(x, a, 0))
+		return
+	}
+	// a·x into a temporary (the kernel of tensor.Affine), then the sum
+	t := tensor.UnaryInto(tensor.OpAffine, tempLike(x), x, a, 0)
+	tensor.AddInto(y, y, t)
+	release(t)
+}
+
+// axpyOver sets y = y + a·x in place, overwriting x with a·x.
+func axpyOver(y *tensor.Tensor, a float64, x *tensor.Tensor) {
+	if a != 1 {
+		tensor.UnaryInto(tensor.OpAffine, x, x, a, 0)
+	}
+	tensor.AddInto(y, y, x)
 }
 
 // norm returns the Euclidean norm of t as a 0-d tensor on t's device.
@@ -104,7 +140,47 @@ func sgd(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	})
 }
 
+// rmsprop is RMSProp's update with its intermediate terms in one
+// temporary (the same ops as rmspropAlloc, so the same bits).
 func rmsprop(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	if grad.DType() != w.DType() || !grad.SameShape(w) {
+		rmspropAlloc(o, w, grad, st)
+		return
+	}
+	g := grad
+	if o.WeightDecay != 0 {
+		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
+	}
+	ws := tempLike(w)
+	sq := buffer(st, bufSquareAvg, w)
+	scale(sq, o.Alpha)
+	axpyOver(sq, 1-o.Alpha, tensor.UnaryInto(tensor.OpSquare, ws, g, 0, 0))
+	avg := ws
+	if o.Centered {
+		ga := buffer(st, bufGradAvg, w)
+		scale(ga, o.Alpha)
+		axpy(ga, 1-o.Alpha, g)
+		tensor.SubInto(avg, sq, tensor.UnaryInto(tensor.OpSquare, avg, ga, 0, 0))
+		tensor.UnaryInto(tensor.OpSqrt, avg, avg, 0, 0)
+	} else {
+		tensor.UnaryInto(tensor.OpSqrt, avg, sq, 0, 0)
+	}
+	tensor.UnaryInto(tensor.OpAffine, avg, avg, 1, o.Eps)
+	q := tensor.DivInto(avg, g, avg) // g / avg
+	if o.Momentum > 0 {
+		b := buffer(st, bufMomentum, w)
+		scale(b, o.Momentum)
+		tensor.AddInto(b, b, q)
+		axpy(w, -o.LR, b)
+	} else {
+		axpyOver(w, -o.LR, q)
+	}
+	release(ws)
+}
+
+// rmspropAlloc is RMSProp's update with new tensors for its terms (a
+// gradient of another dtype or shape than the parameter's).
+func rmspropAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	g := grad
 	if o.WeightDecay != 0 {
 		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))

@@ -446,6 +446,9 @@ func logicalKernel(op BinaryOp) func(d, a, b []bool) {
 func unaryTyped[T number](op UnaryOp, dst, x View, p0, p1 float64) {
 	var z T
 	if _, ok := any(z).(float32); ok {
+		if op == OpAffine && affineDense32(dst, x, p0, p1) {
+			return
+		}
 		if k, cost := fastFloat32Kernel(op, p0, p1); k != nil {
 			mapUnary(cost, dst, x, k)
 			return
@@ -453,6 +456,22 @@ func unaryTyped[T number](op UnaryOp, dst, x View, p0, p1 float64) {
 	}
 	k, cost := unaryKernel[T](op, p0, p1)
 	mapUnary(cost, dst, x, k)
+}
+
+// affineDense32 runs the float32 affine kernel of fastFloat32Kernel on small
+// dense views without building its closure, and reports whether it did.
+func affineDense32(dst, x View, p0, p1 float64) bool {
+	n, ok := smallFlat(dst.Shape, 1)
+	if !ok || !denseIn(dst.Shape, dst) || !denseIn(dst.Shape, x) {
+		return false
+	}
+	d, okd := flat[float32](dst, n)
+	xs, okx := flat[float32](x, n)
+	if !okd || !okx {
+		return false
+	}
+	affineF32(d, xs, float32(p0), float32(p1))
+	return true
 }
 
 func binaryTyped[T number](op BinaryOp, dst, a, b View) {

@@ -174,14 +174,14 @@ type SGDHyper struct {
 // it is composed from elementwise ops.
 func SGDUpdate(w, g, buf *Tensor, h SGDHyper) {
 	const op = "tensor.SGDUpdate"
-	ops := []*Tensor{g}
+	ops, nops := [2]*Tensor{g, buf}, 1 // on the stack
 	if h.Momentum != 0 {
 		if buf == nil {
 			fail(op, "momentum %v needs a buffer", h.Momentum)
 		}
-		ops = append(ops, buf)
+		nops = 2
 	}
-	for _, t := range ops {
+	for _, t := range ops[:nops] {
 		if !Shape(t.shape).Equal(w.shape) || t.DType() != w.DType() || t.Device() != w.Device() {
 			fail(op, "operands must share shape, dtype and device: w %v%v on %s, got %v%v on %s",
 				w.DType(), Shape(w.shape), w.Device().Name(), t.DType(), Shape(t.shape), t.Device().Name())
@@ -218,34 +218,44 @@ func sgdCPU[T float32 | float64](w, g, b []T, h SGDHyper) {
 	damp := T(1 - h.Dampening)
 	l2, mom, nest, first := h.WeightDecay != 0, h.Momentum != 0, h.Nesterov, h.First
 	n := len(w)
-	parallelFor(n, workers(n, 2), func(lo, hi int) {
-		w, g := w[lo:hi], g[lo:hi]
-		g = g[:len(w)]
-		var bb []T
-		if mom {
-			bb = b[lo:hi]
-			bb = bb[:len(w)]
-		}
-		for i := range w {
-			gi := g[i]
-			if l2 {
-				gi += wd * w[i]
-			}
+	if nw := workers(n, 2); nw > 1 {
+		parallelFor(n, nw, func(lo, hi int) {
+			var bb []T
 			if mom {
-				bi := gi
-				if !first {
-					bi = mu*bb[i] + damp*gi
-				}
-				bb[i] = bi
-				if nest {
-					gi += mu * bi
-				} else {
-					gi = bi
-				}
+				bb = b[lo:hi]
 			}
-			w[i] += -lr * gi
+			sgdRange(w[lo:hi], g[lo:hi], bb, lr, mu, wd, damp, l2, mom, nest, first)
+		})
+		return
+	}
+	sgdRange(w, g, b, lr, mu, wd, damp, l2, mom, nest, first) // small: no closure
+}
+
+// sgdRange is sgdCPU's loop over one range (b is nil without momentum).
+func sgdRange[T float32 | float64](w, g, bb []T, lr, mu, wd, damp T, l2, mom, nest, first bool) {
+	g = g[:len(w)]
+	if mom {
+		bb = bb[:len(w)]
+	}
+	for i := range w {
+		gi := g[i]
+		if l2 {
+			gi += wd * w[i]
 		}
-	})
+		if mom {
+			bi := gi
+			if !first {
+				bi = mu*bb[i] + damp*gi
+			}
+			bb[i] = bi
+			if nest {
+				gi += mu * bi
+			} else {
+				gi = bi
+			}
+		}
+		w[i] += -lr * gi
+	}
 }
 
 // sgdComposed is SGDUpdate built from device ops.

@@ -36,14 +36,15 @@ func AddMatMul(c, a, b *Tensor) *Tensor {
 
 // copyBiasRows copies a contiguous 1-D c (a bias of length n, or one
 // element) into every row of out, a new contiguous [m, n] CPU tensor of
-// c's float dtype, and reports whether it did (CopyFrom does the rest).
+// c's float dtype, below the parallel threshold, and reports whether it
+// did (CopyFrom does the rest).
 func copyBiasRows(out, c *Tensor) bool {
 	if out.Device() != CPU || len(out.shape) != 2 || len(c.shape) != 1 || c.DType() != out.DType() || c.strides[0] != 1 {
 		return false
 	}
 	m, n := out.shape[0], out.shape[1]
-	if c.shape[0] != n && c.shape[0] != 1 {
-		return false
+	if (c.shape[0] != n && c.shape[0] != 1) || workers(m*n, 1) != 1 {
+		return false // large outputs keep CopyFrom's parallel copy
 	}
 	switch d := out.st.(*cpuStorage).buf.(type) {
 	case []float32:

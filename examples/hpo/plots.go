@@ -159,7 +159,6 @@ func plotHistory(path string, trials []hpo.FrozenTrial) error {
 		p.Legend.Add("best so far", l)
 	}
 	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = -vg.Centimeter
 	return save(path, 16*vg.Centimeter, 10*vg.Centimeter, [][]*plot.Plot{{p}})
 }
 
@@ -215,7 +214,6 @@ func plotIntermediate(path string, trials []hpo.FrozenTrial) error {
 		p.Legend.Add("pruned here", s)
 	}
 	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = -vg.Centimeter
 	p.Y.Min = 0
 	p.Y.Max = 1
 	return save(path, 16*vg.Centimeter, 10*vg.Centimeter, [][]*plot.Plot{{p}})

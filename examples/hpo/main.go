@@ -3,7 +3,7 @@
 // TPE proposing configurations and ASHA stopping poor ones early, on
 // parallel workers, then draws the search:
 //
-//	go run ./examples/hpo -quick            # 24 trials, at most 9 epochs each (about a minute on 2 cores)
+//	go run ./examples/hpo -quick            # 24 trials, at most 9 epochs each (2-4 s on 2 shared cores)
 //	go run ./examples/hpo                   # 60 trials, at most 27 epochs each
 //	go run ./examples/hpo -storage sqlite:study.db   # durable; run it in several shells to share the study
 //

@@ -112,6 +112,32 @@ func (c *Ctx) emptyLike(t *tensor.Tensor) *tensor.Tensor {
 	return p.temp(tempPool.GetLike(t))
 }
 
+// resultFor returns the tensor a rule of one input writes its result into,
+// elementwise from g (the gradient of the op's output, which the rule must
+// not read again afterwards): g's own buffer when the pass can donate it
+// (in the spirit of JAX's buffer donation), else a new temporary like g.
+// g is donated when it is this node's gradient in a first-order pass, the
+// node is a pure one of one input (so no other part of the rule reads g),
+// and its buffer is a backward temporary of this pass, contiguous, that no
+// other gradient of the pass views and that was never handed out: nothing
+// else can see the write.
+func (c *Ctx) resultFor(g *Var) *tensor.Tensor {
+	p := c.p
+	if p != nil && !c.create && c.n.pure && len(c.n.inputs) == 1 {
+		t := g.value
+		if st := p.states[c.n.out]; st != nil && st.grad == g && t.IsContiguous() {
+			want := tempBit + 1 // this node's state views it
+			if st.owned {
+				want = tempBit // owned gradients are not counted
+			}
+			if p.refs[t.Storage()] == want {
+				return t
+			}
+		}
+	}
+	return c.emptyLike(g.value)
+}
+
 // in returns the value of input i (a first-order pass's Input without the
 // Constant wrapper).
 func (c *Ctx) in(i int) *tensor.Tensor { return c.n.inputs[i].value }

@@ -83,7 +83,7 @@ func scaleGrad(c *Ctx, g *Var, s float64) *Var {
 	if c.create || !g.value.DType().IsFloat() {
 		return MulScalar(g, s)
 	}
-	return Constant(tensor.UnaryInto(tensor.OpAffine, c.emptyLike(g.value), g.value, s, 0))
+	return Constant(tensor.UnaryInto(tensor.OpAffine, c.resultFor(g), g.value, s, 0))
 }
 
 // negGrad returns -g.
@@ -91,7 +91,7 @@ func negGrad(c *Ctx, g *Var) *Var {
 	if c.create || !g.value.DType().IsFloat() {
 		return Neg(g)
 	}
-	return Constant(tensor.UnaryInto(tensor.OpNeg, c.emptyLike(g.value), g.value, 0, 0))
+	return Constant(tensor.UnaryInto(tensor.OpNeg, c.resultFor(g), g.value, 0, 0))
 }
 
 // broadcastsTo reports whether t broadcasts to u's shape without growing it.
@@ -302,7 +302,7 @@ func ReLU(x *Var) *Var {
 		func(c *Ctx, g *Var) *Var {
 			if !c.CreateGraph() {
 				// one fused pass (g where x > 0), no mask temporaries
-				return Constant(tensor.ReLUGradInto(c.emptyLike(g.value), g.value, c.in(0)))
+				return Constant(tensor.ReLUGradInto(c.resultFor(g), g.value, c.in(0)))
 			}
 			return Mul(g, step(c.Input(0).value))
 		})

@@ -258,3 +258,70 @@ func TestBackwardTempsDirty(t *testing.T) {
 		require.Equal(t, r.Value().Float64s(), got[i], "param %d", i)
 	}
 }
+
+// spy records the storage of the gradient its rule receives and passes a
+// copy of it on, in a backward temporary of the pass whose storage it
+// records too.
+func spy(x *Var, seen *[]tensor.Storage) *Var {
+	return Record("spy", x.Value(), []*Var{x}, func(c *Ctx, g *Var) []*Var {
+		*seen = append(*seen, g.Value().Storage())
+		if c.CreateGraph() {
+			return []*Var{g}
+		}
+		t := c.emptyLike(g.Value())
+		t.CopyFrom(g.Value())
+		*seen = append(*seen, t.Storage())
+		return []*Var{Constant(t)}
+	})
+}
+
+// A rule of one input writes its result into its output gradient's buffer
+// when the pass may donate it (a temporary nobody else views), and the
+// gradients stay those of the create-graph pass.
+func TestBackwardDonation(t *testing.T) {
+	g := tensor.NewGenerator(17)
+	x := Param(g.Normal(0, 1, tensor.Float32, 4, 6))
+	var seen []tensor.Storage
+	loss := func() *Var {
+		seen = seen[:0]
+		return Sum(Square(spy(Neg(MulScalar(ReLU(spy(x, &seen)), 3)), &seen)), false)
+	}
+	require.NoError(t, loss().Backward())
+	// backward order: the outer spy (received, sent), then Neg, MulScalar
+	// and ReLU in the buffer it sent, then the inner spy
+	require.Len(t, seen, 4)
+	assert.NotSame(t, seen[0], seen[1])
+	assert.Same(t, seen[1], seen[2], "Neg, MulScalar and ReLU wrote into the outer spy's temporary")
+	ref, err := Grad([]*Var{loss()}, []*Var{x}, nil, BackwardOpts{CreateGraph: true})
+	require.NoError(t, err)
+	assert.Equal(t, ref[0].Value().Float32s(), x.Grad().Float32s())
+}
+
+// A gradient that two rules of one input receive (Add hands the same
+// temporary to both inputs), or that Grad hands out, is never donated.
+func TestBackwardDonationShared(t *testing.T) {
+	g := tensor.NewGenerator(18)
+	a := Param(g.Normal(0, 1, tensor.Float32, 5, 3))
+	b := Param(g.Normal(0, 1, tensor.Float32, 5, 3))
+	w := Constant(g.Normal(0, 1, tensor.Float32, 5, 3))
+	var seen []tensor.Storage
+	var ra *Var
+	loss := func() *Var {
+		ra = ReLU(a)
+		return Sum(Mul(spy(Add(ra, MulScalar(ReLU(b), -2)), &seen), w), false)
+	}
+	require.NoError(t, loss().Backward())
+	l := loss()
+	ref, err := Grad([]*Var{l}, []*Var{a, b}, nil, BackwardOpts{CreateGraph: true})
+	require.NoError(t, err)
+	assert.Equal(t, ref[0].Value().Float32s(), a.Grad().Float32s())
+	assert.Equal(t, ref[1].Value().Float32s(), b.Grad().Float32s())
+
+	// the gradient of ReLU(a)'s output, handed out by Grad, stays intact
+	// while ReLU's rule computes a's gradient from it
+	l = loss()
+	res, err := Grad([]*Var{l}, []*Var{ra, a}, nil, BackwardOpts{})
+	require.NoError(t, err)
+	assert.Equal(t, w.Value().Float32s(), res[0].Value().Float32s())
+	assert.Equal(t, ref[0].Value().Float32s(), res[1].Value().Float32s())
+}

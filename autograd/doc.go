@@ -57,6 +57,15 @@
 // an optimizer step) while a graph that saved it still awaits its backward
 // pass gives wrong gradients. Update parameters after Backward.
 //
+// A first-order pass recycles its backward temporaries, the small CPU
+// gradients that one rule produces and the next consumes: the rules of
+// this package write them with the tensor package's Into forms into
+// tensors from a shared tensor.Pool (or into the gradient they consumed,
+// when nothing else views it), and the pass gives each back once no
+// gradient of the pass views it. A gradient that leaves the pass (a leaf's
+// Grad, a result of Grad, anything given to a rule recorded with Record
+// from another package) is never recycled.
+//
 // autograd never touches host memory directly: everything is a tensor op,
 // so the same code runs on every device.
 package autograd

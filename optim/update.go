@@ -98,8 +98,45 @@ func norm(t *tensor.Tensor) *tensor.Tensor {
 
 // ratioOr1 returns num/den where both are positive, else 1 (0-d tensors).
 func ratioOr1(num, den, wn, dn *tensor.Tensor) *tensor.Tensor {
+	if r, ok := ratioOr1Host(num, den, wn, dn); ok {
+		return r
+	}
+	return ratioOr1Ops(num, den, wn, dn)
+}
+
+// ratioOr1Ops is ratioOr1 in tensor ops (any device and dtype).
+func ratioOr1Ops(num, den, wn, dn *tensor.Tensor) *tensor.Tensor {
 	ok := tensor.LogicalAnd(tensor.CompareScalar(tensor.OpGt, wn, 0), tensor.CompareScalar(tensor.OpGt, dn, 0))
 	return tensor.Where(ok, tensor.Div(num, den), tensor.FullLike(num, 1))
+}
+
+// ratioOr1Host is ratioOr1 for 0-d float32 or float64 CPU tensors of one
+// dtype, computed on the host: the comparisons, the division (rounded once
+// in the dtype) and the choice are exact, so the result has the bits of
+// the tensor ops', in one tensor instead of seven.
+func ratioOr1Host(num, den, wn, dn *tensor.Tensor) (*tensor.Tensor, bool) {
+	dt := num.DType()
+	for _, t := range [...]*tensor.Tensor{num, den, wn, dn} {
+		if t.Device() != tensor.CPU || t.NDim() != 0 || t.DType() != dt {
+			return nil, false
+		}
+	}
+	v := 1.0
+	switch dt {
+	case tensor.Float32:
+		at := func(t *tensor.Tensor) float32 { return tensor.HostData(t.Storage()).([]float32)[t.Offset()] }
+		if at(wn) > 0 && at(dn) > 0 {
+			v = float64(at(num) / at(den))
+		}
+	case tensor.Float64:
+		at := func(t *tensor.Tensor) float64 { return tensor.HostData(t.Storage()).([]float64)[t.Offset()] }
+		if at(wn) > 0 && at(dn) > 0 {
+			v = at(num) / at(den)
+		}
+	default:
+		return nil, false
+	}
+	return tensor.FullLike(num, v), true
 }
 
 func (opt *Optimizer) update(o *Options, w, grad *tensor.Tensor, st *paramState) error {
@@ -209,7 +246,43 @@ func rmspropAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	axpy(w, -o.LR, tensor.Div(g, avg))
 }
 
+// normWith is norm(t) with t's square in the temporary tmp (t's shape and
+// dtype).
+func normWith(t, tmp *tensor.Tensor) *tensor.Tensor {
+	return tensor.Sqrt(tensor.Sum(tensor.UnaryInto(tensor.OpSquare, tmp, t, 0, 0), false))
+}
+
+// lars is LARS's update with its full-size terms in cached temporaries
+// (the same ops as larsAlloc, so the same bits; the norms and the trust
+// ratio stay 0-d tensors).
 func lars(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	if grad.DType() != w.DType() || !grad.SameShape(w) {
+		larsAlloc(o, w, grad, st)
+		return
+	}
+	t := tempLike(w)
+	wn, gn := normWith(w, t), normWith(grad, t)
+	den := tensor.Add(gn, tensor.Affine(wn, o.WeightDecay, o.Eps))
+	trust := ratioOr1(tensor.Affine(wn, o.TrustCoefficient, 0), den, wn, gn)
+	d := grad
+	if o.WeightDecay != 0 {
+		d = tensor.AddInto(t, grad, tensor.UnaryInto(tensor.OpAffine, t, w, o.WeightDecay, 0))
+	}
+	d = tensor.MulInto(t, d, trust)
+	if o.Momentum != 0 {
+		v := buffer(st, bufMomentum, w)
+		scale(v, o.Momentum)
+		axpyOver(v, o.LR, d)
+		tensor.SubInto(w, w, v)
+	} else {
+		axpyOver(w, -o.LR, d)
+	}
+	release(t)
+}
+
+// larsAlloc is LARS's update with new tensors for its terms (a gradient of
+// another dtype or shape than the parameter's).
+func larsAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	wn, gn := norm(w), norm(grad)
 	den := tensor.Add(gn, tensor.Affine(wn, o.WeightDecay, o.Eps))
 	trust := ratioOr1(tensor.Affine(wn, o.TrustCoefficient, 0), den, wn, gn)
@@ -228,7 +301,41 @@ func lars(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	axpy(w, -o.LR, d)
 }
 
+// lamb is LAMB's update with its full-size terms in cached temporaries
+// (the same ops as lambAlloc, so the same bits; the norms and the trust
+// ratio stay 0-d tensors).
 func lamb(o *Options, w, grad *tensor.Tensor, st *paramState) {
+	if grad.DType() != w.DType() || !grad.SameShape(w) {
+		lambAlloc(o, w, grad, st)
+		return
+	}
+	t, r := tempLike(w), tempLike(w)
+	m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
+	scale(m, o.Beta1)
+	axpy(m, 1-o.Beta1, grad)
+	scale(v, o.Beta2)
+	axpyOver(v, 1-o.Beta2, tensor.UnaryInto(tensor.OpSquare, t, grad, 0, 0))
+	step := float64(st.step)
+	bc1 := 1 - math.Pow(o.Beta1, step)
+	bc2 := 1 - math.Pow(o.Beta2, step)
+	den := tensor.UnaryInto(tensor.OpAffine, t, v, 1/bc2, 0)
+	tensor.UnaryInto(tensor.OpSqrt, den, den, 0, 0)
+	tensor.UnaryInto(tensor.OpAffine, den, den, 1, o.Eps)
+	tensor.DivInto(r, tensor.UnaryInto(tensor.OpAffine, r, m, 1/bc1, 0), den)
+	if o.WeightDecay != 0 {
+		axpy(r, o.WeightDecay, w)
+	}
+	wn, rn := normWith(w, t), normWith(r, t)
+	ratio := ratioOr1(wn, rn, wn, rn)
+	tensor.MulInto(r, r, ratio)
+	axpyOver(w, -o.LR, r)
+	release(t)
+	release(r)
+}
+
+// lambAlloc is LAMB's update with new tensors for its terms (a gradient of
+// another dtype or shape than the parameter's).
+func lambAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
 	scale(m, o.Beta1)
 	axpy(m, 1-o.Beta1, grad)

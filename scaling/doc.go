@@ -33,6 +33,9 @@
 //     that Arrivals takes from a calibration of ranks computing at once
 //     between barriers. The central parameter server's traffic can have its
 //     own ServerLink (send-receive α and β, the server's addition γ).
+//     Overlap of the CPU backends' collectives with backward needs idle
+//     cores (Cores, Threads, OverlapShare), and the strategies' copies of
+//     flat vectors cost CopyBytes at a measured CopySecPerByte.
 //
 // A sketch:
 //

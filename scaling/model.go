@@ -37,6 +37,22 @@ import (
 // of the gradients (parallel/strategy's central-ps adds them with tensor
 // kernels, not with the backend's reduction). The server carries the
 // (p−1) transfers each way one after another (AllReduceCost).
+//
+// Cores and Threads (per rank) say whether overlap can happen at all. The
+// collectives of the CPU backends (in-process goroutines: copies and
+// reductions; MPI shared memory: copies by the processes) need a core: with
+// Cores set, during backward they progress only at OverlapShare(p) of their
+// full speed, the share of the cores that backward leaves idle, and at full
+// speed once backward is done. With no free core the collectives in effect
+// start after backward, as without Overlap; Cores = 0 means a dedicated
+// communication engine (a GPU's copy engines and NCCL, a NIC's offload): the
+// collectives run at full speed beside backward.
+//
+// CopyBytes are the bytes a strategy copies per step outside the collectives
+// and the backward pass (flat gradient or parameter vectors, fusion
+// buffers), on the step's critical path; CopySecPerByte is the time of such
+// a copy per byte (a measured memory copy). The copies add
+// CopyBytes·CopySecPerByte to the step, one after the other with the rest.
 type CostModel struct {
 	Compute     Compute
 	Link        Link
@@ -47,6 +63,23 @@ type CostModel struct {
 	CommScale   float64
 	Straggler   []float64
 	ServerLink  Link
+
+	Cores, Threads int
+
+	CopyBytes      float64
+	CopySecPerByte float64
+}
+
+// OverlapShare is the share of a collective's full speed it gets while p
+// ranks run backward: 1 with a dedicated communication engine (Cores == 0),
+// otherwise the cores that the p ranks' Threads threads each leave idle,
+//
+//	max(0, 1 − p·Threads/Cores)   (Threads < 1 counts as 1).
+func (m CostModel) OverlapShare(p int) float64 {
+	if m.Cores <= 0 {
+		return 1
+	}
+	return math.Max(0, 1-float64(p*max(1, m.Threads))/float64(m.Cores))
 }
 
 // Breakdown is a predicted step, in seconds.
@@ -57,7 +90,10 @@ type Breakdown struct {
 	// Straggle is the part of Forward + Backward spent waiting for the
 	// slowest rank: (SyncFactor(p) − 1)·(a typical rank's forward + backward).
 	Straggle float64
-	Total    float64
+	// Copy is the strategy's copies outside the collectives:
+	// CopyBytes·CopySecPerByte.
+	Copy  float64
+	Total float64
 }
 
 // CommTime is the time of the step's collectives on p ranks, back to back.
@@ -111,6 +147,7 @@ func (m CostModel) Step(p, b int) Breakdown {
 		for _, x := range bs {
 			total += x
 		}
+		share := m.OverlapShare(p)
 		done, cum := 0.0, 0.0
 		for _, x := range bs {
 			cum += x
@@ -120,13 +157,31 @@ func (m CostModel) Step(p, b int) Breakdown {
 			}
 			c := m.collective(p, x)
 			bd.Comm += c
-			done = math.Max(done, ready) + c
+			done = finish(math.Max(done, ready), c, bd.Backward, share)
 		}
 		end = math.Max(end, done)
 	}
 	bd.Exposed = end - bd.Backward
-	bd.Total = bd.Forward + end + bd.Optimizer
+	bd.Copy = m.CopyBytes * m.CopySecPerByte
+	bd.Total = bd.Forward + end + bd.Copy + bd.Optimizer
 	return bd
+}
+
+// finish is when a collective of c seconds (at full speed) that starts at
+// start ends, if it runs at share of its speed until backward ends at bwd
+// and at full speed after.
+func finish(start, c, bwd, share float64) float64 {
+	if start >= bwd {
+		return start + c
+	}
+	if share <= 0 {
+		return bwd + c
+	}
+	during := (bwd - start) * share
+	if c <= during {
+		return start + c/share
+	}
+	return bwd + c - during
 }
 
 // SpeedUpStrong is strong scaling: the global batch stays at global samples

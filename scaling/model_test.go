@@ -164,3 +164,60 @@ func TestStepOverlapAndScaling(t *testing.T) {
 	assert.Equal(t, 2.0, Oversubscription(4, 1, 2))
 	assert.Equal(t, 1.0, Oversubscription(2, 1, 2))
 }
+
+// Overlap needs a free core: with every core busy in backward the bucketed
+// collectives end as without overlap; with half the cores free they run at
+// half speed during backward; with no core count (a dedicated engine) the
+// previous schedule holds.
+func TestOverlapOnlyWithSpareCores(t *testing.T) {
+	l := Link{Alpha: 0, Beta: 1e-9} // ring, p = 2: 1 B sent per byte -> 1 ns/B
+	comp := Compute{PerSample: 1e-3, BackwardShare: 0.5}
+	m := CostModel{Compute: comp, Link: l, Algorithm: Ring, GradBytes: 4e6,
+		BucketBytes: []float64{1e6, 1e6, 1e6, 1e6}, Overlap: true}
+	// b = 16: forward 8 ms, backward 8 ms; each bucket 1 ms at p = 2, ready
+	// at 2, 4, 6, 8 ms.
+	dedicated := m.Step(2, 16)
+	assert.InDelta(t, 8e-3+9e-3, dedicated.Total, 1e-12, "full speed: the last bucket ends 1 ms after backward")
+	assert.Equal(t, 1.0, m.OverlapShare(2))
+
+	m.Cores, m.Threads = 2, 1
+	assert.Equal(t, 0.0, m.OverlapShare(2))
+	busy := m.Step(2, 16)
+	noOverlap := m
+	noOverlap.Overlap = false
+	assert.InDelta(t, noOverlap.Step(2, 16).Total, busy.Total, 1e-15)
+	assert.InDelta(t, 8e-3+8e-3+4e-3, busy.Total, 1e-12)
+	assert.InDelta(t, 4e-3, busy.Exposed, 1e-12)
+
+	// 8 cores, 2 threads on each of 2 ranks: half the cores free, the
+	// collectives at half speed during backward. Bucket 1: 2 -> 4 ms,
+	// bucket 2: 4 -> 6, bucket 3: 6 -> 8, bucket 4 starts at 8 = end of
+	// backward and takes 1 ms at full speed.
+	m.Cores, m.Threads = 8, 2
+	assert.Equal(t, 0.5, m.OverlapShare(2))
+	half := m.Step(2, 16)
+	assert.InDelta(t, 8e-3+9e-3, half.Total, 1e-12)
+	// A bucket of 3 ms ready at 6 ms: 1 ms of it done by 8 ms, 2 ms after,
+	// then the last bucket's 1 ms.
+	m.BucketBytes = []float64{3e6, 1e6}
+	assert.InDelta(t, 8e-3+11e-3, m.Step(2, 16).Total, 1e-12)
+	m.Cores = 0
+	assert.InDelta(t, 8e-3+10e-3, m.Step(2, 16).Total, 1e-12, "dedicated: 6 + 3 + 1 ms")
+	assert.InDelta(t, 0.0, CostModel{Cores: 2, Threads: 0}.OverlapShare(4), 0)
+	assert.InDelta(t, 0.75, CostModel{Cores: 16, Threads: 1}.OverlapShare(4), 0)
+}
+
+// The strategies' copies add CopyBytes·CopySecPerByte to every step, one
+// rank included.
+func TestCopiesAddToStep(t *testing.T) {
+	m := CostModel{Compute: Compute{PerSample: 1e-3, BackwardShare: 0.5, Optimizer: 1e-3}, Link: Link{Beta: 1e-9},
+		Algorithm: CentralPS, GradBytes: 4e6}
+	base1, base4 := m.Step(1, 16), m.Step(4, 16)
+	m.CopyBytes, m.CopySecPerByte = 3*4e6, 0.25e-9 // three passes over 4 MB at 4 GB/s
+	one, four := m.Step(1, 16), m.Step(4, 16)
+	assert.InDelta(t, 3e-3, one.Copy, 1e-15)
+	assert.InDelta(t, base1.Total+3e-3, one.Total, 1e-15)
+	assert.InDelta(t, base4.Total+3e-3, four.Total, 1e-15)
+	assert.Equal(t, base4.Comm, four.Comm)
+	assert.Equal(t, base4.Exposed, four.Exposed)
+}

@@ -35,17 +35,24 @@
 //     server's grouped receive from and send to every worker at 16 MiB (the
 //     calls central-ps makes, against one send-receive: how far the server
 //     takes them one after another) and tensor.AddInto per byte (the
-//     server's own addition of the gradients: γ of the server's link).
+//     server's own addition of the gradients: γ of the server's link);
+//   - memory copy: every rank at once copies a float32 vector of the
+//     model's gradient size (tensor.CopyFrom, median of 8); its time per
+//     byte prices the strategies' own copies (copyPasses).
 //
 // The prediction for a configuration is scaling.CostModel.Step with rank
 // 0's own paired compute stretched by SyncFactor(N), the link, the
 // strategy's algorithm (allreduce and fusion: ring; sharded-ps:
 // reduce-scatter + all-gather; central-ps: the server's point-to-point link
-// and addition) and DDP's real buckets with overlap on or off; the
-// measurement is rank 0's median step (every step started after a
-// barrier). pred_prev_ms is the previous model on the same measurements
-// (the slowest rank's paired compute, no straggler term, the server on the
-// collectives' link).
+// and addition) and DDP's real buckets with overlap on or off, the cores
+// (the machine's, GOMAXPROCS) and threads per rank (threadsFor) that decide
+// how much of the overlap the CPU backends get
+// (scaling.CostModel.OverlapShare), and the strategy's copies (copyPasses ×
+// the gradient's bytes × the copy time per byte); the measurement is rank
+// 0's median step (every step started after a barrier). pred_prev_ms is the
+// previous model on the same measurements: the same, but overlap as if a
+// free core ran the collectives and no copies (the model of commit
+// b040dcd).
 //
 //	go run ./bench/scaling                            # 1,2,4 local ranks, the table
 //	go run ./bench/scaling -json -calib-out cal.json  # one JSON line per configuration
@@ -101,9 +108,9 @@ type Row struct {
 	// PredStraggleMs is the predicted wait for the slowest rank
 	// (scaling.Breakdown.Straggle).
 	PredStraggleMs float64 `json:"pred_straggle_ms"`
-	// PredPrevMs is the previous model on the same measurements: the paired
-	// compute at the slowest rank's time, no straggler term, and the central
-	// server on the collectives' link (ErrorPrevPct its error).
+	// PredPrevMs is the previous model on the same measurements: the same
+	// compute, straggler term and links, but full overlap without regard to
+	// the cores and no copies (ErrorPrevPct its error).
 	PredPrevMs   float64 `json:"pred_prev_ms"`
 	ErrorPrevPct float64 `json:"error_prev_pct"`
 	// MeasuredWaitMs is the time Step waited for communication per step
@@ -134,6 +141,9 @@ type Calib struct {
 	P2P       scaling.Calibration `json:"p2p"`
 	AddNsPerB float64             `json:"add_ns_per_byte"`
 	Server    map[int]ServerCheck `json:"server,omitempty"`
+	// CopyNsPerB is the memory copy's time per byte by world size (every
+	// rank copying at once).
+	CopyNsPerB map[int]float64 `json:"copy_ns_per_byte,omitempty"`
 }
 
 // SyncCal is the synchronisation calibration of one world size: N ranks run
@@ -230,6 +240,7 @@ type results struct {
 	buckets  map[string][]float64
 	own      map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
 	sync     map[int][]syncCalib             // ranks -> rounds
+	copyNs   map[int][]float64               // ranks -> rounds, ns per byte copied
 	p2p      map[int][]p2pCalib              // ranks -> rounds
 	gradB    float64
 	threads  map[int]int // ranks -> threads per rank
@@ -238,7 +249,7 @@ type results struct {
 func newResults() *results {
 	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{},
 		wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{},
-		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}}
+		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, copyNs: map[int][]float64{}}
 }
 
 func key(c config, n int) string { return c.name() + "@" + strconv.Itoa(n) }
@@ -273,6 +284,15 @@ func oneWorld(n int, st settings, res *results) error {
 			if err := c.Barrier(ctx); err != nil {
 				return err
 			}
+		}
+		cp, err := copySamples(ctx, c, st.sizes, 2, 8)
+		if err != nil {
+			return fmt.Errorf("copy calibration: %w", err)
+		}
+		if c.Rank() == 0 {
+			res.mu.Lock()
+			res.copyNs[c.Size()] = append(res.copyNs[c.Size()], cp)
+			res.mu.Unlock()
 		}
 		if c.Size() > 1 {
 			sc, err := syncSamples(ctx, c, st.sizes, st.batch, 2, max(2, st.syncSteps))
@@ -358,6 +378,12 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 	}
 	if err := r.fitSync(&cal); err != nil {
 		return cal, err
+	}
+	for n, ns := range r.copyNs {
+		if cal.CopyNsPerB == nil {
+			cal.CopyNsPerB = map[int]float64{}
+		}
+		cal.CopyNsPerB[n] = median(ns)
 	}
 	for n, byBatch := range r.compute {
 		var ss []scaling.StepSample
@@ -456,13 +482,49 @@ func paired(ss []scaling.StepSample) scaling.Compute {
 	return scaling.Compute{PerSample: fb / float64(ss[0].Batch), BackwardShare: median(b) / fb, Optimizer: median(o)}
 }
 
+// copyPasses is how many times rank 0 passes over a vector of the model's
+// gradient size per step outside the collectives and the backward pass, in
+// parallel/strategy (Staleness 0, as here):
+//
+//   - allreduce (DDP): 0, the gradients are views of the buckets
+//     (parallel/ddp/ddp.go, SetGradBuffer: gradient as bucket view);
+//   - fusion: 2, the gradients copied into the fusion buffer before its
+//     all-reduce and the result copied back (parallel/strategy/fusion.go,
+//     flush and Step);
+//   - sharded-ps: 1, the gathered flat parameters copied into the
+//     parameters (ps.go, shardedPS.apply: scatterValues); the gradients
+//     are sent from the flat gradient buffer itself (strategy.go, ring.take
+//     at Staleness 0);
+//   - central-ps, rank 0 (the server, whose step is measured): 3, its own
+//     gradients copied into the average (ps.go, centralPS.apply:
+//     avg.CopyFrom), the in-place scaling by 1/N (tensor.UnaryInto, one pass
+//     that reads and writes the vector like a copy) and the parameters
+//     copied into the flat vector sent back (gatherValues). Its additions of
+//     the workers' gradients are the server link's γ; a worker's one copy
+//     (scatterValues) falls after rank 0's step.
+//
+// The same at every world size, one rank included.
+func copyPasses(strat string) float64 {
+	switch strat {
+	case "fusion":
+		return 2
+	case "sharded-ps":
+		return 1
+	case "central-ps":
+		return 3
+	}
+	return 0
+}
+
 // model is the cost model of n ranks on this machine; prev leaves out the
-// straggler term and the central server's own link (the previous model).
+// cores' limit on overlap and the copies (the previous model).
 func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64, n int, prev bool) scaling.CostModel {
-	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB}
+	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB,
+		Straggler: cal.Sync[n].Arrivals, ServerLink: cal.serverLink()}
 	if !prev {
-		m.Straggler = cal.Sync[n].Arrivals
-		m.ServerLink = cal.serverLink()
+		m.Cores, m.Threads = cal.Cores, threadsFor(n, cal.Cores)
+		m.CopyBytes = copyPasses(cf.strategy) * cal.GradB
+		m.CopySecPerByte = cal.CopyNsPerB[n] * 1e-9
 	}
 	if cf.strategy == "allreduce" {
 		m.BucketBytes = buckets
@@ -485,13 +547,13 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 				b = max(1, st.global/n)
 			}
 			// A typical rank's compute (rank 0's own plain step) with the
-			// straggler term; the previous model took the slowest rank's.
+			// straggler term.
 			own := r.own[k]
 			if len(own) == 0 {
 				own = r.paired[k]
 			}
 			p := cal.model(paired(own), cf, r.buckets[k], n, false).Step(n, b)
-			pp := cal.model(paired(r.paired[k]), cf, r.buckets[k], n, true).Step(n, b)
+			pp := cal.model(paired(own), cf, r.buckets[k], n, true).Step(n, b)
 			pf := cal.model(cal.fitted(n), cf, r.buckets[k], n, false).Step(n, b)
 			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), PredStraggleMs: 1e3 * p.Straggle, PredPrevMs: 1e3 * pp.Total, Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
 				Strategy: cf.strategy, Overlap: cf.overlap, BatchPerRank: b, Threads: threadsFor(n, cal.Cores),
@@ -714,6 +776,9 @@ func printCalib(cal Calib) {
 	}
 	if cal.P2P.Samples > 0 {
 		fmt.Printf("point-to-point (%s): %v; server addition %.3f ns/B\n", cal.Backend, cal.P2P, cal.AddNsPerB)
+	}
+	for n, ns := range cal.CopyNsPerB {
+		fmt.Printf("memory copy, %d rank(s) at once: %.3f ns/B (%.2f ms per gradient of %.3g MB)\n", n, ns, ns*cal.GradB/1e6, cal.GradB/1e6)
 	}
 	for n, s := range cal.Server {
 		fmt.Printf("central server, %d ranks, %.3g MB: send-receive %.2f ms, push %.2f ms (%.1fx), pull %.2f ms (%.1fx)\n",

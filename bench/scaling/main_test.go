@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tessera-ml/tessera/scaling"
 )
 
 // A small run on 1 and 2 in-process ranks: every configuration gets a
@@ -42,6 +44,10 @@ func TestSmallRun(t *testing.T) {
 	require.Contains(t, cal.Compute, 2)
 	assert.GreaterOrEqual(t, cal.Compute[1].PerSample, 0.0)
 	assert.Positive(t, cal.Compute[1].Fixed+16*cal.Compute[1].PerSample)
+	require.Contains(t, cal.CopyNsPerB, 1)
+	require.Contains(t, cal.CopyNsPerB, 2)
+	assert.Positive(t, cal.CopyNsPerB[1])
+	assert.Positive(t, cal.CopyNsPerB[2])
 	rows := res.rows(st, cal, []int{1, 2})
 	require.Len(t, rows, 6)
 	var lines []byte
@@ -66,6 +72,8 @@ func TestSmallRun(t *testing.T) {
 		}
 		lines = append(append(lines, b...), '\n')
 	}
+	// sharded-ps copies the gathered parameters once: the new model adds it.
+	assert.Greater(t, rows[1].PredictedMs, rows[1].PredPrevMs)
 	assert.Equal(t, 32, rows[2].BatchPerRank, "strong scaling: the global batch on one rank")
 	assert.Equal(t, 16, rows[5].BatchPerRank, "strong scaling: half of it on each of 2 ranks")
 	dir := t.TempDir()
@@ -78,5 +86,32 @@ func TestSmallRun(t *testing.T) {
 	for _, f := range []string{"predicted_vs_measured.png", "weak_scaling.png", "strong_scaling.png"} {
 		_, err := os.Stat(filepath.Join(dir, f))
 		assert.NoError(t, err, f)
+	}
+}
+
+// The bench's model on a synthetic calibration: the copies are the
+// strategy's passes over the gradient at the measured copy speed, and on a
+// machine whose cores the ranks fill, overlap predicts what no overlap does.
+func TestModelCoresAndCopies(t *testing.T) {
+	cal := Calib{Cores: 2, GradB: 8e6, CopyNsPerB: map[int]float64{1: 0.25, 2: 0.5, 4: 0.5}}
+	cal.Link.Beta = 1e-9
+	comp := paired([]scaling.StepSample{{Batch: 64, Forward: 4e-3, Backward: 8e-3, Optimizer: 2e-3}})
+	buckets := []float64{1e6, 3e6, 4e6}
+	for _, n := range []int{2, 4} {
+		on := cal.model(comp, config{strategy: "allreduce", bucketMiB: 1, overlap: true}, buckets, n, false)
+		off := cal.model(comp, config{strategy: "allreduce", bucketMiB: 1}, buckets, n, false)
+		assert.Zero(t, on.OverlapShare(n))
+		assert.InDelta(t, off.Step(n, 64).Total, on.Step(n, 64).Total, 1e-15, "%d ranks", n)
+		prev := cal.model(comp, config{strategy: "allreduce", bucketMiB: 1, overlap: true}, buckets, n, true)
+		assert.Less(t, prev.Step(n, 64).Total, on.Step(n, 64).Total, "the previous model hid part of it")
+	}
+	want := map[string]float64{"allreduce": 0, "fusion": 2, "sharded-ps": 1, "central-ps": 3}
+	for s, k := range want {
+		assert.Equal(t, k, copyPasses(s), s)
+		for _, n := range []int{1, 2} {
+			m := cal.model(comp, config{strategy: s}, nil, n, false)
+			assert.InDelta(t, k*8e6*cal.CopyNsPerB[n]*1e-9, m.Step(n, 64).Copy, 1e-15, "%s, %d ranks", s, n)
+			assert.Zero(t, cal.model(comp, config{strategy: s}, nil, n, true).Step(n, 64).Copy)
+		}
 	}
 }

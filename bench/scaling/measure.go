@@ -426,3 +426,33 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 	res.addNsPerB = v[k+3] * 1e9 / res.largestBytes
 	return res, nil
 }
+
+// copySamples times a memory copy of the model's flat gradient (one
+// tensor.CopyFrom of a float32 vector of its size, the copies the
+// strategies make) on every rank at once, between barriers: the median over
+// steps of rank 0's time per byte copied, in ns.
+func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, steps int) (float64, error) {
+	elems := 0
+	for _, p := range nn.Params(newMLP(sizes)) {
+		elems += p.Value().NumElements()
+	}
+	g := tensor.NewGenerator(uint64(400 + c.Rank()))
+	src := g.Normal(0, 1, tensor.Float32, elems)
+	dst := tensor.ZerosLike(src)
+	var ns []float64
+	for i := range warmup + steps {
+		if err := c.Barrier(ctx); err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		dst.CopyFrom(src)
+		d := time.Since(t0)
+		if i >= warmup {
+			ns = append(ns, float64(d.Nanoseconds())/float64(4*elems))
+		}
+	}
+	if err := c.Barrier(ctx); err != nil {
+		return 0, err
+	}
+	return median(ns), nil
+}

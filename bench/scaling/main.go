@@ -36,9 +36,11 @@
 //     calls central-ps makes, against one send-receive: how far the server
 //     takes them one after another) and tensor.AddInto per byte (the
 //     server's own addition of the gradients: γ of the server's link);
-//   - memory copy: every rank at once copies a float32 vector of the
-//     model's gradient size (tensor.CopyFrom, median of 8); its time per
-//     byte prices the strategies' own copies (copyPasses).
+//   - memory copy: a float32 vector of the model's gradient size
+//     (tensor.CopyFrom, median of 8) copied by every rank at once and by
+//     rank 0 alone; the time per byte prices the strategies' own copies
+//     (copyPasses): alone for the central server's (the workers wait
+//     meanwhile), at once for the others'.
 //
 // The prediction for a configuration is scaling.CostModel.Step with rank
 // 0's own paired compute stretched by SyncFactor(N), the link, the
@@ -141,9 +143,10 @@ type Calib struct {
 	P2P       scaling.Calibration `json:"p2p"`
 	AddNsPerB float64             `json:"add_ns_per_byte"`
 	Server    map[int]ServerCheck `json:"server,omitempty"`
-	// CopyNsPerB is the memory copy's time per byte by world size (every
-	// rank copying at once).
-	CopyNsPerB map[int]float64 `json:"copy_ns_per_byte,omitempty"`
+	// CopyNsPerB is the memory copy's time per byte by world size with every
+	// rank copying at once, CopyAloneNsPerB with rank 0 alone.
+	CopyNsPerB      map[int]float64 `json:"copy_ns_per_byte,omitempty"`
+	CopyAloneNsPerB map[int]float64 `json:"copy_alone_ns_per_byte,omitempty"`
 }
 
 // SyncCal is the synchronisation calibration of one world size: N ranks run
@@ -240,7 +243,7 @@ type results struct {
 	buckets  map[string][]float64
 	own      map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
 	sync     map[int][]syncCalib             // ranks -> rounds
-	copyNs   map[int][]float64               // ranks -> rounds, ns per byte copied
+	copyNs   map[int][][2]float64            // ranks -> rounds, ns per byte copied (at once, alone)
 	p2p      map[int][]p2pCalib              // ranks -> rounds
 	gradB    float64
 	threads  map[int]int // ranks -> threads per rank
@@ -249,7 +252,7 @@ type results struct {
 func newResults() *results {
 	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{},
 		wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{},
-		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, copyNs: map[int][]float64{}}
+		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, copyNs: map[int][][2]float64{}}
 }
 
 func key(c config, n int) string { return c.name() + "@" + strconv.Itoa(n) }
@@ -285,13 +288,13 @@ func oneWorld(n int, st settings, res *results) error {
 				return err
 			}
 		}
-		cp, err := copySamples(ctx, c, st.sizes, 2, 8)
+		cp, ca, err := copySamples(ctx, c, st.sizes, 2, 8)
 		if err != nil {
 			return fmt.Errorf("copy calibration: %w", err)
 		}
 		if c.Rank() == 0 {
 			res.mu.Lock()
-			res.copyNs[c.Size()] = append(res.copyNs[c.Size()], cp)
+			res.copyNs[c.Size()] = append(res.copyNs[c.Size()], [2]float64{cp, ca})
 			res.mu.Unlock()
 		}
 		if c.Size() > 1 {
@@ -379,11 +382,15 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 	if err := r.fitSync(&cal); err != nil {
 		return cal, err
 	}
-	for n, ns := range r.copyNs {
+	for n, rounds := range r.copyNs {
 		if cal.CopyNsPerB == nil {
-			cal.CopyNsPerB = map[int]float64{}
+			cal.CopyNsPerB, cal.CopyAloneNsPerB = map[int]float64{}, map[int]float64{}
 		}
-		cal.CopyNsPerB[n] = median(ns)
+		var tg, al []float64
+		for _, x := range rounds {
+			tg, al = append(tg, x[0]), append(al, x[1])
+		}
+		cal.CopyNsPerB[n], cal.CopyAloneNsPerB[n] = median(tg), median(al)
 	}
 	for n, byBatch := range r.compute {
 		var ss []scaling.StepSample
@@ -525,6 +532,9 @@ func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64, n int
 		m.Cores, m.Threads = cal.Cores, threadsFor(n, cal.Cores)
 		m.CopyBytes = copyPasses(cf.strategy) * cal.GradB
 		m.CopySecPerByte = cal.CopyNsPerB[n] * 1e-9
+		if cf.strategy == "central-ps" {
+			m.CopySecPerByte = cal.CopyAloneNsPerB[n] * 1e-9
+		}
 	}
 	if cf.strategy == "allreduce" {
 		m.BucketBytes = buckets
@@ -778,7 +788,8 @@ func printCalib(cal Calib) {
 		fmt.Printf("point-to-point (%s): %v; server addition %.3f ns/B\n", cal.Backend, cal.P2P, cal.AddNsPerB)
 	}
 	for n, ns := range cal.CopyNsPerB {
-		fmt.Printf("memory copy, %d rank(s) at once: %.3f ns/B (%.2f ms per gradient of %.3g MB)\n", n, ns, ns*cal.GradB/1e6, cal.GradB/1e6)
+		a := cal.CopyAloneNsPerB[n]
+		fmt.Printf("memory copy, %d rank(s): %.3f ns/B at once, %.3f alone (%.2f and %.2f ms per gradient of %.3g MB)\n", n, ns, a, ns*cal.GradB/1e6, a*cal.GradB/1e6, cal.GradB/1e6)
 	}
 	for n, s := range cal.Server {
 		fmt.Printf("central server, %d ranks, %.3g MB: send-receive %.2f ms, push %.2f ms (%.1fx), pull %.2f ms (%.1fx)\n",

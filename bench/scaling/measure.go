@@ -429,9 +429,10 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 
 // copySamples times a memory copy of the model's flat gradient (one
 // tensor.CopyFrom of a float32 vector of its size, the copies the
-// strategies make) on every rank at once, between barriers: the median over
-// steps of rank 0's time per byte copied, in ns.
-func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, steps int) (float64, error) {
+// strategies make), between barriers, with every rank copying at once
+// (together) and with rank 0 copying while the others wait (alone): rank
+// 0's median time per byte over steps, in ns.
+func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, steps int) (together, alone float64, err error) {
 	elems := 0
 	for _, p := range nn.Params(newMLP(sizes)) {
 		elems += p.Value().NumElements()
@@ -439,20 +440,30 @@ func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, s
 	g := tensor.NewGenerator(uint64(400 + c.Rank()))
 	src := g.Normal(0, 1, tensor.Float32, elems)
 	dst := tensor.ZerosLike(src)
-	var ns []float64
-	for i := range warmup + steps {
-		if err := c.Barrier(ctx); err != nil {
-			return 0, err
-		}
+	perB := func() float64 {
 		t0 := time.Now()
 		dst.CopyFrom(src)
-		d := time.Since(t0)
+		return float64(time.Since(t0).Nanoseconds()) / float64(4*elems)
+	}
+	var tg, al []float64
+	for i := range warmup + steps {
+		if err := c.Barrier(ctx); err != nil {
+			return 0, 0, err
+		}
+		t := perB()
+		if err := c.Barrier(ctx); err != nil {
+			return 0, 0, err
+		}
+		a := 0.0
+		if c.Rank() == 0 {
+			a = perB()
+		}
 		if i >= warmup {
-			ns = append(ns, float64(d.Nanoseconds())/float64(4*elems))
+			tg, al = append(tg, t), append(al, a)
 		}
 	}
 	if err := c.Barrier(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return median(ns), nil
+	return median(tg), median(al), nil
 }

@@ -176,7 +176,13 @@ func TestConcurrentWorkers(t *testing.T) {
 			for n, c := range seen {
 				require.Equal(t, 1, c, "trial %d", n)
 			}
-			ts, err := openSpec(t, spec).Trials(ctx, 1)
+			// The study's id is not necessarily 1: on PostgreSQL a racing
+			// INSERT ... ON CONFLICT DO NOTHING still draws from the id
+			// sequence. CreateStudy of an existing name returns its id.
+			st := openSpec(t, spec)
+			id, err := st.CreateStudy(ctx, "c", hpo.Minimize)
+			require.NoError(t, err)
+			ts, err := st.Trials(ctx, id)
 			require.NoError(t, err)
 			require.Len(t, ts, total)
 			for _, x := range ts {

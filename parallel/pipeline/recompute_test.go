@@ -2,10 +2,8 @@ package pipeline_test
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +11,7 @@ import (
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/collectives/local"
+	"github.com/tessera-ml/tessera/internal/memtest"
 	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/parallel/pipeline"
 	"github.com/tessera-ml/tessera/tensor"
@@ -72,19 +71,10 @@ func TestRecomputeHoldsFewerActivations(t *testing.T) {
 	assert.InDelta(t, 4*(640+192), re, 256)
 }
 
-// liveActivations collects garbage until the count of live activation
-// bytes settles (buffers leave the count in cleanups that run after the
-// collection, later under the race detector) and returns it.
+// liveActivations is the count of live activation bytes once it has
+// settled (buffers leave it in cleanups that run after a collection).
 func liveActivations() int64 {
-	prev := int64(-1)
-	for range 100 {
-		runtime.GC()
-		time.Sleep(2 * time.Millisecond)
-		n := tensor.MemoryStats(tensor.CPU).Category[tensor.MemoryActivations].Live
-		if n == prev {
-			return n
-		}
-		prev = n
-	}
-	return prev
+	return memtest.Settled(func() int64 {
+		return tensor.MemoryStats(tensor.CPU).Category[tensor.MemoryActivations].Live
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/collectives"
 	"github.com/tessera-ml/tessera/collectives/local"
+	"github.com/tessera-ml/tessera/internal/memtest"
 	"github.com/tessera-ml/tessera/nn"
 	"github.com/tessera-ml/tessera/optim"
 	"github.com/tessera-ml/tessera/parallel/ddp"
@@ -513,15 +514,7 @@ func TestOriginalParametersFreed(t *testing.T) {
 	// Cleanups of earlier tests' garbage run asynchronously after a GC:
 	// take the baseline once the count has stopped moving, or a late
 	// release lands inside the measurement (CI under -race saw 28 bytes).
-	base := liveParams()
-	for stable := 0; stable < 5; {
-		time.Sleep(20 * time.Millisecond)
-		if cur := liveParams(); cur == base {
-			stable++
-		} else {
-			base, stable = cur, 0
-		}
-	}
+	base := memtest.Settled(liveParams)
 	err := local.Run(context.Background(), ranks, func(ctx context.Context, c collectives.Comm) error {
 		g := tensor.NewGenerator(1)
 		z, err := zero.Wrap(nn.NewSequential(nn.NewLinear(g, 128, 128, false), nn.NewLinear(g, 128, 128, false)), c,

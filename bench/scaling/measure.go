@@ -90,6 +90,26 @@ func computeSamples(sizes, batches []int, threads, warmup, steps int) []scaling.
 	return out
 }
 
+// timeMedian runs f iters+1 times on c, each call started after a barrier,
+// and returns the median of the last iters calls' times in seconds (the
+// first warms up).
+func timeMedian(ctx context.Context, c collectives.Comm, iters int, f func() error) (float64, error) {
+	var ts []float64
+	for i := range iters + 1 {
+		if err := c.Barrier(ctx); err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		if i > 0 {
+			ts = append(ts, time.Since(t0).Seconds())
+		}
+	}
+	return median(ts), nil
+}
+
 // linkSamples times all-reduce, all-gather and reduce-scatter of float32
 // buffers from minB to maxB bytes (×4) on c: the median of iters calls,
 // each started after a barrier. Every rank returns the same samples (rank
@@ -103,29 +123,21 @@ func linkSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int)
 			count -= count % n
 			big := tensor.Full(1, tensor.Float32, count)
 			small := tensor.Full(1, tensor.Float32, count/n)
-			var ts []float64
-			for i := range iters + 1 {
-				if err := c.Barrier(ctx); err != nil {
-					return nil, err
-				}
-				t0 := time.Now()
-				var err error
+			t, err := timeMedian(ctx, c, iters, func() error {
 				switch op {
 				case "allreduce":
-					err = c.AllReduce(ctx, big, collectives.Avg)
+					return c.AllReduce(ctx, big, collectives.Avg)
 				case "allgather":
-					err = c.AllGather(ctx, big, small)
+					return c.AllGather(ctx, big, small)
 				case "reducescatter":
-					err = c.ReduceScatter(ctx, small, big, collectives.Avg)
+					return c.ReduceScatter(ctx, small, big, collectives.Avg)
 				}
-				if err != nil {
-					return nil, fmt.Errorf("%s %d B: %w", op, size, err)
-				}
-				if i > 0 {
-					ts = append(ts, time.Since(t0).Seconds())
-				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("%s %d B: %w", op, size, err)
 			}
-			out = append(out, scaling.Sample{Op: op, Algorithm: scaling.Ring, Ranks: n, Bytes: float64(4 * count), Seconds: median(ts)})
+			out = append(out, scaling.Sample{Op: op, Algorithm: scaling.Ring, Ranks: n, Bytes: float64(4 * count), Seconds: t})
 		}
 	}
 	// Rank 0's times on every rank, so every rank fits the same link.
@@ -332,22 +344,6 @@ type p2pCalib struct {
 func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) (p2pCalib, error) {
 	var res p2pCalib
 	n, r := c.Size(), c.Rank()
-	timeIt := func(f func() error) (float64, error) {
-		var ts []float64
-		for i := range iters + 1 {
-			if err := c.Barrier(ctx); err != nil {
-				return 0, err
-			}
-			t0 := time.Now()
-			if err := f(); err != nil {
-				return 0, err
-			}
-			if i > 0 {
-				ts = append(ts, time.Since(t0).Seconds())
-			}
-		}
-		return median(ts), nil
-	}
 	var secs []float64
 	for size := minB; size <= maxB; size *= 4 {
 		count := size / 4
@@ -356,7 +352,7 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 		for i := range bufs {
 			bufs[i] = tensor.Full(1, tensor.Float32, count)
 		}
-		t, err := timeIt(func() error {
+		t, err := timeMedian(ctx, c, iters, func() error {
 			switch r {
 			case 0:
 				return c.Recv(ctx, bufs[1], 1)
@@ -373,7 +369,7 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 		if size*4 > maxB {
 			res.largestBytes = float64(4 * count)
 			res.sendRecvMs = t * 1e3
-			push, err := timeIt(func() error {
+			push, err := timeMedian(ctx, c, iters, func() error {
 				if r != 0 {
 					return c.Send(ctx, buf, 0)
 				}
@@ -386,7 +382,7 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 			if err != nil {
 				return res, fmt.Errorf("push %d B: %w", size, err)
 			}
-			pull, err := timeIt(func() error {
+			pull, err := timeMedian(ctx, c, iters, func() error {
 				if r != 0 {
 					return c.Recv(ctx, bufs[0], 0)
 				}
@@ -399,7 +395,7 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 			if err != nil {
 				return res, fmt.Errorf("pull %d B: %w", size, err)
 			}
-			add, err := timeIt(func() error {
+			add, err := timeMedian(ctx, c, iters, func() error {
 				if r == 0 {
 					tensor.AddInto(buf, buf, bufs[1])
 				}

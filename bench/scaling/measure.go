@@ -141,20 +141,28 @@ func linkSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int)
 		}
 	}
 	// Rank 0's times on every rank, so every rank fits the same link.
-	secs := tensor.FromSlice(func() []float64 {
-		s := make([]float64, len(out))
-		for i, x := range out {
-			s[i] = x.Seconds
-		}
-		return s
-	}(), len(out))
-	if err := c.Broadcast(ctx, secs, 0); err != nil {
+	secs := make([]float64, len(out))
+	for i, x := range out {
+		secs[i] = x.Seconds
+	}
+	secs, err := fromRank0(ctx, c, secs)
+	if err != nil {
 		return nil, err
 	}
-	for i, v := range secs.Float64s() {
+	for i, v := range secs {
 		out[i].Seconds = v
 	}
 	return out, nil
+}
+
+// fromRank0 is rank 0's xs on every rank of c (a broadcast of a copy; xs
+// is left as it is; every rank passes as many values).
+func fromRank0(ctx context.Context, c collectives.Comm, xs []float64) ([]float64, error) {
+	t := tensor.FromSlice(slices.Clone(xs), len(xs))
+	if err := c.Broadcast(ctx, t, 0); err != nil {
+		return nil, err
+	}
+	return t.Float64s(), nil
 }
 
 // measured is one configuration's measured step on this world.
@@ -302,11 +310,11 @@ func syncSamples(ctx context.Context, c collectives.Comm, sizes []int, batch, wa
 	}
 	n := c.Size()
 	// Subtract rank 0's first start so that float64 keeps the microseconds.
-	base := tensor.FromSlice([]float64{own[0]}, 1)
-	if err := c.Broadcast(ctx, base, 0); err != nil {
+	base, err := fromRank0(ctx, c, own[:1])
+	if err != nil {
 		return res, err
 	}
-	b0 := base.Float64s()[0]
+	b0 := base[0]
 	for i := range own {
 		own[i] -= b0
 	}
@@ -368,7 +376,6 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 		secs = append(secs, t)
 		if size*4 > maxB {
 			res.largestBytes = float64(4 * count)
-			res.sendRecvMs = t * 1e3
 			push, err := timeMedian(ctx, c, iters, func() error {
 				if r != 0 {
 					return c.Send(ctx, buf, 0)
@@ -408,11 +415,10 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 		}
 	}
 	// Rank 0's times on every rank.
-	st := tensor.FromSlice(secs, len(secs))
-	if err := c.Broadcast(ctx, st, 0); err != nil {
+	v, err := fromRank0(ctx, c, secs)
+	if err != nil {
 		return res, err
 	}
-	v := st.Float64s()
 	for i := range res.samples {
 		res.samples[i].Seconds = v[i]
 	}

@@ -354,26 +354,7 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 	}
 	cal := Calib{ComputeMode: mode, Backend: r.backend, Compute: map[int]scaling.Compute{}, Cores: cores, Sizes: st.sizes, GradB: r.gradB, Batch: st.batch, Global: st.global}
 	if len(r.link) > 0 {
-		// The median over rounds of each (op, ranks, bytes).
-		type k3 struct {
-			op    string
-			ranks int
-			bytes float64
-		}
-		groups := map[k3][]float64{}
-		var order []k3
-		for _, s := range r.link {
-			k := k3{s.Op, s.Ranks, s.Bytes}
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], s.Seconds)
-		}
-		var ss []scaling.Sample
-		for _, k := range order {
-			ss = append(ss, scaling.Sample{Op: k.op, Algorithm: scaling.Ring, Ranks: k.ranks, Bytes: k.bytes, Seconds: median(groups[k])})
-		}
-		l, err := scaling.FitLink(r.backend, ss)
+		l, err := scaling.FitLink(r.backend, medianSamples(r.link))
 		if err != nil {
 			return cal, err
 		}
@@ -410,6 +391,31 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 	return cal, nil
 }
 
+// medianSamples is the median over rounds of the samples of each (op,
+// algorithm, ranks, bytes), in the order they first appear.
+func medianSamples(samples []scaling.Sample) []scaling.Sample {
+	type key struct {
+		op    string
+		alg   scaling.Algorithm
+		ranks int
+		bytes float64
+	}
+	groups := map[key][]float64{}
+	var order []key
+	for _, s := range samples {
+		k := key{s.Op, s.Algorithm, s.Ranks, s.Bytes}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], s.Seconds)
+	}
+	out := make([]scaling.Sample, len(order))
+	for i, k := range order {
+		out[i] = scaling.Sample{Op: k.op, Algorithm: k.alg, Ranks: k.ranks, Bytes: k.bytes, Seconds: median(groups[k])}
+	}
+	return out
+}
+
 // fitSync adds the straggler and central-server calibrations to cal.
 func (r *results) fitSync(cal *Calib) error {
 	for n, rounds := range r.sync {
@@ -427,23 +433,12 @@ func (r *results) fitSync(cal *Calib) error {
 		}
 		cal.Sync[n] = sc
 	}
-	type k2 struct {
-		ranks int
-		bytes float64
-	}
-	groups := map[k2][]float64{}
-	var order []k2
+	var p2p []scaling.Sample
 	var adds []float64
 	for n, rounds := range r.p2p {
 		var sr, push, pull []float64
 		for _, rd := range rounds {
-			for _, s := range rd.samples {
-				k := k2{s.Ranks, s.Bytes}
-				if _, ok := groups[k]; !ok {
-					order = append(order, k)
-				}
-				groups[k] = append(groups[k], s.Seconds)
-			}
+			p2p = append(p2p, rd.samples...)
 			adds = append(adds, rd.addNsPerB)
 			sr, push, pull = append(sr, rd.sendRecvMs), append(push, rd.pushMs), append(pull, rd.pullMs)
 		}
@@ -452,14 +447,14 @@ func (r *results) fitSync(cal *Calib) error {
 		}
 		cal.Server[n] = ServerCheck{Bytes: rounds[0].largestBytes, SendRecvMs: median(sr), PushMs: median(push), PullMs: median(pull)}
 	}
-	if len(order) == 0 {
+	if len(p2p) == 0 {
 		return nil
 	}
-	slices.SortFunc(order, func(a, b k2) int { return cmp.Or(cmp.Compare(a.ranks, b.ranks), cmp.Compare(a.bytes, b.bytes)) })
-	var ss []scaling.Sample
-	for _, k := range order {
-		ss = append(ss, scaling.Sample{Op: "sendrecv", Algorithm: scaling.CentralPS, Ranks: k.ranks, Bytes: k.bytes, Seconds: median(groups[k])})
-	}
+	ss := medianSamples(p2p)
+	// r.p2p is a map: fit in a fixed order.
+	slices.SortFunc(ss, func(a, b scaling.Sample) int {
+		return cmp.Or(cmp.Compare(a.Ranks, b.Ranks), cmp.Compare(a.Bytes, b.Bytes))
+	})
 	l, err := scaling.FitLink("p2p", ss)
 	if err != nil {
 		return fmt.Errorf("point-to-point link: %w", err)

@@ -10,10 +10,11 @@
 //
 //   - compute, paired: every timed step of a configuration alternates with a
 //     step of a plain replica of the model on the same batch without any
-//     communication, on every rank at once, counted at the slowest rank's
-//     time (a synchronous step waits for it); forward, backward and update
-//     are timed apart. The prediction uses these (median over the steps), so
-//     compute and measurement see the same load;
+//     communication, on every rank at once, counted at rank 0's own time
+//     (the straggler term below adds the wait for the slowest rank);
+//     forward, backward and update are timed apart. The prediction uses
+//     these (median over the steps), so compute and measurement see the
+//     same load;
 //   - compute, fitted: a sweep over batches 16-128 (fastest of 8 steps,
 //     every rank of the world at once with -compute concurrent, or one rank
 //     with the threads of a rank of that world scaled by
@@ -238,7 +239,6 @@ type results struct {
 	link     []scaling.Sample
 	compute  map[int]map[int][]scaling.StepSample // ranks -> batch -> rounds
 	measured map[string][]float64                 // key(config, ranks) -> rounds
-	paired   map[string][]scaling.StepSample      // key(config, ranks) -> rounds
 	wait     map[string][]float64
 	buckets  map[string][]float64
 	own      map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
@@ -250,7 +250,7 @@ type results struct {
 }
 
 func newResults() *results {
-	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{}, paired: map[string][]scaling.StepSample{},
+	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{},
 		wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{},
 		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, copyNs: map[int][][2]float64{}}
 }
@@ -332,7 +332,6 @@ func oneWorld(n int, st settings, res *results) error {
 				k := key(cf, c.Size())
 				res.measured[k] = append(res.measured[k], m.ms)
 				res.wait[k] = append(res.wait[k], m.waitMs)
-				res.paired[k] = append(res.paired[k], m.compute)
 				res.own[k] = append(res.own[k], m.own)
 				res.buckets[k] = m.buckets
 				res.gradB = m.gradBytes
@@ -554,9 +553,6 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 			// A typical rank's compute (rank 0's own plain step) with the
 			// straggler term.
 			own := r.own[k]
-			if len(own) == 0 {
-				own = r.paired[k]
-			}
 			p := cal.model(paired(own), cf, r.buckets[k], n, false).Step(n, b)
 			pp := cal.model(paired(own), cf, r.buckets[k], n, true).Step(n, b)
 			pf := cal.model(cal.fitted(n), cf, r.buckets[k], n, false).Step(n, b)

@@ -169,8 +169,7 @@ func fromRank0(ctx context.Context, c collectives.Comm, xs []float64) ([]float64
 type measured struct {
 	ms, minMs float64
 	waitMs    float64            // time Step waited for communication, per step
-	compute   scaling.StepSample // the step without communication, alternating, at the slowest rank's time
-	own       scaling.StepSample // the same, rank 0's own time
+	own       scaling.StepSample // the step without communication, alternating, rank 0's own time
 	buckets   []float64          // bytes, in the order the all-reduces start
 	gradBytes float64
 }
@@ -179,10 +178,9 @@ type measured struct {
 // alternating every step with a step of a plain replica of the model (same
 // batch, no communication) on every rank, each started after a barrier, so
 // that the calibration of the computation sees the same load as the
-// measurement; a plain step is kept both at rank 0's own time (the typical
-// rank the prediction stretches by the straggler term) and at the slowest
-// rank's (the previous model's). It returns rank 0's median (and fastest)
-// times.
+// measurement; a plain step is kept at rank 0's own time (the typical rank
+// the prediction stretches by the straggler term). It returns rank 0's
+// median (and fastest) times.
 func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf config, batch, warmup, steps int) (measured, error) {
 	var res measured
 	s, err := strategy.New(cf.strategy, newMLP(sizes), c, strategy.Options{
@@ -204,7 +202,7 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 	popt := newAdam(nn.Params(plain))
 	x, y := batchData(sizes, batch, uint64(100+c.Rank()))
 	m := s.Model()
-	var times, fw, bw, op, ofw, obw, oop []float64
+	var times, ofw, obw, oop []float64
 	var before strategy.Stats
 	for i := range warmup + steps {
 		if i == warmup {
@@ -226,14 +224,6 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 			return res, err
 		}
 		t3 := time.Now()
-		// A synchronous step waits for the slowest rank: keep the largest
-		// plain step over the ranks (rank 0's split into forward, backward
-		// and update, scaled to it).
-		mx := tensor.FromSlice([]float64{t3.Sub(t0).Seconds()}, 1)
-		if err := c.AllReduce(ctx, mx, collectives.Max); err != nil {
-			return res, err
-		}
-		slow := mx.Float64s()[0] / t3.Sub(t0).Seconds()
 		if err := c.Barrier(ctx); err != nil {
 			return res, err
 		}
@@ -247,9 +237,6 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 		}
 		if i >= warmup {
 			times = append(times, time.Since(t4).Seconds()*1e3)
-			fw = append(fw, slow*t1.Sub(t0).Seconds())
-			bw = append(bw, slow*t2.Sub(t1).Seconds())
-			op = append(op, slow*t3.Sub(t2).Seconds())
 			ofw = append(ofw, t1.Sub(t0).Seconds())
 			obw = append(obw, t2.Sub(t1).Seconds())
 			oop = append(oop, t3.Sub(t2).Seconds())
@@ -261,7 +248,6 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 	}
 	res.ms = median(times)
 	res.minMs = slices.Min(times)
-	res.compute = scaling.StepSample{Batch: batch, Forward: median(fw), Backward: median(bw), Optimizer: median(op)}
 	res.own = scaling.StepSample{Batch: batch, Forward: median(ofw), Backward: median(obw), Optimizer: median(oop)}
 	return res, nil
 }

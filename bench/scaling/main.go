@@ -150,6 +150,13 @@ type Calib struct {
 	CopyAloneNsPerB map[int]float64 `json:"copy_alone_ns_per_byte,omitempty"`
 }
 
+// setErrors sets ErrorPct and ErrorPrevPct from the predictions and
+// MeasuredMs.
+func (r *Row) setErrors() {
+	r.ErrorPct = 100 * (r.PredictedMs - r.MeasuredMs) / r.MeasuredMs
+	r.ErrorPrevPct = 100 * (r.PredPrevMs - r.MeasuredMs) / r.MeasuredMs
+}
+
 // SyncCal is the synchronisation calibration of one world size: N ranks run
 // the plain forward and backward at once between barriers (batch Batch,
 // Steps steps per round).
@@ -565,8 +572,7 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 			if cf.strategy == "allreduce" {
 				row.BucketMiB = cf.bucketMiB
 			}
-			row.ErrorPct = 100 * (row.PredictedMs - row.MeasuredMs) / row.MeasuredMs
-			row.ErrorPrevPct = 100 * (row.PredPrevMs - row.MeasuredMs) / row.MeasuredMs
+			row.setErrors()
 			out = append(out, row)
 		}
 	}
@@ -739,8 +745,7 @@ func summarizeRows(rows []Row) []Row {
 		r := g[0]
 		r.PredictedMs, r.MeasuredMs, r.PredCommMs, r.PredExposedMs, r.MeasuredWaitMs = median(p), median(m), median(c), median(e), median(w)
 		r.PredStraggleMs, r.PredPrevMs = median(sg), median(pp)
-		r.ErrorPct = 100 * (r.PredictedMs - r.MeasuredMs) / r.MeasuredMs
-		r.ErrorPrevPct = 100 * (r.PredPrevMs - r.MeasuredMs) / r.MeasuredMs
+		r.setErrors()
 		r.MeasuredReps = m
 		out = append(out, r)
 	}

@@ -559,9 +559,9 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 			}
 			// A typical rank's compute (rank 0's own plain step) with the
 			// straggler term.
-			own := r.own[k]
-			p := cal.model(paired(own), cf, r.buckets[k], n, false).Step(n, b)
-			pp := cal.model(paired(own), cf, r.buckets[k], n, true).Step(n, b)
+			own := paired(r.own[k])
+			p := cal.model(own, cf, r.buckets[k], n, false).Step(n, b)
+			pp := cal.model(own, cf, r.buckets[k], n, true).Step(n, b)
 			pf := cal.model(cal.fitted(n), cf, r.buckets[k], n, false).Step(n, b)
 			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), PredStraggleMs: 1e3 * p.Straggle, PredPrevMs: 1e3 * pp.Total, Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
 				Strategy: cf.strategy, Overlap: cf.overlap, BatchPerRank: b, Threads: threadsFor(n, cal.Cores),

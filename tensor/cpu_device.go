@@ -82,34 +82,26 @@ func (cpuDevice) Fill(dst View, v float64) {
 // fillDense fills a small contiguous float32 or float64 view in one loop
 // (no loop plan or closure) and reports whether it did.
 func fillDense(dst View, v float64) bool {
-	n := Shape(dst.Shape).NumElements()
-	if n == 0 || workers(n, 1) != 1 {
+	n, ok := smallFlat(dst.Shape, 1)
+	if !ok || !denseIn(dst.Shape, dst) {
 		return false
 	}
-	acc := 1
-	for i := len(dst.Shape) - 1; i >= 0; i-- {
-		if dst.Shape[i] != 1 && dst.Strides[i] != acc {
-			return false
-		}
-		acc *= dst.Shape[i]
+	if d, ok := flat[float32](dst, n); ok && dst.DType() == Float32 {
+		fillSlice(d, float32(v))
+		return true
 	}
-	switch b := dst.Storage.(*cpuStorage).buf.(type) {
-	case []float32:
-		if dst.DType() != Float32 {
-			return false
-		}
-		f := float32(v)
-		for i := range b[dst.Offset : dst.Offset+n] {
-			b[dst.Offset+i] = f
-		}
-	case []float64:
-		for i := range b[dst.Offset : dst.Offset+n] {
-			b[dst.Offset+i] = v
-		}
-	default:
-		return false
+	if d, ok := flat[float64](dst, n); ok {
+		fillSlice(d, v)
+		return true
 	}
-	return true
+	return false
+}
+
+// fillSlice sets every element of d to v.
+func fillSlice[T computeT](d []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
 }
 
 func fillTyped[T computeT](dst View, v T) {
@@ -120,9 +112,7 @@ func fillTyped[T computeT](dst View, v T) {
 		return func(offs []int, n int) {
 			chunked(n, w.isDirect(), func(i, m int) {
 				d := w.get(offs[0]+i*s0, m)
-				for j := range d {
-					d[j] = v
-				}
+				fillSlice(d, v)
 				w.put(offs[0]+i*s0, d)
 			})
 		}

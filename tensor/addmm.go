@@ -16,17 +16,7 @@ func AddMatMul(c, a, b *Tensor) *Tensor {
 		fail(op, "needs matrices, have %v and %v", Shape(a.shape), Shape(b.shape))
 	}
 	var ps [2]int
-	var prodShape []int
-	if a.NDim() == 2 && b.NDim() == 2 {
-		// the common 2-D case, its shape on the stack
-		if a.shape[1] != b.shape[0] {
-			fail(op, "shapes %v and %v: inner dimensions %d and %d differ", Shape(a.shape), Shape(b.shape), a.shape[1], b.shape[0])
-		}
-		ps = [2]int{a.shape[0], b.shape[1]}
-		prodShape = ps[:]
-	} else {
-		prodShape = matmulShape(op, a, b)
-	}
+	prodShape := matmulShape(op, a, b, &ps)
 	out := alloc(op, a.Device(), promote(promote(a.DType(), b.DType()), c.DType()), prodShape)
 	if !copyBiasRows(out, c) {
 		out.CopyFrom(c)
@@ -59,10 +49,7 @@ func copyBiasRows(out, c *Tensor) bool {
 
 func copyRowsOf[T float32 | float64](d, row []T, n int) {
 	if len(row) == 1 {
-		v := row[0]
-		for i := range d {
-			d[i] = v
-		}
+		fillSlice(d, row[0])
 		return
 	}
 	for i := 0; i < len(d); i += n {
@@ -79,16 +66,7 @@ func MatMulAddInto(dst, a, b *Tensor) *Tensor {
 		fail(op, "needs matrices, have %v and %v", Shape(a.shape), Shape(b.shape))
 	}
 	var ps [2]int
-	var shape []int
-	if a.NDim() == 2 && b.NDim() == 2 {
-		if a.shape[1] != b.shape[0] {
-			fail(op, "shapes %v and %v: inner dimensions %d and %d differ", Shape(a.shape), Shape(b.shape), a.shape[1], b.shape[0])
-		}
-		ps = [2]int{a.shape[0], b.shape[1]}
-		shape = ps[:]
-	} else {
-		shape = matmulShape(op, a, b)
-	}
+	shape := matmulShape(op, a, b, &ps)
 	if !Shape(shape).Equal(dst.shape) {
 		fail(op, "product shape %v does not match destination %v", shapeCopy(shape), Shape(dst.shape))
 	}
@@ -104,11 +82,18 @@ func MatMulAddInto(dst, a, b *Tensor) *Tensor {
 	return AddInto(dst, dst, MatMul(va, vb))
 }
 
-func matmulShape(op string, a, b *Tensor) []int {
+// matmulShape returns the shape of a @ b, the batch axes broadcast; for
+// 2-D operands (the common case) it is buf, which the caller keeps on its
+// stack, so nothing is allocated.
+func matmulShape(op string, a, b *Tensor, buf *[2]int) []int {
 	m, k := a.shape[a.NDim()-2], a.shape[a.NDim()-1]
 	k2, n := b.shape[b.NDim()-2], b.shape[b.NDim()-1]
 	if k != k2 {
 		fail(op, "shapes %v and %v: inner dimensions %d and %d differ", Shape(a.shape), Shape(b.shape), k, k2)
+	}
+	if a.NDim() == 2 && b.NDim() == 2 {
+		*buf = [2]int{m, n}
+		return buf[:]
 	}
 	batch, err := BroadcastShapes(a.shape[:a.NDim()-2], b.shape[:b.NDim()-2])
 	if err != nil {

@@ -91,11 +91,6 @@ func axpyOver(y *tensor.Tensor, a float64, x *tensor.Tensor) {
 	tensor.AddInto(y, y, x)
 }
 
-// norm returns the Euclidean norm of t as a 0-d tensor on t's device.
-func norm(t *tensor.Tensor) *tensor.Tensor {
-	return tensor.Sqrt(tensor.Sum(tensor.Square(t), false))
-}
-
 // ratioOr1 returns num/den where both are positive, else 1 (0-d tensors).
 func ratioOr1(num, den, wn, dn *tensor.Tensor) *tensor.Tensor {
 	if r, ok := ratioOr1Host(num, den, wn, dn); ok {
@@ -178,12 +173,10 @@ func sgd(o *Options, w, grad *tensor.Tensor, st *paramState) {
 }
 
 // rmsprop is RMSProp's update with its intermediate terms in one
-// temporary (the same ops as rmspropAlloc, so the same bits).
+// temporary (the same ops as the allocating form rmspropAlloc in the
+// tests, so the same bits). Step has checked that grad has w's shape,
+// dtype and device.
 func rmsprop(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	if grad.DType() != w.DType() || !grad.SameShape(w) {
-		rmspropAlloc(o, w, grad, st)
-		return
-	}
 	g := grad
 	if o.WeightDecay != 0 {
 		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
@@ -215,51 +208,16 @@ func rmsprop(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	release(ws)
 }
 
-// rmspropAlloc is RMSProp's update with new tensors for its terms (a
-// gradient of another dtype or shape than the parameter's).
-func rmspropAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	g := grad
-	if o.WeightDecay != 0 {
-		g = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
-	}
-	sq := buffer(st, bufSquareAvg, w)
-	scale(sq, o.Alpha)
-	axpy(sq, 1-o.Alpha, tensor.Square(g))
-	var avg *tensor.Tensor
-	if o.Centered {
-		ga := buffer(st, bufGradAvg, w)
-		scale(ga, o.Alpha)
-		axpy(ga, 1-o.Alpha, g)
-		avg = tensor.Sub(sq, tensor.Square(ga))
-		tensor.UnaryInto(tensor.OpSqrt, avg, avg, 0, 0)
-	} else {
-		avg = tensor.Sqrt(sq)
-	}
-	tensor.UnaryInto(tensor.OpAffine, avg, avg, 1, o.Eps)
-	if o.Momentum > 0 {
-		b := buffer(st, bufMomentum, w)
-		scale(b, o.Momentum)
-		tensor.AddInto(b, b, tensor.Div(g, avg))
-		axpy(w, -o.LR, b)
-		return
-	}
-	axpy(w, -o.LR, tensor.Div(g, avg))
-}
-
-// normWith is norm(t) with t's square in the temporary tmp (t's shape and
-// dtype).
+// normWith returns the Euclidean norm of t as a 0-d tensor on t's device,
+// with t's square in the temporary tmp (t's shape and dtype).
 func normWith(t, tmp *tensor.Tensor) *tensor.Tensor {
 	return tensor.Sqrt(tensor.Sum(tensor.UnaryInto(tensor.OpSquare, tmp, t, 0, 0), false))
 }
 
 // lars is LARS's update with its full-size terms in cached temporaries
-// (the same ops as larsAlloc, so the same bits; the norms and the trust
-// ratio stay 0-d tensors).
+// (the same ops as the allocating form larsAlloc in the tests, so the same
+// bits; the norms and the trust ratio stay 0-d tensors).
 func lars(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	if grad.DType() != w.DType() || !grad.SameShape(w) {
-		larsAlloc(o, w, grad, st)
-		return
-	}
 	t := tempLike(w)
 	wn, gn := normWith(w, t), normWith(grad, t)
 	den := tensor.Add(gn, tensor.Affine(wn, o.WeightDecay, o.Eps))
@@ -280,35 +238,10 @@ func lars(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	release(t)
 }
 
-// larsAlloc is LARS's update with new tensors for its terms (a gradient of
-// another dtype or shape than the parameter's).
-func larsAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	wn, gn := norm(w), norm(grad)
-	den := tensor.Add(gn, tensor.Affine(wn, o.WeightDecay, o.Eps))
-	trust := ratioOr1(tensor.Affine(wn, o.TrustCoefficient, 0), den, wn, gn)
-	d := grad
-	if o.WeightDecay != 0 {
-		d = tensor.Add(grad, tensor.Affine(w, o.WeightDecay, 0))
-	}
-	d = tensor.Mul(d, trust)
-	if o.Momentum != 0 {
-		v := buffer(st, bufMomentum, w)
-		scale(v, o.Momentum)
-		axpy(v, o.LR, d)
-		tensor.SubInto(w, w, v)
-		return
-	}
-	axpy(w, -o.LR, d)
-}
-
 // lamb is LAMB's update with its full-size terms in cached temporaries
-// (the same ops as lambAlloc, so the same bits; the norms and the trust
-// ratio stay 0-d tensors).
+// (the same ops as the allocating form lambAlloc in the tests, so the same
+// bits; the norms and the trust ratio stay 0-d tensors).
 func lamb(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	if grad.DType() != w.DType() || !grad.SameShape(w) {
-		lambAlloc(o, w, grad, st)
-		return
-	}
 	t, r := tempLike(w), tempLike(w)
 	m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
 	scale(m, o.Beta1)
@@ -331,27 +264,4 @@ func lamb(o *Options, w, grad *tensor.Tensor, st *paramState) {
 	axpyOver(w, -o.LR, r)
 	release(t)
 	release(r)
-}
-
-// lambAlloc is LAMB's update with new tensors for its terms (a gradient of
-// another dtype or shape than the parameter's).
-func lambAlloc(o *Options, w, grad *tensor.Tensor, st *paramState) {
-	m, v := buffer(st, bufExpAvg, w), buffer(st, bufExpAvgSq, w)
-	scale(m, o.Beta1)
-	axpy(m, 1-o.Beta1, grad)
-	scale(v, o.Beta2)
-	axpy(v, 1-o.Beta2, tensor.Square(grad))
-	t := float64(st.step)
-	bc1 := 1 - math.Pow(o.Beta1, t)
-	bc2 := 1 - math.Pow(o.Beta2, t)
-	den := tensor.Sqrt(tensor.Affine(v, 1/bc2, 0))
-	tensor.UnaryInto(tensor.OpAffine, den, den, 1, o.Eps)
-	r := tensor.Div(tensor.Affine(m, 1/bc1, 0), den)
-	if o.WeightDecay != 0 {
-		axpy(r, o.WeightDecay, w)
-	}
-	wn, rn := norm(w), norm(r)
-	ratio := ratioOr1(wn, rn, wn, rn)
-	tensor.MulInto(r, r, ratio)
-	axpy(w, -o.LR, r)
 }

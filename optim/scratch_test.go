@@ -24,19 +24,7 @@ func TestRMSPropScratchSameBits(t *testing.T) {
 	} {
 		for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
 			for _, n := range []int{7, 40, 3000} {
-				w1 := g.Normal(0, 1, dt, n)
-				w2 := w1.Clone()
-				s1 := &paramState{bufs: map[string]*tensor.Tensor{}}
-				s2 := &paramState{bufs: map[string]*tensor.Tensor{}}
-				for range 4 {
-					gr := g.Normal(0, 1, dt, n)
-					rmsprop(&o, w1, gr, s1)
-					rmspropAlloc(&o, w2, gr, s2)
-					require.Equal(t, w2.Float64s(), w1.Float64s(), "%+v %v n=%d", o, dt, n)
-					for k, b := range s2.bufs {
-						require.Equal(t, b.Float64s(), s1.bufs[k].Float64s(), "buffer %s", k)
-					}
-				}
+				requireSameBits(t, g, "RMSProp", rmsprop, rmspropAlloc, o, dt, n)
 			}
 		}
 	}
@@ -78,10 +66,9 @@ func TestSmallStepAllocs(t *testing.T) {
 // bits of the forms that allocate them.
 func TestLARSLAMBScratchSameBits(t *testing.T) {
 	g := tensor.NewGenerator(6)
-	type upd func(*Options, *tensor.Tensor, *tensor.Tensor, *paramState)
 	for _, c := range []struct {
 		name       string
-		fast, slow upd
+		fast, slow update
 		opts       []Options
 	}{
 		{"LARS", lars, larsAlloc, []Options{
@@ -97,21 +84,7 @@ func TestLARSLAMBScratchSameBits(t *testing.T) {
 		for _, o := range c.opts {
 			for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
 				for _, n := range []int{1, 40, 3000} {
-					w1 := g.Normal(0, 1, dt, n)
-					w2 := w1.Clone()
-					s1 := &paramState{bufs: map[string]*tensor.Tensor{}}
-					s2 := &paramState{bufs: map[string]*tensor.Tensor{}}
-					for range 4 {
-						gr := g.Normal(0, 1, dt, n)
-						s1.step++
-						s2.step++
-						c.fast(&o, w1, gr, s1)
-						c.slow(&o, w2, gr, s2)
-						require.Equal(t, w2.Float64s(), w1.Float64s(), "%s %+v %v n=%d", c.name, o, dt, n)
-						for k, b := range s2.bufs {
-							require.Equal(t, b.Float64s(), s1.bufs[k].Float64s(), "%s buffer %s", c.name, k)
-						}
-					}
+					requireSameBits(t, g, c.name, c.fast, c.slow, o, dt, n)
 				}
 			}
 		}
@@ -120,9 +93,35 @@ func TestLARSLAMBScratchSameBits(t *testing.T) {
 	w1 := g.Normal(0, 1, tensor.Float32, 10)
 	w2 := w1.Clone()
 	o := Options{LR: 0.1, TrustCoefficient: 0.001, Eps: 1e-8}
-	lars(&o, w1, tensor.Zeros(tensor.Float32, 10), &paramState{bufs: map[string]*tensor.Tensor{}})
-	larsAlloc(&o, w2, tensor.Zeros(tensor.Float32, 10), &paramState{bufs: map[string]*tensor.Tensor{}})
+	lars(&o, w1, tensor.Zeros(tensor.Float32, 10), newParamState())
+	larsAlloc(&o, w2, tensor.Zeros(tensor.Float32, 10), newParamState())
 	require.Equal(t, w2.Float32s(), w1.Float32s())
+}
+
+// update is the signature of the optimizers' updates (rmsprop, lars, ...).
+type update func(*Options, *tensor.Tensor, *tensor.Tensor, *paramState)
+
+func newParamState() *paramState { return &paramState{bufs: map[string]*tensor.Tensor{}} }
+
+// requireSameBits runs fast and slow from one random parameter (dtype dt, n
+// elements) over four steps with the same random gradients and requires
+// the same parameter and buffers, bit for bit, after each step.
+func requireSameBits(t *testing.T, g *tensor.Generator, name string, fast, slow update, o Options, dt tensor.DType, n int) {
+	t.Helper()
+	w1 := g.Normal(0, 1, dt, n)
+	w2 := w1.Clone()
+	s1, s2 := newParamState(), newParamState()
+	for range 4 {
+		gr := g.Normal(0, 1, dt, n)
+		s1.step++
+		s2.step++
+		fast(&o, w1, gr, s1)
+		slow(&o, w2, gr, s2)
+		require.Equal(t, w2.Float64s(), w1.Float64s(), "%s %+v %v n=%d", name, o, dt, n)
+		for k, b := range s2.bufs {
+			require.Equal(t, b.Float64s(), s1.bufs[k].Float64s(), "%s buffer %s", name, k)
+		}
+	}
 }
 
 // The trust ratio computed on the host has the bits of the tensor ops'.

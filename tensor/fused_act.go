@@ -8,9 +8,7 @@ package tensor
 func ReLUGrad(g, y *Tensor) *Tensor {
 	const op = "tensor.ReLUGrad"
 	sameDevice(op, g, y)
-	if !Shape(g.shape).Equal(y.shape) || g.DType() != y.DType() {
-		fail(op, "gradient %v%v and output %v%v must share shape and dtype", g.DType(), Shape(g.shape), y.DType(), Shape(y.shape))
-	}
+	checkReLUGrad(op, g, y)
 	if g.Device() == CPU && g.DType() == Float32 && g.IsContiguous() && y.IsContiguous() {
 		n := g.NumElements()
 		out := allocDirty(op, CPU, Float32, g.shape) // written in full below
@@ -25,9 +23,7 @@ func ReLUGrad(g, y *Tensor) *Tensor {
 func ReLUGradInto(dst, g, y *Tensor) *Tensor {
 	const op = "tensor.ReLUGradInto"
 	sameDevice(op, dst, g, y)
-	if !Shape(g.shape).Equal(y.shape) || g.DType() != y.DType() {
-		fail(op, "gradient %v%v and output %v%v must share shape and dtype", g.DType(), Shape(g.shape), y.DType(), Shape(y.shape))
-	}
+	checkReLUGrad(op, g, y)
 	if !Shape(dst.shape).Equal(g.shape) || dst.DType() != g.DType() {
 		fail(op, "destination %s for gradient %s", dst.describe(), g.describe())
 	}
@@ -37,6 +33,13 @@ func ReLUGradInto(dst, g, y *Tensor) *Tensor {
 		return dst
 	}
 	return MulInto(dst, g, UnaryInto(OpStep, EmptyLike(y), y, 0, 0))
+}
+
+// checkReLUGrad fails unless g and y share shape and dtype.
+func checkReLUGrad(op string, g, y *Tensor) {
+	if !Shape(g.shape).Equal(y.shape) || g.DType() != y.DType() {
+		fail(op, "gradient %v%v and output %v%v must share shape and dtype", g.DType(), Shape(g.shape), y.DType(), Shape(y.shape))
+	}
 }
 
 // reluGradCPU runs the ReLUGrad kernel, on one goroutine (and without a

@@ -526,8 +526,9 @@ func (p *pass) add(v *Var, g *Var, external bool) {
 // for concurrent passes.
 var tempPool tensor.Pool
 
-// tempBit marks a backward temporary in refs.
-const tempBit = 1 << 40
+// tempBit marks a backward temporary in refs, far above any count of
+// views (and within a 32-bit int).
+const tempBit = 1 << 30
 
 // temp registers t, a new tensor (of its own storage) that only this pass
 // references, as a backward temporary and returns it.

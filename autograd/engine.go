@@ -90,26 +90,17 @@ func (c *Ctx) GradBuffer(i int) *tensor.Tensor {
 	return g
 }
 
-// empty returns a new contiguous tensor of dtype dt and the given shape
-// on dev for a rule to overwrite entirely and return as (part of) a
-// gradient: in a pass that does not create a graph, a backward temporary
-// from the cache of recycled ones (see pass.release). The caller must write
-// every element.
-func (c *Ctx) empty(dev tensor.Device, dt tensor.DType, shape ...int) *tensor.Tensor {
-	p := c.p
-	if p == nil || c.create || dev != tensor.CPU {
-		return tensor.EmptyOn(dev, dt, shape...)
-	}
-	return p.temp(tempPool.Get(dt, shape...))
-}
-
-// emptyLike is empty with t's device, dtype and shape.
+// emptyLike returns a new contiguous tensor with t's device, dtype and
+// shape for a rule to overwrite entirely and return as (part of) a
+// gradient: a backward temporary where the pass makes one (pass.tempLike).
+// The caller must write every element.
 func (c *Ctx) emptyLike(t *tensor.Tensor) *tensor.Tensor {
-	p := c.p
-	if p == nil || c.create || t.Device() != tensor.CPU {
-		return tensor.EmptyLike(t)
+	if c.p != nil {
+		if r := c.p.tempLike(t); r != nil {
+			return r
+		}
 	}
-	return p.temp(tempPool.GetLike(t))
+	return tensor.EmptyLike(t)
 }
 
 // resultFor returns the tensor a rule of one input writes its result into,
@@ -288,13 +279,12 @@ type pass struct {
 	create, retain, accumulate bool
 	roots                      []*Var
 	seeds                      []*Var
-	ownSeeds                   []bool // the seed is the pass's own temporary (not the caller's tensor)
 	states                     map[*Var]*gstate
 	slab                       []gstate // backs the states, allocated in chunks
 	order                      []*Var   // non-leaf Vars, descending seq
 	// refs counts, per storage, the gradients of this pass's states that
 	// view it and are not owned (plus pins, see add), and marks with
-	// tempBit the backward temporaries (Ctx.empty) that may be recycled
+	// tempBit the backward temporaries (tempLike) that may be recycled
 	// when the count drops to zero (see release).
 	refs    map[tensor.Storage]int
 	capture map[*Var][]int
@@ -321,19 +311,18 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 			return nil, fmt.Errorf("autograd: output %d (%v) does not require a gradient", i, o)
 		}
 		s := seeds[i]
-		own := false
 		if s == nil {
 			if o.value.NumElements() != 1 {
 				return nil, fmt.Errorf("autograd: output %d has shape %v; an output gradient is needed for outputs with more than one element", i, o.value.Shape())
 			}
-			if o.value.Device() == tensor.CPU && !p.create {
-				// the pass's own seed: a backward temporary like the others
-				t := p.temp(tempPool.GetLike(o.value))
-				t.Device().Fill(t.View(), 1)
-				s, own = Constant(t), true
-			} else {
-				s = Constant(tensor.OnesLike(o.value))
+			// the pass's own seed: a backward temporary like the others
+			// where the pass makes them
+			t := p.tempLike(o.value)
+			if t == nil {
+				t = tensor.EmptyLike(o.value)
 			}
+			t.Device().Fill(t.View(), 1)
+			s = Constant(t)
 		} else if !s.value.SameShape(o.value) {
 			return nil, fmt.Errorf("autograd: output gradient %d has shape %v, output has %v", i, s.value.Shape(), o.value.Shape())
 		}
@@ -342,7 +331,6 @@ func newPass(outputs, seeds []*Var, opts BackwardOpts, accumulate bool, capture 
 		}
 		p.roots = append(p.roots, o)
 		p.seeds = append(p.seeds, s)
-		p.ownSeeds = append(p.ownSeeds, own)
 	}
 	p.collect()
 	return p, nil
@@ -413,7 +401,9 @@ func (p *pass) run() error {
 	// Gradients keep the dtypes of the forward values: no autocast here.
 	defer suspendAutocast()()
 	for i, r := range p.roots {
-		p.add(r, p.seeds[i], !p.ownSeeds[i])
+		// a seed is the caller's tensor unless the pass made it (newPass)
+		s := p.seeds[i]
+		p.add(r, s, !p.isTemp(s.value))
 	}
 	p.done = p.done[:0]
 	for _, r := range p.roots {
@@ -508,8 +498,8 @@ func (p *pass) add(v *Var, g *Var, external bool) {
 		old := st.grad.value
 		p.refs[old.Storage()]--
 		var sum *tensor.Tensor
-		if old.Device() == tensor.CPU {
-			sum = tensor.AddInto(p.temp(tempPool.GetLike(old)), old, g.value)
+		if t := p.tempLike(old); t != nil {
+			sum = tensor.AddInto(t, old, g.value)
 		} else {
 			sum = tensor.Add(old, g.value)
 		}
@@ -530,19 +520,28 @@ var tempPool tensor.Pool
 // views (and within a 32-bit int).
 const tempBit = 1 << 30
 
-// temp registers t, a new tensor (of its own storage) that only this pass
-// references, as a backward temporary and returns it.
-func (p *pass) temp(t *tensor.Tensor) *tensor.Tensor {
-	p.refs[t.Storage()] = tempBit
-	return t
+// tempLike returns a new backward temporary with t's dtype and shape,
+// contiguous and dirty, from tempPool and registered in refs as this
+// pass's own; nil where the pass makes none (a create-graph pass, a tensor
+// off the CPU), and the caller then allocates as usual.
+func (p *pass) tempLike(t *tensor.Tensor) *tensor.Tensor {
+	if p.create || t.Device() != tensor.CPU {
+		return nil
+	}
+	r := tempPool.GetLike(t)
+	p.refs[r.Storage()] = tempBit
+	return r
 }
+
+// isTemp reports whether t's storage is a backward temporary of this pass
+// that was never handed out (see keep).
+func (p *pass) isTemp(t *tensor.Tensor) bool { return p.refs[t.Storage()]&tempBit != 0 }
 
 // keep makes t's storage a buffer this pass never recycles: it is handed
 // out (a leaf's gradient, a result of Grad).
 func (p *pass) keep(t *tensor.Tensor) {
-	s := t.Storage()
-	if r, ok := p.refs[s]; ok && r&tempBit != 0 {
-		p.refs[s] = r &^ tempBit
+	if p.isTemp(t) {
+		p.refs[t.Storage()] &^= tempBit
 	}
 }
 
@@ -550,9 +549,9 @@ func (p *pass) keep(t *tensor.Tensor) {
 // temporary of this pass that no gradient of the pass views any more: no
 // state holds it (its count is zero), it was never handed out (keep), and
 // the rule that consumed it was a pure one (the caller checks) or it was
-// consumed by an accumulation. Only this pass knew the temporary (it was
-// made by Ctx.empty for a rule's result and travelled only as gradients
-// of this pass's states), so nothing else can reach it.
+// consumed by an accumulation. Only this pass knew the temporary (tempLike
+// made it for a rule's result, a sum or the seed, and it travelled only as
+// gradients of this pass's states), so nothing else can reach it.
 func (p *pass) release(t *tensor.Tensor) {
 	if p.create {
 		return

@@ -65,7 +65,7 @@ func unaryOp(op string, x *Var, out *tensor.Tensor, gx func(c *Ctx, g *Var) *Var
 
 // The first-order forms of common gradient expressions: in a pass that
 // does not create a graph they compute straight into a backward temporary
-// (Ctx.empty) with the tensor package's Into forms, with the same kernels
+// (Ctx.emptyLike) with the tensor package's Into forms, with the same kernels
 // as the autograd ops they stand for (so the same bits), and fall back to
 // those ops otherwise.
 

@@ -296,7 +296,7 @@ func linear2D(x, w, b *Var) *Var {
 		into := !c.create && g.value.Device() == tensor.CPU && x.DType() == dt && w.DType() == dt
 		if c.NeedsGrad(0) {
 			if into {
-				res[0] = Constant(tensor.MatMulInto(c.empty(tensor.CPU, dt, g.Dim(0), w.Dim(1)), g.value, w))
+				res[0] = Constant(tensor.MatMulInto(c.emptyLike(x), g.value, w))
 			} else {
 				res[0] = MatMul(g, c.Input(1))
 			}
@@ -307,7 +307,7 @@ func linear2D(x, w, b *Var) *Var {
 			case gw != nil && gw.DType() == dt && x.DType() == dt:
 				res[1] = Constant(tensor.MatMulInto(gw, g.value.T(), x))
 			case into:
-				res[1] = Constant(tensor.MatMulInto(c.empty(tensor.CPU, dt, w.Dim(0), w.Dim(1)), g.value.T(), x))
+				res[1] = Constant(tensor.MatMulInto(c.emptyLike(w), g.value.T(), x))
 			default:
 				res[1] = MatMul(T(g), c.Input(0))
 			}

@@ -249,19 +249,21 @@ func transposedLayout(t *tensor.Tensor) bool {
 // flattened into one matrix product, so the weight gradient is a single GEMM.
 func Linear(x, w, b *Var) *Var {
 	x, w, b = autocast3("autograd.Linear", x, w, b)
-	if nd := x.NDim(); nd == 2 && w.NDim() == 2 && x.Dim(1) == w.Dim(1) && (b == nil || (b.NDim() == 1 && b.Dim(0) == w.Dim(0))) {
+	nd := x.NDim()
+	if nd == 0 || w.NDim() != 2 || x.Dim(-1) != w.Dim(1) {
+		panic(tensor.Errorf("autograd.Linear", "input shape %v and weight shape %v do not match", x.Shape(), w.Shape()))
+	}
+	fused := b == nil || (b.NDim() == 1 && b.Dim(0) == w.Dim(0)) // the bias is the GEMM's initial value
+	if nd == 2 && fused {
 		return linear2D(x, w, b) // the common case, without copying shapes
 	}
 	xs := x.value.Shape()
-	if len(xs) == 0 || w.NDim() != 2 || xs[len(xs)-1] != w.Dim(1) {
-		panic(tensor.Errorf("autograd.Linear", "input shape %v and weight shape %v do not match", xs, w.Shape()))
-	}
 	x2 := x
 	if len(xs) != 2 {
 		x2 = Reshape(x, -1, xs[len(xs)-1])
 	}
 	var y *Var
-	if b == nil || (b.NDim() == 1 && b.Dim(0) == w.Dim(0)) {
+	if fused {
 		y = linear2D(x2, w, b)
 	} else {
 		y = Add(linear2D(x2, w, nil), b) // a bias of another broadcastable shape

@@ -182,15 +182,27 @@ func gen(w *bytes.Buffer, f family, r int) {
 		p("DECQ CX")
 		p("JNZ %s_tailloop", lbl)
 		fmt.Fprintf(w, "%s_store:\n", lbl)
-		var alpha, beta string
-		if len(bc) < 2 {
-			alpha, beta = vr(bSets[0][0]), vr(bSets[len(bSets)-1][nv-1])
-		} else {
-			alpha, beta = vr(bc[0]), vr(bc[1])
-		}
+		// alpha and beta in the broadcast registers, free after the k loop
+		// (every family has at least two).
+		alpha, beta := vr(bc[0]), vr(bc[1])
 		k1 := ""
 		if masked {
 			k1 = "K1, "
+		}
+		// store writes the r rows of the tile: C = alpha·acc (+ beta·C).
+		store := func(withBeta bool) {
+			for i := 0; i < r; i++ {
+				for v := 0; v < nv; v++ {
+					p("VMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
+					if withBeta {
+						p("VFMADD231PS %d(R11), %s, %s%s", 32*v, beta, k1, acc(i, v))
+					}
+					p("VMOVUPS %s, %s%d(R11)", acc(i, v), k1, 32*v)
+				}
+				if i+1 < r {
+					p("ADDQ R8, R11")
+				}
+			}
 		}
 		p("VBROADCASTSS alpha+72(FP), %s", alpha)
 		p("MOVQ DI, R11")
@@ -198,27 +210,10 @@ func gen(w *bytes.Buffer, f family, r int) {
 		p("SHLL $1, BX") // +0 and -0 are both zero
 		p("JZ %s_nobeta", lbl)
 		p("VBROADCASTSS beta+76(FP), %s", beta)
-		for i := 0; i < r; i++ {
-			for v := 0; v < nv; v++ {
-				p("VMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
-				p("VFMADD231PS %d(R11), %s, %s%s", 32*v, beta, k1, acc(i, v))
-				p("VMOVUPS %s, %s%d(R11)", acc(i, v), k1, 32*v)
-			}
-			if i+1 < r {
-				p("ADDQ R8, R11")
-			}
-		}
+		store(true)
 		p("JMP %s_next", lbl)
 		fmt.Fprintf(w, "%s_nobeta:\n", lbl)
-		for i := 0; i < r; i++ {
-			for v := 0; v < nv; v++ {
-				p("VMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
-				p("VMOVUPS %s, %s%d(R11)", acc(i, v), k1, 32*v)
-			}
-			if i+1 < r {
-				p("ADDQ R8, R11")
-			}
-		}
+		store(false)
 		fmt.Fprintf(w, "%s_next:\n", lbl)
 	}
 	fmt.Fprintf(w, "%s_strip:\n", name)

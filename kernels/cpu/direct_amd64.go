@@ -22,27 +22,15 @@ type directKernel func(k int, a *float32, lda int, b *float32, ldb int, c *float
 // the others. The arguments are checked by the caller (m, k >= 1, slices
 // long enough).
 func sgemmDirect(m, n, k int, alpha float32, a []float32, rsA, csA int, b []float32, ldb int, beta float32, c []float32, ldc int) int {
-	var ks []directKernel
-	strips, mask := n/16, 0
 	at := csA != 1 // then rsA == 1
-	switch kernelName {
-	case "avx512":
-		ks = directAVX512[:]
-		if at {
-			ks = directAVX512T[:]
-		}
-		mask = 1<<(n%16) - 1
-	case "avx2":
-		ks = directAVX2[:]
-		if at {
-			ks = directAVX2T[:]
-		}
-	default:
-		return 0
-	}
+	ks, masked := directKernels(at)
 	done := directColumns(n)
 	if done == 0 {
 		return 0
+	}
+	strips, mask := n/16, 0
+	if masked {
+		mask = 1<<(n%16) - 1
 	}
 	lda := rsA // the kernel's step between rows (A) or k steps (T)
 	if at {
@@ -66,25 +54,41 @@ func sgemmDirect(m, n, k int, alpha float32, a []float32, rsA, csA int, b []floa
 	return done
 }
 
+// directKernels returns the active kernel set's direct kernels by row
+// count (index 0 unused; at: those for a column-major A) and whether they
+// compute a last, masked strip of n%16 columns (AVX-512); nil without
+// direct kernels.
+func directKernels(at bool) (ks []directKernel, masked bool) {
+	switch kernelName {
+	case "avx512":
+		if at {
+			return directAVX512T[:], true
+		}
+		return directAVX512[:], true
+	case "avx2":
+		if at {
+			return directAVX2T[:], false
+		}
+		return directAVX2[:], false
+	}
+	return nil, false
+}
+
 // directTileRows is the most rows one direct kernel call computes (0:
 // no direct kernels in the active set).
 func directTileRows() int {
-	switch kernelName {
-	case "avx512":
-		return len(directAVX512) - 1
-	case "avx2":
-		return len(directAVX2) - 1
-	}
-	return 0
+	ks, _ := directKernels(false)
+	return max(len(ks)-1, 0)
 }
 
 // directColumns is how many of n columns sgemmDirect computes.
 func directColumns(n int) int {
-	switch kernelName {
-	case "avx512":
+	ks, masked := directKernels(false)
+	switch {
+	case ks == nil:
+		return 0
+	case masked:
 		return n
-	case "avx2":
-		return n / 16 * 16
 	}
-	return 0
+	return n / 16 * 16
 }

@@ -162,9 +162,8 @@ var (
 )
 
 func getBuffers[T float]() *buffers[T] {
-	var z T
 	p := &pool64
-	if unsafe.Sizeof(z) == 4 {
+	if isF32[T]() {
 		p = &pool32
 	}
 	if v := p.Get(); v != nil {
@@ -174,8 +173,7 @@ func getBuffers[T float]() *buffers[T] {
 }
 
 func putBuffers[T float](bf *buffers[T]) {
-	var z T
-	if unsafe.Sizeof(z) == 4 {
+	if isF32[T]() {
 		pool32.Put(bf)
 	} else {
 		pool64.Put(bf)
@@ -568,8 +566,7 @@ func gemmSerial[T float](s *spec[T], m, n, k, kc, nc, mcEff int, alpha T, a []T,
 // false (and packs nothing) where the register transposes do not apply
 // (not float32, no AVX, kb < 8, nb < 8).
 func packBTransposed[T float](dst, tmp, b []T, base, cs, nb, kb, nr int) bool {
-	var z T
-	if unsafe.Sizeof(z) != 4 || !hasTransposeAsm || kb < 8 || nb < 8 {
+	if !isF32[T]() || !hasTransposeAsm || kb < 8 || nb < 8 {
 		return false
 	}
 	panN := ceilDiv(nb, nr)

@@ -85,8 +85,7 @@ var hasAVX = cpu.X86.HasAVX
 // least 8 rows and 8 k steps it packs everything and returns (rows, kb);
 // otherwise it does nothing and returns (0, 0).
 func packTransAsm[T float](dst, x []T, base, rs, rows, kb, w int) (int, int) {
-	var z T
-	if !hasAVX || unsafe.Sizeof(z) != 4 || rows < 8 || kb < 8 {
+	if !hasAVX || !isF32[T]() || rows < 8 || kb < 8 {
 		return 0, 0
 	}
 	_ = dst[(kb-1)*w+rows-1]

@@ -189,6 +189,17 @@ func grow[T float](s []T, n int) []T {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// colChunks is how many chunks of its cols column panels (or strips) a
+// parallel call on nt threads cuts each of its rowItems row blocks into:
+// enough for two work items per thread, when the row blocks alone are
+// fewer.
+func colChunks(nt, rowItems, cols int) int {
+	if nt > 1 && rowItems < 2*nt {
+		return min(cols, ceilDiv(2*nt, rowItems))
+	}
+	return 1
+}
+
 // isF32 reports whether T is a 4-byte float.
 func isF32[T float]() bool {
 	var z T
@@ -233,10 +244,7 @@ func directGemm(nt, m, n, k int, alpha float32, a []float32, rsA, csA int, b []f
 	// chunks of 16-column strips.
 	tiles := ceilDiv(m, rows)
 	strips := ceilDiv(done, 16)
-	chunks := 1
-	if nt > 1 && tiles < 2*nt {
-		chunks = min(strips, ceilDiv(2*nt, tiles))
-	}
+	chunks := colChunks(nt, tiles, strips)
 	items := tiles * chunks
 	if nt <= 1 || items == 1 {
 		return sgemmDirect(m, n, k, alpha, a, rsA, csA, b, ldb, beta, c, ldc)
@@ -392,10 +400,7 @@ func gemm[T float](s *spec[T], m, n, k int, alpha T, a []T, rsA, csA int, b []T,
 		for jc := 0; jc < n; jc += nc {
 			nb := min(nc, n-jc)
 			panN := ceilDiv(nb, nr)
-			numBJ := 1
-			if nt > 1 && numBI < 2*nt {
-				numBJ = min(panN, ceilDiv(2*nt, numBI))
-			}
+			numBJ := colChunks(nt, numBI, panN)
 			items := numBI * numBJ
 			for pc := 0; pc < k; pc += kc {
 				kb := min(kc, k-pc)

@@ -10,9 +10,12 @@
 //
 //   - compute, paired: every timed step of a configuration alternates with a
 //     step of a plain replica of the model on the same batch without any
-//     communication, on every rank at once, counted at rank 0's own time
-//     (the straggler term below adds the wait for the slowest rank);
-//     forward, backward and update are timed apart. The prediction uses
+//     communication, on every rank at once; each rank's median over the
+//     steps, averaged over the ranks (the straggler term below, relative to
+//     that mean, adds the wait for the slowest rank: with more ranks than
+//     cores which rank runs first is the scheduler's choice, so one rank's
+//     own time is early or late by turns); forward, backward and update are
+//     timed apart. The prediction uses
 //     these (median over the steps), so compute and measurement see the
 //     same load;
 //   - compute, fitted: a sweep over batches 16-128 (fastest of 8 steps,
@@ -37,25 +40,31 @@
 //     calls central-ps makes, against one send-receive: how far the server
 //     takes them one after another) and tensor.AddInto per byte (the
 //     server's own addition of the gradients: γ of the server's link);
+//   - the server's reduction as central-ps runs it (serverSumSamples): after
+//     the workers' push, rank 0 copies its own gradient into the sum, adds
+//     the N−1 just received and scales the sum, each timed; it prices the
+//     server's copies and additions (the 16 MiB AddInto above adds a pair
+//     of vectors the cache holds, and under-prices the step's additions);
 //   - memory copy: a float32 vector of the model's gradient size
 //     (tensor.CopyFrom, median of 8) copied by every rank at once and by
 //     rank 0 alone; the time per byte prices the strategies' own copies
 //     (copyPasses): alone for the central server's (the workers wait
 //     meanwhile), at once for the others'.
 //
-// The prediction for a configuration is scaling.CostModel.Step with rank
-// 0's own paired compute stretched by SyncFactor(N), the link, the
+// The prediction for a configuration is scaling.CostModel.Step with the
+// ranks' mean paired compute stretched by SyncFactor(N), the link, the
 // strategy's algorithm (allreduce and fusion: ring; sharded-ps:
 // reduce-scatter + all-gather; central-ps: the server's point-to-point link
 // and addition) and DDP's real buckets with overlap on or off, the cores
 // (the machine's, GOMAXPROCS) and threads per rank (threadsFor) that decide
 // how much of the overlap the CPU backends get
 // (scaling.CostModel.OverlapShare), and the strategy's copies (copyPasses ×
-// the gradient's bytes × the copy time per byte); the measurement is rank
-// 0's median step (every step started after a barrier). pred_prev_ms is the
-// previous model on the same measurements: the same, but overlap as if a
-// free core ran the collectives and no copies (the model of commit
-// b040dcd).
+// the gradient's bytes × the copy time per byte, plus selfCopies on one
+// rank); the measurement is rank 0's median step (every step started after
+// a barrier). pred_prev_ms is the previous model on the same measurements
+// (the model of commit 9856411): rank 0's own paired compute, the server's
+// additions at the 16 MiB AddInto and its copies at the plain copy, and no
+// one-rank copies of sharded-ps.
 //
 //	go run ./bench/scaling                            # 1,2,4 local ranks, the table
 //	go run ./bench/scaling -json -calib-out cal.json  # one JSON line per configuration
@@ -111,9 +120,9 @@ type Row struct {
 	// PredStraggleMs is the predicted wait for the slowest rank
 	// (scaling.Breakdown.Straggle).
 	PredStraggleMs float64 `json:"pred_straggle_ms"`
-	// PredPrevMs is the previous model on the same measurements: the same
-	// compute, straggler term and links, but full overlap without regard to
-	// the cores and no copies (ErrorPrevPct its error).
+	// PredPrevMs is the previous model on the same measurements (commit
+	// 9856411; Calib.model with prev): rank 0's own compute and the older
+	// prices of the central server's work (ErrorPrevPct its error).
 	PredPrevMs   float64 `json:"pred_prev_ms"`
 	ErrorPrevPct float64 `json:"error_prev_pct"`
 	// MeasuredWaitMs is the time Step waited for communication per step
@@ -148,6 +157,10 @@ type Calib struct {
 	// rank copying at once, CopyAloneNsPerB with rank 0 alone.
 	CopyNsPerB      map[int]float64 `json:"copy_ns_per_byte,omitempty"`
 	CopyAloneNsPerB map[int]float64 `json:"copy_alone_ns_per_byte,omitempty"`
+	// ServerSum is the central server's reduction by world size, timed as
+	// central-ps runs it (serverSumSamples): it prices the server's
+	// additions (γ of ServerLink) and its copies on N > 1 ranks.
+	ServerSum map[int]serverSum `json:"server_sum,omitempty"`
 }
 
 // setErrors sets ErrorPct and ErrorPrevPct from the predictions and
@@ -241,25 +254,27 @@ type settings struct {
 
 // results gathers every round's measurements.
 type results struct {
-	mu       sync.Mutex
-	backend  string
-	link     []scaling.Sample
-	compute  map[int]map[int][]scaling.StepSample // ranks -> batch -> rounds
-	measured map[string][]float64                 // key(config, ranks) -> rounds
-	wait     map[string][]float64
-	buckets  map[string][]float64
-	own      map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
-	sync     map[int][]syncCalib             // ranks -> rounds
-	copyNs   map[int][][2]float64            // ranks -> rounds, ns per byte copied (at once, alone)
-	p2p      map[int][]p2pCalib              // ranks -> rounds
-	gradB    float64
-	threads  map[int]int // ranks -> threads per rank
+	mu        sync.Mutex
+	backend   string
+	link      []scaling.Sample
+	compute   map[int]map[int][]scaling.StepSample // ranks -> batch -> rounds
+	measured  map[string][]float64                 // key(config, ranks) -> rounds
+	wait      map[string][]float64
+	buckets   map[string][]float64
+	own       map[string][]scaling.StepSample // key -> rounds, rank 0's own plain step
+	mean      map[string][]scaling.StepSample // key -> rounds, the plain step's mean over the ranks
+	sync      map[int][]syncCalib             // ranks -> rounds
+	copyNs    map[int][][2]float64            // ranks -> rounds, ns per byte copied (at once, alone)
+	p2p       map[int][]p2pCalib              // ranks -> rounds
+	serverSum map[int][]serverSum             // ranks -> rounds
+	gradB     float64
+	threads   map[int]int // ranks -> threads per rank
 }
 
 func newResults() *results {
 	return &results{compute: map[int]map[int][]scaling.StepSample{}, measured: map[string][]float64{},
 		wait: map[string][]float64{}, buckets: map[string][]float64{}, threads: map[int]int{},
-		own: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, copyNs: map[int][][2]float64{}}
+		own: map[string][]scaling.StepSample{}, mean: map[string][]scaling.StepSample{}, sync: map[int][]syncCalib{}, p2p: map[int][]p2pCalib{}, serverSum: map[int][]serverSum{}, copyNs: map[int][][2]float64{}}
 }
 
 func key(c config, n int) string { return c.name() + "@" + strconv.Itoa(n) }
@@ -304,6 +319,15 @@ func oneWorld(n int, st settings, res *results) error {
 			res.copyNs[c.Size()] = append(res.copyNs[c.Size()], [2]float64{cp, ca})
 			res.mu.Unlock()
 		}
+		sum, err := serverSumSamples(ctx, c, gradElems(st.sizes), 5)
+		if err != nil {
+			return fmt.Errorf("server reduction calibration: %w", err)
+		}
+		if c.Rank() == 0 {
+			res.mu.Lock()
+			res.serverSum[c.Size()] = append(res.serverSum[c.Size()], sum)
+			res.mu.Unlock()
+		}
 		if c.Size() > 1 {
 			sc, err := syncSamples(ctx, c, st.sizes, st.batch, 2, max(2, st.syncSteps))
 			if err != nil {
@@ -317,6 +341,7 @@ func oneWorld(n int, st settings, res *results) error {
 			if err != nil {
 				return fmt.Errorf("point-to-point calibration: %w", err)
 			}
+
 			if c.Rank() == 0 {
 				res.mu.Lock()
 				res.link = append(res.link, ls...)
@@ -340,6 +365,7 @@ func oneWorld(n int, st settings, res *results) error {
 				res.measured[k] = append(res.measured[k], m.ms)
 				res.wait[k] = append(res.wait[k], m.waitMs)
 				res.own[k] = append(res.own[k], m.own)
+				res.mean[k] = append(res.mean[k], m.mean)
 				res.buckets[k] = m.buckets
 				res.gradB = m.gradBytes
 				res.backend = c.Backend()
@@ -368,6 +394,16 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 	}
 	if err := r.fitSync(&cal); err != nil {
 		return cal, err
+	}
+	for n, rounds := range r.serverSum {
+		var sc, sa, ss []float64
+		for _, x := range rounds {
+			sc, sa, ss = append(sc, x.CopyNsPerB), append(sa, x.AddNsPerB), append(ss, x.ScaleNsPerB)
+		}
+		if cal.ServerSum == nil {
+			cal.ServerSum = map[int]serverSum{}
+		}
+		cal.ServerSum[n] = serverSum{CopyNsPerB: median(sc), AddNsPerB: median(sa), ScaleNsPerB: median(ss)}
 	}
 	for n, rounds := range r.copyNs {
 		if cal.CopyNsPerB == nil {
@@ -524,17 +560,42 @@ func copyPasses(strat string) float64 {
 	return 0
 }
 
-// model is the cost model of n ranks on this machine; prev leaves out the
-// cores' limit on overlap and the copies (the previous model).
+// selfCopies is the passes over the gradient a strategy's collectives make
+// on one rank, where the α-β model's collectives cost nothing: the one-rank
+// backend's reduce-scatter and all-gather copy their input to their output
+// (collectives/self.go), so sharded-ps copies the gradient twice more; the
+// all-reduces of DDP and fusion work in place (no copy), and central-ps
+// sends nothing.
+func selfCopies(strat string, n int) float64 {
+	if n == 1 && strat == "sharded-ps" {
+		return 2
+	}
+	return 0
+}
+
+// model is the cost model of n ranks on this machine. prev is the model of
+// the previous measurement (commit 9856411), which differs in the one-rank
+// copies of sharded-ps (selfCopies) and in the central server's prices: its additions at tensor.AddInto of a 16 MiB pair
+// of vectors the cache holds (AddNsPerB) and its copies at rank 0's copy
+// alone (CopyAloneNsPerB), where the model now takes them from ServerSum,
+// the reduction timed on the buffers central-ps uses (rows also gives prev
+// rank 0's own compute, the model the mean over the ranks).
 func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64, n int, prev bool) scaling.CostModel {
 	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB,
 		Straggler: cal.Sync[n].Arrivals, ServerLink: cal.serverLink()}
+	m.Cores, m.Threads = cal.Cores, threadsFor(n, cal.Cores)
+	m.CopyBytes = copyPasses(cf.strategy) * cal.GradB
 	if !prev {
-		m.Cores, m.Threads = cal.Cores, threadsFor(n, cal.Cores)
-		m.CopyBytes = copyPasses(cf.strategy) * cal.GradB
-		m.CopySecPerByte = cal.CopyNsPerB[n] * 1e-9
-		if cf.strategy == "central-ps" {
-			m.CopySecPerByte = cal.CopyAloneNsPerB[n] * 1e-9
+		m.CopyBytes += selfCopies(cf.strategy, n) * cal.GradB
+	}
+	m.CopySecPerByte = cal.CopyNsPerB[n] * 1e-9
+	if cf.strategy == "central-ps" {
+		m.CopySecPerByte = cal.CopyAloneNsPerB[n] * 1e-9
+		if s, ok := cal.ServerSum[n]; ok && !prev {
+			// The copy of its own gradient, the scaling and the copy of
+			// the parameters out, each priced as the first.
+			m.CopySecPerByte = (2*s.CopyNsPerB + s.ScaleNsPerB) / 3 * 1e-9
+			m.ServerLink.Gamma = s.AddNsPerB * 1e-9
 		}
 	}
 	if cf.strategy == "allreduce" {
@@ -557,11 +618,12 @@ func (r *results) rows(st settings, cal Calib, worlds []int) []Row {
 			if cf.strong {
 				b = max(1, st.global/n)
 			}
-			// A typical rank's compute (rank 0's own plain step) with the
-			// straggler term.
-			own := paired(r.own[k])
-			p := cal.model(own, cf, r.buckets[k], n, false).Step(n, b)
-			pp := cal.model(own, cf, r.buckets[k], n, true).Step(n, b)
+			// The ranks' mean compute (the plain step beside the
+			// configuration) with the straggler term: SyncFactor is the
+			// expected maximum over N ranks relative to their mean.
+			mean := paired(r.mean[k])
+			p := cal.model(mean, cf, r.buckets[k], n, false).Step(n, b)
+			pp := cal.model(paired(r.own[k]), cf, r.buckets[k], n, true).Step(n, b)
 			pf := cal.model(cal.fitted(n), cf, r.buckets[k], n, false).Step(n, b)
 			row := Row{PredFitMs: 1e3 * pf.Total, MeasuredWaitMs: median(r.wait[k]), PredStraggleMs: 1e3 * p.Straggle, PredPrevMs: 1e3 * pp.Total, Config: cf.name(), Ranks: n, Backend: r.backend, PredictedMs: 1e3 * p.Total, MeasuredMs: median(ms),
 				Strategy: cf.strategy, Overlap: cf.overlap, BatchPerRank: b, Threads: threadsFor(n, cal.Cores),

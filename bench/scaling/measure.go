@@ -170,6 +170,7 @@ type measured struct {
 	ms, minMs float64
 	waitMs    float64            // time Step waited for communication, per step
 	own       scaling.StepSample // the step without communication, alternating, rank 0's own time
+	mean      scaling.StepSample // the same, the mean over the ranks of each rank's median
 	buckets   []float64          // bytes, in the order the all-reduces start
 	gradBytes float64
 }
@@ -178,9 +179,10 @@ type measured struct {
 // alternating every step with a step of a plain replica of the model (same
 // batch, no communication) on every rank, each started after a barrier, so
 // that the calibration of the computation sees the same load as the
-// measurement; a plain step is kept at rank 0's own time (the typical rank
-// the prediction stretches by the straggler term). It returns rank 0's
-// median (and fastest) times.
+// measurement; the plain step is kept at rank 0's own time and as the mean
+// over the ranks of each rank's median (the typical rank the prediction
+// stretches by the straggler term). It returns rank 0's median (and
+// fastest) step times.
 func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf config, batch, warmup, steps int) (measured, error) {
 	var res measured
 	s, err := strategy.New(cf.strategy, newMLP(sizes), c, strategy.Options{
@@ -249,6 +251,12 @@ func measureConfig(ctx context.Context, c collectives.Comm, sizes []int, cf conf
 	res.ms = median(times)
 	res.minMs = slices.Min(times)
 	res.own = scaling.StepSample{Batch: batch, Forward: median(ofw), Backward: median(obw), Optimizer: median(oop)}
+	sum := tensor.FromSlice([]float64{res.own.Forward, res.own.Backward, res.own.Optimizer}, 3)
+	if err := c.AllReduce(ctx, sum, collectives.Sum); err != nil {
+		return res, err
+	}
+	v, n := sum.Float64s(), float64(c.Size())
+	res.mean = scaling.StepSample{Batch: batch, Forward: v[0] / n, Backward: v[1] / n, Optimizer: v[2] / n}
 	return res, nil
 }
 
@@ -333,6 +341,76 @@ type p2pCalib struct {
 	pushMs, pullMs float64          // at the largest size
 	addNsPerB      float64
 	largestBytes   float64
+}
+
+// serverSum is the central server's reduction as parallel/strategy's
+// central-ps runs it, rank 0's median times per byte of one gradient: the
+// copy of its own gradient into the sum, each addition of a worker's
+// gradient just received, and the scaling by 1/N.
+type serverSum struct {
+	CopyNsPerB  float64 `json:"copy_ns_per_byte"`
+	AddNsPerB   float64 `json:"add_ns_per_byte"`
+	ScaleNsPerB float64 `json:"scale_ns_per_byte"`
+}
+
+// serverSumSamples times the server's reduction on c (one rank: the copy and
+// the scaling alone) on
+// float32 vectors of elems elements: every iteration the workers send
+// their vector to rank 0 (the push, untimed), then rank 0 copies its own
+// vector into the sum, adds the N−1 received ones and scales the sum, each
+// timed. The buffers are those of the step: N−1 receive buffers, the
+// server's own and the sum, so that the additions read what the receives
+// just wrote, not a pair of vectors the cache already holds.
+func serverSumSamples(ctx context.Context, c collectives.Comm, elems, iters int) (serverSum, error) {
+	n := c.Size()
+	g := tensor.NewGenerator(uint64(500 + c.Rank()))
+	own := g.Normal(0, 1, tensor.Float32, elems)
+	sum := tensor.ZerosLike(own)
+	recv := make([]*tensor.Tensor, n-1)
+	for i := range recv {
+		recv[i] = tensor.ZerosLike(own)
+	}
+	var cp, add, sc []float64
+	bytes := float64(4 * elems)
+	adds := float64(max(1, n-1))
+	for i := range iters + 1 {
+		if err := c.Barrier(ctx); err != nil {
+			return serverSum{}, err
+		}
+		if c.Rank() != 0 {
+			if err := c.Send(ctx, own, 0); err != nil {
+				return serverSum{}, err
+			}
+			continue
+		}
+		calls := make([]collectives.Call, n-1)
+		for w := 1; w < n; w++ {
+			calls[w-1] = collectives.RecvCall(recv[w-1], w)
+		}
+		if n > 1 {
+			if err := c.Group(ctx, calls...); err != nil {
+				return serverSum{}, err
+			}
+		}
+		t0 := time.Now()
+		sum.CopyFrom(own)
+		t1 := time.Now()
+		for _, b := range recv {
+			tensor.AddInto(sum, sum, b)
+		}
+		t2 := time.Now()
+		tensor.UnaryInto(tensor.OpAffine, sum, sum, 1/float64(n), 0)
+		t3 := time.Now()
+		if i > 0 {
+			cp = append(cp, float64(t1.Sub(t0).Nanoseconds())/bytes)
+			add = append(add, float64(t2.Sub(t1).Nanoseconds())/bytes/adds)
+			sc = append(sc, float64(t3.Sub(t2).Nanoseconds())/bytes)
+		}
+	}
+	if err := c.Barrier(ctx); err != nil {
+		return serverSum{}, err
+	}
+	return serverSum{CopyNsPerB: median(cp), AddNsPerB: median(add), ScaleNsPerB: median(sc)}, nil
 }
 
 func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) (p2pCalib, error) {
@@ -421,10 +499,7 @@ func p2pSamples(ctx context.Context, c collectives.Comm, minB, maxB, iters int) 
 // (together) and with rank 0 copying while the others wait (alone): rank
 // 0's median time per byte over steps, in ns.
 func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, steps int) (together, alone float64, err error) {
-	elems := 0
-	for _, p := range nn.Params(newMLP(sizes)) {
-		elems += p.Value().NumElements()
-	}
+	elems := gradElems(sizes)
 	g := tensor.NewGenerator(uint64(400 + c.Rank()))
 	src := g.Normal(0, 1, tensor.Float32, elems)
 	dst := tensor.ZerosLike(src)
@@ -454,4 +529,13 @@ func copySamples(ctx context.Context, c collectives.Comm, sizes []int, warmup, s
 		return 0, 0, err
 	}
 	return median(tg), median(al), nil
+}
+
+// gradElems is the number of parameters (and gradient elements) of the MLP.
+func gradElems(sizes []int) int {
+	elems := 0
+	for _, p := range nn.Params(newMLP(sizes)) {
+		elems += p.Value().NumElements()
+	}
+	return elems
 }

@@ -230,7 +230,7 @@ FUND_OUT := docs/modules/img/fundamentals
 figures-fundamentals:
 	mkdir -p $(FUND_OUT)
 	$(GO) run ./examples/batchsize -preset full -ddp-ranks 4 -out $(FUND_OUT) -markdown > $(FUND_OUT)/table.md
-	REPS=5 OUT=$(FUND_OUT) bash bench/scaling/mpi.sh -steps 24
+	REPS=15 OUT=$(FUND_OUT) bash bench/scaling/mpi.sh -steps 24
 	$(GO) run ./bench/scaling -summarize $(FUND_OUT)/rows.json -markdown > $(FUND_OUT)/scaling.md
 	$(GO) run ./bench/scaling -plot $(FUND_OUT)/rows.json -calib $(FUND_OUT)/cal.json -png $(FUND_OUT)
 

@@ -5,7 +5,7 @@
 # repetition) and the local calibration to OUT/cal.json.
 #
 #   bench/scaling/mpi.sh                 # REPS=2, OUT=a temporary folder
-#   REPS=3 OUT=docs/modules/img/scaling bench/scaling/mpi.sh -steps 8
+#   REPS=15 OUT=docs/modules/img/fundamentals bench/scaling/mpi.sh -steps 24
 #
 # Extra arguments go to every run of the bench. MPI_ARGS adds mpirun options;
 # by default waiting ranks yield their core (--mca mpi_yield_when_idle 1):

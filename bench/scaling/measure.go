@@ -353,12 +353,11 @@ type serverSum struct {
 	ScaleNsPerB float64 `json:"scale_ns_per_byte"`
 }
 
-// serverSumSamples times the server's reduction on c (one rank: the copy and
-// the scaling alone) on
-// float32 vectors of elems elements: every iteration the workers send
-// their vector to rank 0 (the push, untimed), then rank 0 copies its own
-// vector into the sum, adds the N−1 received ones and scales the sum, each
-// timed. The buffers are those of the step: N−1 receive buffers, the
+// serverSumSamples times the server's reduction on c on float32 vectors of
+// elems elements: every iteration the workers send their vector to rank 0
+// (the push, untimed), then rank 0 copies its own vector into the sum, adds
+// the N−1 received ones and scales the sum, each timed (on one rank: the
+// copy and the scaling). The buffers are those of the step: N−1 receive buffers, the
 // server's own and the sum, so that the additions read what the receives
 // just wrote, not a pair of vectors the cache already holds.
 func serverSumSamples(ctx context.Context, c collectives.Comm, elems, iters int) (serverSum, error) {

@@ -43,8 +43,9 @@
 //   - the server's reduction as central-ps runs it (serverSumSamples): after
 //     the workers' push, rank 0 copies its own gradient into the sum, adds
 //     the N−1 just received and scales the sum, each timed; it prices the
-//     server's copies and additions (the 16 MiB AddInto above adds a pair
-//     of vectors the cache holds, and under-prices the step's additions);
+//     server's copies and additions (the 16 MiB AddInto above adds the same
+//     pair of vectors again and again, where the step adds the vectors the
+//     receives just wrote);
 //   - memory copy: a float32 vector of the model's gradient size
 //     (tensor.CopyFrom, median of 8) copied by every rank at once and by
 //     rank 0 alone; the time per byte prices the strategies' own copies
@@ -341,7 +342,6 @@ func oneWorld(n int, st settings, res *results) error {
 			if err != nil {
 				return fmt.Errorf("point-to-point calibration: %w", err)
 			}
-
 			if c.Rank() == 0 {
 				res.mu.Lock()
 				res.link = append(res.link, ls...)
@@ -396,33 +396,28 @@ func (r *results) fit(st settings, cores int) (Calib, error) {
 		return cal, err
 	}
 	for n, rounds := range r.serverSum {
-		var sc, sa, ss []float64
-		for _, x := range rounds {
-			sc, sa, ss = append(sc, x.CopyNsPerB), append(sa, x.AddNsPerB), append(ss, x.ScaleNsPerB)
-		}
 		if cal.ServerSum == nil {
 			cal.ServerSum = map[int]serverSum{}
 		}
-		cal.ServerSum[n] = serverSum{CopyNsPerB: median(sc), AddNsPerB: median(sa), ScaleNsPerB: median(ss)}
+		cal.ServerSum[n] = serverSum{
+			CopyNsPerB:  medianBy(rounds, func(x serverSum) float64 { return x.CopyNsPerB }),
+			AddNsPerB:   medianBy(rounds, func(x serverSum) float64 { return x.AddNsPerB }),
+			ScaleNsPerB: medianBy(rounds, func(x serverSum) float64 { return x.ScaleNsPerB }),
+		}
 	}
 	for n, rounds := range r.copyNs {
 		if cal.CopyNsPerB == nil {
 			cal.CopyNsPerB, cal.CopyAloneNsPerB = map[int]float64{}, map[int]float64{}
 		}
-		var tg, al []float64
-		for _, x := range rounds {
-			tg, al = append(tg, x[0]), append(al, x[1])
-		}
-		cal.CopyNsPerB[n], cal.CopyAloneNsPerB[n] = median(tg), median(al)
+		cal.CopyNsPerB[n] = medianBy(rounds, func(x [2]float64) float64 { return x[0] })
+		cal.CopyAloneNsPerB[n] = medianBy(rounds, func(x [2]float64) float64 { return x[1] })
 	}
 	for n, byBatch := range r.compute {
 		var ss []scaling.StepSample
 		for b, rounds := range byBatch {
-			var f, bw, o []float64
-			for _, s := range rounds {
-				f, bw, o = append(f, s.Forward), append(bw, s.Backward), append(o, s.Optimizer)
-			}
-			ss = append(ss, scaling.StepSample{Batch: b, Forward: median(f), Backward: median(bw), Optimizer: median(o)})
+			s := medianStep(rounds)
+			s.Batch = b
+			ss = append(ss, s)
 		}
 		c, err := scaling.FitCompute(ss)
 		if err != nil {
@@ -518,12 +513,18 @@ func (cal Calib) fitted(n int) scaling.Compute {
 // paired is the computation measured beside a configuration (the median
 // over rounds of the fastest step), as a Compute at that batch.
 func paired(ss []scaling.StepSample) scaling.Compute {
-	var f, b, o []float64
-	for _, s := range ss {
-		f, b, o = append(f, s.Forward), append(b, s.Backward), append(o, s.Optimizer)
-	}
-	fb := median(f) + median(b)
-	return scaling.Compute{PerSample: fb / float64(ss[0].Batch), BackwardShare: median(b) / fb, Optimizer: median(o)}
+	s := medianStep(ss)
+	fb := s.Forward + s.Backward
+	return scaling.Compute{PerSample: fb / float64(ss[0].Batch), BackwardShare: s.Backward / fb, Optimizer: s.Optimizer}
+}
+
+// medianStep is the median over rounds of each part of a step (forward,
+// backward, update, apart), at the first round's batch.
+func medianStep(ss []scaling.StepSample) scaling.StepSample {
+	return scaling.StepSample{Batch: ss[0].Batch,
+		Forward:   medianBy(ss, func(s scaling.StepSample) float64 { return s.Forward }),
+		Backward:  medianBy(ss, func(s scaling.StepSample) float64 { return s.Backward }),
+		Optimizer: medianBy(ss, func(s scaling.StepSample) float64 { return s.Optimizer })}
 }
 
 // copyPasses is how many times rank 0 passes over a vector of the model's
@@ -575,11 +576,12 @@ func selfCopies(strat string, n int) float64 {
 
 // model is the cost model of n ranks on this machine. prev is the model of
 // the previous measurement (commit 9856411), which differs in the one-rank
-// copies of sharded-ps (selfCopies) and in the central server's prices: its additions at tensor.AddInto of a 16 MiB pair
-// of vectors the cache holds (AddNsPerB) and its copies at rank 0's copy
-// alone (CopyAloneNsPerB), where the model now takes them from ServerSum,
-// the reduction timed on the buffers central-ps uses (rows also gives prev
-// rank 0's own compute, the model the mean over the ranks).
+// copies of sharded-ps (selfCopies) and in the central server's prices: its
+// additions at tensor.AddInto of a 16 MiB pair of vectors (AddNsPerB) and its
+// copies at rank 0's copy alone (CopyAloneNsPerB), where the model now takes
+// them from ServerSum, the reduction timed on the buffers central-ps uses
+// (rows also gives prev rank 0's own compute, the model the mean over the
+// ranks).
 func (cal Calib) model(comp scaling.Compute, cf config, buckets []float64, n int, prev bool) scaling.CostModel {
 	m := scaling.CostModel{Compute: comp, Link: cal.Link.Link, Algorithm: algorithmOf(cf.strategy), GradBytes: cal.GradB,
 		Straggler: cal.Sync[n].Arrivals, ServerLink: cal.serverLink()}

@@ -30,6 +30,15 @@ func newMLP(sizes []int) nn.Module {
 
 func newAdam(ps []*autograd.Var) *optim.Optimizer { return optim.NewAdam(ps, optim.Options{LR: 1e-3}) }
 
+// medianBy is the median of f over xs.
+func medianBy[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return median(v)
+}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -372,6 +381,10 @@ func serverSumSamples(ctx context.Context, c collectives.Comm, elems, iters int)
 	var cp, add, sc []float64
 	bytes := float64(4 * elems)
 	adds := float64(max(1, n-1))
+	calls := make([]collectives.Call, n-1)
+	for w := 1; w < n; w++ {
+		calls[w-1] = collectives.RecvCall(recv[w-1], w)
+	}
 	for i := range iters + 1 {
 		if err := c.Barrier(ctx); err != nil {
 			return serverSum{}, err
@@ -381,10 +394,6 @@ func serverSumSamples(ctx context.Context, c collectives.Comm, elems, iters int)
 				return serverSum{}, err
 			}
 			continue
-		}
-		calls := make([]collectives.Call, n-1)
-		for w := 1; w < n; w++ {
-			calls[w-1] = collectives.RecvCall(recv[w-1], w)
 		}
 		if n > 1 {
 			if err := c.Group(ctx, calls...); err != nil {

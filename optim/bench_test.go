@@ -10,9 +10,15 @@ import (
 // benchParams are the parameters of bench/train's MLP 784-1024-1024-10
 // (1.86 M float32) with gradients.
 func benchParams() []*autograd.Var {
+	return paramsWithGrads([]int{1024, 784}, []int{1024}, []int{1024, 1024}, []int{1024}, []int{10, 1024}, []int{10})
+}
+
+// paramsWithGrads are float32 parameters of the given shapes, N(0, 0.05),
+// each with an N(0, 1) gradient, drawn from generator 1 in that order.
+func paramsWithGrads(shapes ...[]int) []*autograd.Var {
 	g := tensor.NewGenerator(1)
 	var ps []*autograd.Var
-	for _, sh := range [][]int{{1024, 784}, {1024}, {1024, 1024}, {1024}, {10, 1024}, {10}} {
+	for _, sh := range shapes {
 		p := autograd.Param(g.Normal(0, 0.05, tensor.Float32, sh...))
 		p.SetGrad(g.Normal(0, 1, tensor.Float32, sh...))
 		ps = append(ps, p)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tessera-ml/tessera/autograd"
 	"github.com/tessera-ml/tessera/tensor"
 )
 
@@ -48,13 +47,7 @@ func TestSmallStepAllocs(t *testing.T) {
 		{KindLAMB, Options{LR: 1e-3}, 240},                                   // 197 measured (539 before)
 		{KindLARS, Options{LR: 1e-3, Momentum: 0.9, WeightDecay: 1e-4}, 280}, // 239 (509 before)
 	} {
-		g := tensor.NewGenerator(1)
-		var ps []*autograd.Var
-		for _, sh := range [][]int{{40, 1}, {40}, {40, 40}, {40}, {1, 40}, {1}} {
-			p := autograd.Param(g.Normal(0, 0.05, tensor.Float32, sh...))
-			p.SetGrad(g.Normal(0, 1, tensor.Float32, sh...))
-			ps = append(ps, p)
-		}
+		ps := paramsWithGrads([]int{40, 1}, []int{40}, []int{40, 40}, []int{40}, []int{1, 40}, []int{1})
 		opt := New(c.k, ps, c.o)
 		require.NoError(t, opt.Step())
 		n := testing.AllocsPerRun(20, func() { _ = opt.Step() })

@@ -43,7 +43,7 @@ func TestCases(t *testing.T) {
 		c.run()
 	}
 	require.Equal(t, 36, cs[9].size) // matmul of 6x6 operands
-	step := newMLPStep(10)
+	step, _ := newMLPStep(10)
 	for range 3 {
 		step()
 	}

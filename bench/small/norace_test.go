@@ -1,5 +1,5 @@
 //go:build !race
 
-package optim_test
+package main
 
 const raceEnabled = false

@@ -1,6 +1,6 @@
 //go:build race
 
-package optim_test
+package main
 
 // raceEnabled reports a -race build, where the tiny-MLP step measures a
 // few more allocations (149 against 140).
